@@ -1,0 +1,34 @@
+# The two commands a newcomer types: `make search` (main job on the demo data) and `make test`.
+# Both create/update .venv when pyproject files change, then run. Idempotent and fast when set up.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLUGINS := plugins/aixcell-knn
+
+.PHONY: install search test lint viz clean-venv
+
+$(STAMP): pyproject.toml $(PLUGINS)/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip setuptools wheel numpy uv
+	# pyradiomics 3.0.1 imports numpy in setup.py: build it without isolation, against .venv's numpy
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode \
+		--no-build-isolation-package pyradiomics -e ".[dev]" -e $(PLUGINS)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+search: install
+	$(BIN)/kedro run --pipeline=search
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check src tests plugins benchmarks
+
+viz: install
+	$(BIN)/kedro viz build
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,92 @@
+"""Command line: ``python -m aixcell_automl <command>`` (also installed as ``aixcell-automl``).
+
+Commands map one-to-one to core functions; Kedro pipelines call the same functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def _plugins(args) -> int:
+    from aixcell_automl.plugins import registry
+    from aixcell_automl.plugins.manager import list_plugins
+
+    for row in list_plugins():
+        print(f"{row['name']:<48} {row['origin']:<12} {row['distribution']:<28} {row['status']}")
+        if row["hooks"]:
+            print(f"    hooks: {', '.join(row['hooks'])}")
+    for kind, table in (("backbones", registry.backbones()), ("augmentations",
+                        registry.augmentations()), ("meta-feature extractors",
+                        registry.metafeature_extractors()), ("meta-models", registry.metamodels()),
+                        ("post-processors", registry.postprocessors())):
+        print(f"{kind}: {', '.join(sorted(table))}")
+    return 0
+
+
+def _demo(args) -> int:
+    from aixcell_automl.demo_data import ensure_demo_dataset
+
+    print(ensure_demo_dataset(Path(args.out), n_images=args.n_images, seed=args.seed))
+    return 0
+
+
+def _validate(args) -> int:
+    from aixcell_automl.dataset import validate_dataset
+
+    problems, warnings = validate_dataset(args.path)
+    for w in warnings:
+        print(f"warning: {w}")
+    for p in problems:
+        print(f"error: {p}")
+    print(f"{args.path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+def _metabase(args) -> int:
+    from aixcell_automl.metabase import collect
+    from aixcell_automl.search_space import build_space, enumerate_configs
+
+    root = Path(args.datasets_root)
+    paths = [str(root / d) for d in args.datasets.split(",")]
+    options = json.loads(args.executor_options) if args.executor_options else {}
+    collect(paths, args.out, enumerate_configs(build_space()), per_dataset=args.per_dataset,
+            fidelity_pixels=args.fidelity_pixels, seed=args.seed, executor=args.executor,
+            executor_options=options, max_trials=args.max_trials)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aixcell-automl", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("plugins", help="list registered plugins and what they provide")
+    p = sub.add_parser("demo", help="write the synthetic demo dataset")
+    p.add_argument("--out", default="data/01_raw/demo")
+    p.add_argument("--n-images", type=int, default=24)
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("validate", help="check a dataset folder against the contract")
+    p.add_argument("path")
+    p = sub.add_parser("metabase", help="collect meta-base rows (resumable)")
+    p.add_argument("--datasets-root", default="../shared/datasets")
+    p.add_argument("--datasets", required=True, help="comma-separated folder names")
+    p.add_argument("--out", default="data/03_primary/metabase.jsonl")
+    p.add_argument("--per-dataset", type=int, default=40)
+    p.add_argument("--fidelity-pixels", type=int, default=2**23)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-trials", type=int, default=None)
+    p.add_argument("--executor", default="local", choices=["local", "ray"])
+    p.add_argument("--executor-options", default=None, help='JSON, e.g. {"address": "auto"}')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose or args.command == "metabase"
+                        else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return {"plugins": _plugins, "demo": _demo, "validate": _validate,
+            "metabase": _metabase}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""The dataset contract: a folder with ``images/``, ``masks/`` and ``dataset.yaml``.
+
+* ``images/<stem>.<ext>`` and ``masks/<stem>.<ext>`` are paired by file stem; PNG and TIFF
+  (``.png .tif .tiff .jpg .jpeg .bmp``) are read. Images may be 8- or 16-bit, grey, 2-channel,
+  RGB or RGBA (alpha is dropped). Channel-first TIFFs (C, H, W with C <= 4) are transposed.
+* Masks are single-channel label maps: 0 = background, 1..C-1 = classes, C = ``len(class_names)``.
+* ``dataset.yaml`` must hold ``class_names`` (a list of at least two names). Optional fields:
+  ``name``, ``technique``, ``object_of_interest``, ``magnification`` (e.g. ``40x`` or ``40``),
+  ``split`` (a mapping ``stem -> train|val|test``).
+
+:func:`validate_dataset` lists *every* problem at once, each naming its file; :func:`load_dataset`
+raises :class:`DatasetError` with that list. The folder is only ever read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+SPLIT_NAMES = ("train", "val", "test")
+
+
+class DatasetError(ValueError):
+    """A dataset folder breaks the contract; ``problems`` lists every issue found."""
+
+    def __init__(self, root: Path | str, problems: Sequence[str]):
+        self.root = Path(root)
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"dataset {self.root} has {len(self.problems)} problem(s):\n{lines}")
+
+
+def read_image(path: Path | str) -> np.ndarray:
+    """Read an image as ``(H, W, C)`` in its original dtype (alpha dropped)."""
+    path = Path(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        arr = tifffile.imread(path)
+    else:
+        import imageio.v3 as iio
+
+        arr = iio.imread(path)
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    elif arr.ndim == 3 and arr.shape[0] <= 4 and arr.shape[-1] > 4:
+        arr = np.moveaxis(arr, 0, -1)
+    if arr.ndim != 3:
+        raise ValueError(f"{path}: expected a 2-D image, got array of shape {arr.shape}")
+    if arr.shape[-1] == 4:
+        arr = arr[..., :3]
+    return arr
+
+
+def read_mask(path: Path | str) -> np.ndarray:
+    """Read a label mask as ``(H, W)``; a mask stored with identical channels is reduced to one."""
+    arr = read_image(path)
+    if arr.shape[-1] > 1:
+        if not all(np.array_equal(arr[..., 0], arr[..., c]) for c in range(1, arr.shape[-1])):
+            raise ValueError(f"{path}: mask has {arr.shape[-1]} different channels, expected one")
+    return arr[..., 0]
+
+
+def parse_magnification(value) -> float | None:
+    """``'40x'`` -> 40.0, ``20`` -> 20.0, ``None``/unparseable -> None."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    m = re.search(r"(\d+(?:\.\d+)?)", str(value))
+    return float(m.group(1)) if m else None
+
+
+@dataclass
+class Sample:
+    """One image/mask pair of a dataset."""
+
+    stem: str
+    image_path: Path
+    mask_path: Path
+
+
+@dataclass
+class SegmentationDataset:
+    """A validated dataset folder. Pixel data is read on demand."""
+
+    root: Path
+    metadata: dict
+    samples: list[Sample]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or self.root.name)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.metadata["class_names"])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def stems(self) -> list[str]:
+        return [s.stem for s in self.samples]
+
+    def image(self, i: int) -> np.ndarray:
+        return read_image(self.samples[i].image_path)
+
+    def mask(self, i: int) -> np.ndarray:
+        return read_mask(self.samples[i].mask_path)
+
+    def content_hash(self) -> str:
+        """SHA-256 (first 16 hex digits) over class names and every image/mask file's bytes."""
+        h = hashlib.sha256(repr(self.class_names).encode())
+        for s in self.samples:
+            for p in (s.image_path, s.mask_path):
+                h.update(p.name.encode())
+                h.update(p.read_bytes())
+        return h.hexdigest()[:16]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+def _list_images(folder: Path, problems: list[str], warnings: list[str]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    if not folder.is_dir():
+        problems.append(f"{folder}: folder is missing")
+        return out
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.is_dir() or p.suffix.lower() not in IMAGE_SUFFIXES:
+            warnings.append(f"{p}: not an image file, ignored")
+            continue
+        if p.stem in out:
+            problems.append(f"{p}: duplicate stem '{p.stem}' (also {out[p.stem].name})")
+            continue
+        out[p.stem] = p
+    return out
+
+
+def _check_metadata(root: Path, problems: list[str]) -> dict:
+    meta_path = root / "dataset.yaml"
+    if not meta_path.is_file():
+        problems.append(f"{meta_path}: missing (needs at least 'class_names')")
+        return {}
+    try:
+        meta = yaml.safe_load(meta_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        problems.append(f"{meta_path}: not valid YAML ({exc})")
+        return {}
+    if not isinstance(meta, dict):
+        problems.append(f"{meta_path}: must be a mapping, got {type(meta).__name__}")
+        return {}
+    names = meta.get("class_names")
+    if names is None:
+        problems.append(f"{meta_path}: field 'class_names' is missing")
+    elif (
+        not isinstance(names, list)
+        or len(names) < 2
+        or not all(isinstance(n, str) and n for n in names)
+    ):
+        problems.append(f"{meta_path}: 'class_names' must be a list of >= 2 names, got {names!r}")
+    split = meta.get("split")
+    if split is not None and (
+        not isinstance(split, dict) or not all(v in SPLIT_NAMES for v in split.values())
+    ):
+        problems.append(f"{meta_path}: 'split' must map image stems to one of {SPLIT_NAMES}")
+    mag = meta.get("magnification")
+    if mag is not None and parse_magnification(mag) is None:
+        problems.append(f"{meta_path}: 'magnification' {mag!r} has no number in it")
+    return meta
+
+
+def validate_dataset(root: Path | str, check_pixels: bool = True) -> tuple[list[str], list[str]]:
+    """Check a dataset folder against the contract; return ``(problems, warnings)``.
+
+    With ``check_pixels`` every image and mask is opened: unreadable files, size mismatches and
+    labels outside ``0..C-1`` are reported per file.
+    """
+    root = Path(root)
+    problems: list[str] = []
+    warnings: list[str] = []
+    if not root.is_dir():
+        return [f"{root}: dataset folder does not exist"], warnings
+    meta = _check_metadata(root, problems)
+    images = _list_images(root / "images", problems, warnings)
+    masks = _list_images(root / "masks", problems, warnings)
+    if (root / "images").is_dir() and not images:
+        problems.append(f"{root / 'images'}: no images (empty dataset)")
+    for stem in sorted(set(images) - set(masks)):
+        problems.append(f"{images[stem]}: image has no mask (expected masks/{stem}.*)")
+    for stem in sorted(set(masks) - set(images)):
+        problems.append(f"{masks[stem]}: mask has no image (expected images/{stem}.*)")
+    split = meta.get("split") if isinstance(meta.get("split"), dict) else None
+    if split:
+        for stem in sorted(set(split) - set(images)):
+            problems.append(f"{root / 'dataset.yaml'}: split names '{stem}', which has no image")
+    n_classes = len(meta["class_names"]) if isinstance(meta.get("class_names"), list) else None
+    if check_pixels:
+        for stem in sorted(set(images) & set(masks)):
+            try:
+                img = read_image(images[stem])
+            except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
+                problems.append(f"{images[stem]}: unreadable image ({exc})")
+                img = None
+            try:
+                mask = read_mask(masks[stem])
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"{masks[stem]}: unreadable mask ({exc})")
+                continue
+            if img is not None and img.shape[:2] != mask.shape:
+                problems.append(
+                    f"{masks[stem]}: size {mask.shape[1]}x{mask.shape[0]} (WxH) does not match "
+                    f"image {images[stem].name} {img.shape[1]}x{img.shape[0]}"
+                )
+            if not np.issubdtype(mask.dtype, np.integer):
+                problems.append(f"{masks[stem]}: mask dtype {mask.dtype} is not an integer type")
+            elif n_classes is not None:
+                bad = np.unique(mask[(mask < 0) | (mask >= n_classes)])
+                if bad.size:
+                    problems.append(
+                        f"{masks[stem]}: labels {bad.tolist()[:10]} outside 0..{n_classes - 1} "
+                        f"({n_classes} class_names)"
+                    )
+    return problems, warnings
+
+
+def load_dataset(root: Path | str, check_pixels: bool = True) -> SegmentationDataset:
+    """Validate and open a dataset folder; raise :class:`DatasetError` listing all problems."""
+    root = Path(root).expanduser()
+    problems, warnings = validate_dataset(root, check_pixels=check_pixels)
+    if problems:
+        raise DatasetError(root, problems)
+    for w in warnings:
+        log.warning(w)
+    meta = yaml.safe_load((root / "dataset.yaml").read_text())
+    images = {p.stem: p for p in (root / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    masks = {p.stem: p for p in (root / "masks").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    samples = [Sample(s, images[s], masks[s]) for s in sorted(images)]
+    return SegmentationDataset(root=root, metadata=meta, samples=samples, warnings=warnings)
+
+
+def split_dataset(
+    ds: SegmentationDataset, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> dict[str, list[str]]:
+    """Split stems into train/val/test.
+
+    A ``split`` in ``dataset.yaml`` is respected (stems it does not name go to train); when it has
+    no ``val`` part, a seeded share ``fractions[1] / (fractions[0] + fractions[1])`` of its train
+    part becomes validation. Otherwise a seeded split by ``fractions`` is drawn. Every part gets at
+    least one image when the dataset has three or more.
+    """
+    rng = np.random.default_rng(seed)
+    given = ds.metadata.get("split") or {}
+    if given:
+        parts = {k: [s for s in ds.stems if given.get(s, "train") == k] for k in SPLIT_NAMES}
+        if not parts["val"]:
+            train = list(rng.permutation(parts["train"]))
+            n_val = max(1, round(len(train) * fractions[1] / (fractions[0] + fractions[1])))
+            parts = {"train": sorted(train[n_val:]), "val": sorted(train[:n_val]),
+                     "test": parts["test"]}
+        return parts
+    stems = list(rng.permutation(ds.stems))
+    n = len(stems)
+    n_test = max(1 if n >= 3 else 0, round(n * fractions[2]))
+    n_val = max(1 if n >= 2 else 0, round(n * fractions[1]))
+    return {
+        "train": sorted(stems[n_val + n_test:]),
+        "val": sorted(stems[:n_val]),
+        "test": sorted(stems[n_val:n_val + n_test]),
+    }

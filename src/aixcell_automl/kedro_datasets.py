@@ -1,0 +1,136 @@
+"""Kedro dataset classes for the project's own artefacts (used from ``conf/base/catalog.yml``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from kedro.io import AbstractDataset, DatasetError
+
+from aixcell_automl.dataset import IMAGE_SUFFIXES, load_dataset, read_image, read_mask
+
+
+class MicroscopyDataset(AbstractDataset):
+    """A dataset folder in the contract layout; loads a validated ``SegmentationDataset``.
+
+    Read-only: the input folder is never modified.
+    """
+
+    def __init__(self, path: str, check_pixels: bool = True, metadata: dict | None = None):
+        self._path = Path(path)
+        self._check_pixels = check_pixels
+        self.metadata = metadata
+
+    def load(self):
+        return load_dataset(self._path, check_pixels=self._check_pixels)
+
+    def save(self, data) -> None:
+        raise DatasetError(f"{self._path}: input datasets are read-only")
+
+    def _exists(self) -> bool:
+        return (self._path / "dataset.yaml").exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
+
+
+class ImageFolderDataset(AbstractDataset):
+    """A flat folder of images as ``{stem: array}``.
+
+    Loading accepts a dataset folder too (its ``images/`` are read); ``labels: true`` reads
+    single-channel label masks as ``(H, W)``. Saving writes PNG, or TIFF
+    when an array does not fit 8 bits (``> 255`` classes) or has more than 4 channels.
+    """
+
+    def __init__(self, path: str, labels: bool = False, metadata: dict | None = None):
+        self._path = Path(path)
+        self._labels = labels
+        self.metadata = metadata
+
+    def load(self) -> dict[str, np.ndarray]:
+        folder = self._path / "images" if (self._path / "images").is_dir() else self._path
+        if not folder.is_dir():
+            raise DatasetError(f"{folder}: folder of images to predict does not exist")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DatasetError(f"{folder}: no images found ({', '.join(IMAGE_SUFFIXES)})")
+        return {p.stem: read_mask(p) if self._labels else read_image(p) for p in files}
+
+    def save(self, data: dict[str, np.ndarray]) -> None:
+        import imageio.v3 as iio
+        import tifffile
+
+        self._path.mkdir(parents=True, exist_ok=True)
+        for stem, arr in data.items():
+            if arr.dtype == np.uint8 and (arr.ndim == 2 or arr.shape[-1] in (3, 4)):
+                iio.imwrite(self._path / f"{stem}.png", arr)
+            else:
+                tifffile.imwrite(self._path / f"{stem}.tif", arr)
+
+    def _exists(self) -> bool:
+        return self._path.exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
+
+
+class ModelDataset(AbstractDataset):
+    """A saved segmentation model folder (``model.json`` + ``weights.h5``) as ``(model, info)``."""
+
+    def __init__(self, path: str, metadata: dict | None = None):
+        self._path = Path(path)
+        self.metadata = metadata
+
+    def load(self):
+        from aixcell_automl.model import load_model
+
+        if not (self._path / "model.json").exists():
+            raise DatasetError(f"{self._path}: no trained model here; run the 'train' or "
+                               f"'search' pipeline first or set predict.model")
+        return load_model(self._path)
+
+    def save(self, data) -> None:
+        from aixcell_automl.model import save_model
+
+        model, info = data
+        save_model(model, self._path, info)
+
+    def _exists(self) -> bool:
+        return (self._path / "model.json").exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
+
+
+class MetaBaseDataset(AbstractDataset):
+    """The append-only JSON-lines meta-base as a ``DataFrame`` (see :mod:`.metabase`).
+
+    Saving appends the rows whose key is not yet in the file; existing rows are never rewritten.
+    """
+
+    def __init__(self, filepath: str, metadata: dict | None = None):
+        self._path = Path(filepath)
+        self.metadata = metadata
+
+    def load(self):
+        import pandas as pd
+
+        from aixcell_automl.metabase import read_rows
+
+        return pd.DataFrame(read_rows(self._path))
+
+    def save(self, data) -> None:
+        from aixcell_automl.metabase import KEY, append_row, done_keys, read_rows
+
+        have = done_keys(read_rows(self._path))
+        rows = data.to_dict("records") if hasattr(data, "to_dict") else list(data)
+        for row in rows:
+            if tuple(row[k] for k in KEY) not in have:
+                append_row(self._path, row)
+
+    def _exists(self) -> bool:
+        return self._path.exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._path)}

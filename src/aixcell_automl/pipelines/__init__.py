@@ -1,0 +1,1 @@
+"""Kedro pipelines: wiring only; the logic lives in the core modules."""

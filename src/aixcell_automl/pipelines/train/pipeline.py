@@ -1,0 +1,22 @@
+"""``kedro run --pipeline=train``: one configuration, trained within a budget (resumable)."""
+
+from kedro.pipeline import Pipeline, node
+
+from aixcell_automl.pipelines.train.nodes import (
+    evaluate_on_test,
+    make_split,
+    plot_learning_curve,
+    train_model,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([
+        node(make_split, ["raw_dataset", "params:dataset"], "split", name="split_dataset"),
+        node(train_model, ["raw_dataset", "split", "params:train"],
+             ["trained_model", "train_state"], name="train_model"),
+        node(evaluate_on_test, ["trained_model", "raw_dataset", "split"], "train_metrics",
+             name="evaluate_on_test"),
+        node(plot_learning_curve, "train_state", "learning_curve_plot",
+             name="plot_learning_curve"),
+    ])

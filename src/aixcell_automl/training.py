@@ -1,0 +1,292 @@
+"""Budgeted, resumable training of one configuration (SPEC §2, §5, §7).
+
+A *trial* lives in a run folder. Each call of :func:`train_trial` continues it from its last
+checkpoint (model weights, optimizer state, data-stream position, history) and trains until one of
+its limits is reached:
+
+* ``Budget.seconds`` - wall-clock seconds for *this call* (a successive-halving slice). The clock is
+  checked before every batch, and a last evaluation follows, so a slice overruns by at most one
+  batch plus one evaluation.
+* ``Budget.pixels`` - total training pixels over all calls (the meta-base's fidelity unit).
+* early stopping - the thesis's rule read for noisy scores: stop when the best validation IoU has
+  not risen by more than ``Settings.es_delta`` (0.05) over the last ``Settings.es_patience`` (8)
+  evaluations.
+
+Validation happens every ``Settings.eval_every_pixels`` training pixels (or once per epoch, if an
+epoch is shorter) on a fixed, seeded sample of validation patches. The **trial score** is the
+best validation IoU seen so far; the weights that reached it are kept in ``best.weights.h5``, so
+the score always describes a model that exists. (Validation IoU of small-batch U-Nets jumps between
+evaluations; best-so-far is monotone, which successive halving and the meta-base rank by.)
+
+A failing trial (NaN loss, out of memory, any exception) is recorded as ``status="failed"`` with
+its reason; callers go on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from aixcell_automl.data_pipeline import (
+    ImageSet,
+    PatchIndex,
+    PatchStream,
+    class_sampled_patches,
+    validation_patches,
+)
+from aixcell_automl.metrics import confusion, mean_iou, per_class_iou
+from aixcell_automl.model import build_model, focal_loss, make_optimizer, save_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Budget:
+    """Limits of one training call; ``None`` means unlimited."""
+
+    seconds: float | None = None
+    pixels: int | None = None
+
+
+@dataclass
+class Settings:
+    """Evaluation, early stopping and checkpointing."""
+
+    eval_every_pixels: int = 2**22
+    val_pixels: int = 2**21
+    es_delta: float = 0.05
+    es_patience: int = 8
+    checkpoint: bool = True
+    encoder_weights: str | None = None
+
+
+@dataclass
+class TrialData:
+    """Everything a trial trains and validates on; patch indices are cached per patch size."""
+
+    train: ImageSet
+    val: ImageSet
+    num_classes: int
+    class_names: list[str]
+    seed: int = 0
+    _patches: dict = field(default_factory=dict, repr=False)
+    _val: dict = field(default_factory=dict, repr=False)
+
+    def patches(self, patch: int) -> tuple[PatchIndex, dict]:
+        if patch not in self._patches:
+            self._patches[patch] = class_sampled_patches(self.train, patch, self.num_classes,
+                                                         self.seed)
+        return self._patches[patch]
+
+    def validation(self, patch: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
+        key = (patch, max_pixels)
+        if key not in self._val:
+            self._val[key] = validation_patches(self.val, patch, max_pixels, self.seed)
+        return self._val[key]
+
+
+def make_trial_data(ds, split: dict[str, list[str]], seed: int = 0, max_patch: int = 256
+                    ) -> TrialData:
+    """Load and normalise a dataset's train and val images for trials."""
+    from aixcell_automl.data_pipeline import dataset_channels, load_images
+
+    ch = dataset_channels(ds)
+    return TrialData(load_images(ds, split["train"], ch, max_patch),
+                     load_images(ds, split["val"], ch, max_patch), ds.num_classes,
+                     ds.class_names, seed=seed)
+
+
+def hardware() -> str:
+    """A short description of the device that trains."""
+    from aixcell_automl._env import tensorflow
+
+    tf, _, _ = tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"gpu:{len(gpus)}x{tf.config.experimental.get_device_details(gpus[0]).get('device_name', 'GPU')}"
+    return f"cpu:{os.cpu_count()}x{platform.processor() or platform.machine()}"
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=float))
+    os.replace(tmp, path)
+
+
+def _fresh_state(config: dict, seed: int) -> dict:
+    return {"config": config, "seed": seed, "status": "running", "reason": None, "epoch": 0,
+            "batch": 0, "steps": 0, "patches_seen": 0, "pixels_seen": 0, "train_seconds": 0.0,
+            "history": [], "best_iou": None, "best_eval": None, "stopped_by": None}
+
+
+def _early_stop(history: list[dict], delta: float, patience: int) -> bool:
+    if len(history) <= patience:
+        return False
+    best = np.maximum.accumulate([h["val_iou"] for h in history])
+    return bool(best[-1] - best[-1 - patience] <= delta)
+
+
+def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budget,
+                settings: Settings | None = None, seed: int = 0) -> dict:
+    """Train (or continue training) one configuration; return its state dict (see module doc)."""
+    settings = settings or Settings()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else _fresh_state(config, seed)
+    if state["status"] in ("failed", "finished"):
+        return state
+    try:
+        return _train(config, data, run_dir, budget, settings, seed, state, state_path)
+    except Exception as exc:  # noqa: BLE001 - failure is a result
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if "ResourceExhausted" in type(exc).__name__ or "OOM" in str(exc)[:200]:
+            reason = f"out of memory: {reason}"
+        log.warning("trial %s failed: %s", config.get("config_id"), reason)
+        state.update(status="failed", reason=reason)
+        _write_json(state_path, state)
+        return state
+
+
+def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> dict:
+    from aixcell_automl._env import tensorflow
+
+    tf, keras, _ = tensorflow()
+    t_start = time.perf_counter()
+    base_seconds = float(state["train_seconds"])
+
+    def elapsed() -> float:
+        return round(base_seconds + time.perf_counter() - t_start, 3)
+
+    p, bs = int(config["patch_size"]), int(config["batch_size"])
+    keras.utils.set_random_seed(seed)
+    model = build_model(config["backbone"], data.train.channels, data.num_classes,
+                        settings.encoder_weights if not state["history"] else None)
+    optimizer = make_optimizer(float(config["learning_rate"]))
+    loss_fn = focal_loss()
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "ckpt"), max_to_keep=1)
+    if state["history"] and manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        log.info("resuming %s at epoch %d, %d patches seen", config.get("config_id"),
+                 state["epoch"], state["patches_seen"])
+
+    index, sampling = data.patches(p)
+    state["sampling"] = sampling
+    augment = {k: float(v) for k, v in config.items() if k in _augmentation_names()}
+    stream = PatchStream(data.train, index, bs, seed, augment)
+    state["batches_per_epoch"] = stream.batches_per_epoch
+    val_x, val_y = data.validation(p, settings.val_pixels)
+    eval_every = min(settings.eval_every_pixels, stream.batches_per_epoch * bs * p * p)
+
+    @tf.function(reduce_retracing=True)
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            pred = model(x, training=True)
+            loss = loss_fn(y, pred)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def predict_step(x):
+        return tf.argmax(model(x, training=False), axis=-1)
+
+    def evaluate(loss_value: float) -> None:
+        cm = np.zeros((data.num_classes, data.num_classes), np.int64)
+        for i in range(0, len(val_x), 16):
+            pred = predict_step(val_x[i:i + 16]).numpy()
+            cm += confusion(val_y[i:i + 16], pred, data.num_classes)
+        iou = mean_iou(cm)
+        state["history"].append({
+            "eval": len(state["history"]) + 1, "steps": state["steps"],
+            "patches": state["patches_seen"], "pixels": state["pixels_seen"],
+            "epoch": round(state["steps"] / stream.batches_per_epoch, 4),
+            "train_seconds": elapsed(),
+            "loss": loss_value, "val_iou": iou,
+            "per_class_iou": [None if math.isnan(v) else v for v in per_class_iou(cm)],
+        })
+        if state["best_iou"] is None or iou > state["best_iou"]:
+            state["best_iou"], state["best_eval"] = iou, len(state["history"])
+            model.save_weights(str(run_dir / "best.weights.h5"))
+
+    def checkpoint() -> None:
+        if settings.checkpoint:
+            manager.save()
+        state["train_seconds"] = elapsed()
+        _write_json(state_path, state)
+
+    it = iter(stream.dataset(data.num_classes, state["epoch"], state["batch"]))
+    since_eval, last_loss, stop = 0, float("nan"), None
+    while stop is None:
+        if budget.pixels is not None and state["pixels_seen"] >= budget.pixels:
+            stop = "pixels"
+            break
+        if budget.seconds is not None and time.perf_counter() - t_start >= budget.seconds:
+            stop = "seconds"
+            break
+        x, y = next(it)
+        last_loss = float(train_step(x, y))
+        if not math.isfinite(last_loss):
+            raise FloatingPointError(f"loss is {last_loss} at step {state['steps'] + 1}")
+        state["steps"] += 1
+        state["batch"] += 1
+        if state["batch"] >= stream.batches_per_epoch:
+            state["epoch"], state["batch"] = state["epoch"] + 1, 0
+        state["patches_seen"] += bs
+        state["pixels_seen"] += bs * p * p
+        since_eval += bs * p * p
+        if since_eval >= eval_every:
+            evaluate(last_loss)
+            since_eval = 0
+            checkpoint()
+            if _early_stop(state["history"], settings.es_delta, settings.es_patience):
+                stop = "early_stopping"
+    if since_eval or not state["history"]:
+        evaluate(last_loss)
+    state["stopped_by"] = stop
+    if stop in ("pixels", "early_stopping"):
+        state["status"] = "finished"
+    else:
+        state["status"] = "paused"
+    checkpoint()
+    return state
+
+
+def _augmentation_names() -> set[str]:
+    from aixcell_automl.plugins.registry import augmentations
+
+    return set(augmentations())
+
+
+def export_best(run_dir: Path | str, data: TrialData, out_dir: Path | str, extra: dict) -> Path:
+    """Save the trial's best weights as a standalone model folder (see :mod:`.model`)."""
+    run_dir = Path(run_dir)
+    state = json.loads((run_dir / "state.json").read_text())
+    cfg = state["config"]
+    model = build_model(cfg["backbone"], data.train.channels, data.num_classes)
+    model.load_weights(str(run_dir / "best.weights.h5"))
+    info = {"backbone": cfg["backbone"], "channels": data.train.channels,
+            "num_classes": data.num_classes, "class_names": data.class_names,
+            "patch_size": int(cfg["patch_size"]), "config": cfg, "best_val_iou": state["best_iou"],
+            **extra}
+    return save_model(model, out_dir, info)
+
+
+def trial_summary(state: dict) -> dict:
+    """Flat record of a finished call (for tables)."""
+    return {k: state.get(k) for k in ("status", "reason", "best_iou", "epoch", "steps",
+                                      "patches_seen", "pixels_seen", "train_seconds",
+                                      "stopped_by")}
+
+
+__all__ = ["Budget", "Settings", "TrialData", "train_trial", "export_best", "trial_summary",
+           "hardware"]

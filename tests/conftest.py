@@ -1,0 +1,38 @@
+"""Shared fixtures. Real datasets are read from ../shared/datasets (override with
+AIXCELL_SHARED_DATASETS); the synthetic demo set is generated into a temp folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("AIXCELL_AUTOML_NO_ENTRYPOINTS", "1")  # core tests: built-ins only
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = Path(os.environ.get("AIXCELL_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"shared datasets not found at {SHARED_DATASETS}")
+    return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory) -> Path:
+    from aixcell_automl.demo_data import write_demo_dataset
+
+    return write_demo_dataset(tmp_path_factory.mktemp("demo") / "demo", n_images=8, size=128,
+                              seed=1)
+
+
+@pytest.fixture(scope="session")
+def demo_trial_data(demo_path):
+    from aixcell_automl.dataset import load_dataset, split_dataset
+    from aixcell_automl.training import make_trial_data
+
+    ds = load_dataset(demo_path)
+    return make_trial_data(ds, split_dataset(ds, seed=0), seed=0, max_patch=64)

@@ -1,0 +1,61 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from aixcell_automl.metabase import append_row, done_keys, read_rows, remove_outliers
+
+
+def _row(i, dataset="d", t=10.0, iou=0.5):
+    return {"dataset": dataset, "dataset_hash": "h" + dataset, "config_id": f"c{i}",
+            "fidelity_pixels": 1, "train_seconds": t, "val_iou": iou, "status": "ok"}
+
+
+def test_append_and_read_roundtrip_and_partial_line(tmp_path):
+    path = tmp_path / "mb.jsonl"
+    append_row(path, _row(1))
+    with open(path, "a") as f:
+        f.write('{"dataset": "d", "config_')  # a write cut short by a crash
+    append_row(path, _row(2))
+    rows = read_rows(path)
+    assert [r["config_id"] for r in rows] == ["c1", "c2"]
+    assert done_keys(rows) == {("hd", "c1", 1), ("hd", "c2", 1)}
+
+
+def test_outlier_removal_keeps_raw_rows():
+    rows = [_row(i, t=10 + (i % 3), iou=0.5 + 0.01 * (i % 5)) for i in range(40)]
+    rows.append(_row(99, t=500.0))
+    df = pd.DataFrame(rows)
+    clean = remove_outliers(df)
+    assert "c99" not in set(clean["config_id"]) and len(clean) == 40
+    assert len(df) == 41
+
+
+@pytest.mark.slow
+def test_kill_9_and_restart_loses_and_duplicates_nothing(demo_path, tmp_path):
+    out = tmp_path / "mb.jsonl"
+    cmd = [sys.executable, "-m", "aixcell_automl", "metabase", "--datasets-root",
+           str(demo_path.parent), "--datasets", demo_path.name, "--per-dataset", "3",
+           "--fidelity-pixels", str(2**17), "--out", str(out)]
+    env = {**os.environ, "AIXCELL_AUTOML_NO_ENTRYPOINTS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(read_rows(out)) < 1:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = read_rows(out)
+    assert 1 <= len(first) < 3
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = read_rows(out)
+    assert len(rows) == 3 and len(done_keys(rows)) == 3
+    assert rows[:len(first)] == first  # nothing rewritten
+    for r in rows:
+        assert r["status"] == "ok" and 0 <= r["val_iou"] <= 1 and r["curve"]
+        assert r["versions"]["tensorflow"] and r["hardware"].startswith(("cpu", "gpu"))
+    json.dumps(rows)

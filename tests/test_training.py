@@ -1,0 +1,57 @@
+import json
+
+import numpy as np
+import pytest
+
+from aixcell_automl.training import Budget, Settings, _early_stop, train_trial
+
+CFG = {"config_id": "t", "patch_size": 64, "batch_size": 4, "learning_rate": 0.001,
+       "backbone": "resnet18", "flip": 0.5, "brightness_blur": 0.0, "grid_distortion": 0.0}
+FAST = Settings(eval_every_pixels=8 * 4 * 64 * 64, val_pixels=16 * 64 * 64)
+
+
+@pytest.mark.slow
+def test_training_learns_and_resume_continues_history(demo_trial_data, tmp_path):
+    run = tmp_path / "run"
+    s1 = train_trial(CFG, demo_trial_data, run, Budget(pixels=3 * FAST.eval_every_pixels), FAST)
+    assert s1["status"] == "finished" and s1["stopped_by"] == "pixels"
+    assert [h["eval"] for h in s1["history"]] == [1, 2, 3]
+    assert s1["steps"] == 24 and s1["pixels_seen"] == 24 * 4 * 64 * 64
+    # a later call with a larger budget resumes: same trial, history and counters continue
+    state = json.loads((run / "state.json").read_text())
+    state["status"] = "paused"
+    (run / "state.json").write_text(json.dumps(state))
+    s2 = train_trial(CFG, demo_trial_data, run, Budget(pixels=5 * FAST.eval_every_pixels), FAST)
+    assert [h["eval"] for h in s2["history"]] == [1, 2, 3, 4, 5]
+    assert [h["steps"] for h in s2["history"]] == [8, 16, 24, 32, 40]
+    assert s2["history"][:3] == s1["history"]
+    assert s2["best_iou"] == max(h["val_iou"] for h in s2["history"])
+    assert s2["best_iou"] > 0.3  # the demo nuclei/cytoplasm are learnable within 160 patches
+    assert (run / "best.weights.h5").exists()
+
+
+@pytest.mark.slow
+def test_time_budget_is_respected_within_one_evaluation(demo_trial_data, tmp_path):
+    import time
+
+    t = time.perf_counter()
+    s = train_trial(CFG, demo_trial_data, tmp_path / "r", Budget(seconds=25), FAST)
+    took = time.perf_counter() - t
+    assert s["status"] == "paused" and s["stopped_by"] == "seconds"
+    assert took < 25 + 15  # one batch + one evaluation (+ saving) past the slice
+
+
+def test_failure_is_a_result(demo_trial_data, tmp_path):
+    bad = {**CFG, "backbone": "no_such_backbone"}
+    s = train_trial(bad, demo_trial_data, tmp_path / "f", Budget(pixels=1), FAST)
+    assert s["status"] == "failed" and "no_such_backbone" in s["reason"]
+    # a failed trial stays failed (the caller goes on, nothing is retried silently)
+    assert train_trial(bad, demo_trial_data, tmp_path / "f", Budget(pixels=1), FAST)["status"] == "failed"
+
+
+def test_early_stopping_rule():
+    flat = [{"val_iou": v} for v in [0.2, 0.5, 0.6, 0.62, 0.6, 0.61, 0.63, 0.6, 0.64, 0.62, 0.6]]
+    assert not _early_stop(flat[:9], delta=0.05, patience=8)
+    assert _early_stop(flat[:11], delta=0.05, patience=8)  # best rose 0.04 over the last 8
+    rising = [{"val_iou": v} for v in np.linspace(0.1, 0.9, 12)]
+    assert not _early_stop(rising, delta=0.05, patience=8)
