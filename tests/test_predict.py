@@ -13,7 +13,7 @@ class ThresholdModel:
 
 def test_sliding_window_reassembles_whole_images_of_any_size():
     rng = np.random.default_rng(0)
-    for h, w in [(200, 333), (40, 70), (64, 64)]:
+    for h, w in [(600, 333), (40, 70), (64, 64), (257, 512)]:
         img = rng.uniform(size=(h, w, 1)).astype(np.float32)
         probs = predict_probabilities(ThresholdModel(), img, patch=64)
         assert probs.shape == (h, w, 2)

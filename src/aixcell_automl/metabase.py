@@ -121,7 +121,7 @@ def trial_data(dataset_path: str, split_seed: int = 0, max_patch: int = 256):
 def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
               eval_every_pixels: int = 2**21, val_pixels: int = 2**20) -> dict:
     """Train one configuration at the given fidelity and return its meta-base row."""
-    from aixcell_automl.training import Budget, Settings, hardware, train_trial
+    from aixcell_automl.training import Budget, Settings, hardware, release_models, train_trial
 
     name, dhash, data = trial_data(dataset_path)
     workdir = Path(tempfile.mkdtemp(prefix=f"trial_{name}_"))
@@ -132,6 +132,7 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
                                      checkpoint=False), seed=seed)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        release_models()  # without this, each trial's graph stays in memory
     hist = state["history"]
     best = hist[state["best_eval"] - 1] if state.get("best_eval") else None
     from aixcell_automl.search_space import hyperparameters

@@ -36,8 +36,8 @@ def pad_to(array: np.ndarray, min_h: int, min_w: int) -> np.ndarray:
     return np.pad(array, widths, mode="symmetric")
 
 
-def patch_grid(height: int, width: int, patch: int) -> np.ndarray:
+def patch_grid(height: int, width: int, patch: int, stride: int | None = None) -> np.ndarray:
     """``(N, 2)`` array of ``(y, x)`` patch origins for an image of at least patch size."""
-    ys = axis_positions(height, patch)
-    xs = axis_positions(width, patch)
+    ys = axis_positions(height, patch, stride)
+    xs = axis_positions(width, patch, stride)
     return np.array([(y, x) for y in ys for x in xs], dtype=np.int32)

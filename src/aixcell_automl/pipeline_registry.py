@@ -5,7 +5,11 @@ from kedro.pipeline import Pipeline
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every folder under ``pipelines/``; the default is ``search``, the main job."""
+    """Every folder under ``pipelines/``; the default is ``search``, the main job.
+
+    (``train`` and ``search`` both write ``trained_model``, so the pipelines are not summed.)
+    """
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = pipelines.get("search", sum(pipelines.values(), Pipeline([])))
+    if "search" in pipelines:  # Kedro may load only the pipeline being run
+        pipelines["__default__"] = pipelines["search"]
     return pipelines

@@ -1,8 +1,10 @@
 """Whole-image inference: sliding windows with overlap blending, evaluation and overlays.
 
-Windows of the model's patch size move with stride p/2; each window's softmax is weighted by a
-separable ramp that is 1 in the centre and falls towards the borders (never to 0), so seams
-between windows vanish. Images smaller than a window are padded symmetrically and cropped back.
+The U-Net is fully convolutional, so inference windows (tiles) may be larger than the training
+patch: tiles of ``max(patch, 256)`` px overlap by a quarter of their size, which costs about 1.8x
+the image's pixels instead of 4x for stride p/2. Each tile's softmax is weighted by a separable ramp
+that is 1 in the centre and falls towards the borders (never to 0), so seams vanish. Images
+smaller than a tile are padded symmetrically and cropped back.
 """
 
 from __future__ import annotations
@@ -24,13 +26,22 @@ def _window(patch: int) -> np.ndarray:
     return np.outer(w, w).astype(np.float32)
 
 
-def predict_probabilities(model, image: np.ndarray, patch: int, batch_size: int = 8) -> np.ndarray:
+MIN_TILE = 256
+
+
+def inference_tile(patch: int) -> int:
+    """Tile size used for inference with a model trained on ``patch``-px patches."""
+    return max(patch, MIN_TILE)
+
+
+def predict_probabilities(model, image: np.ndarray, patch: int, batch_size: int = 4) -> np.ndarray:
     """Softmax ``(H, W, C)`` for one normalised image ``(H, W, channels)``."""
+    patch = inference_tile(patch)
     h, w = image.shape[:2]
     padded = pad_to(image, patch, patch)
     ph, pw = padded.shape[:2]
     top, left = (ph - h) // 2, (pw - w) // 2
-    grid = patch_grid(ph, pw, patch)
+    grid = patch_grid(ph, pw, patch, stride=patch * 3 // 4)
     weight = _window(patch)[..., None]
     acc = None
     norm = np.zeros((ph, pw, 1), np.float32)

@@ -1,0 +1,107 @@
+"""Nodes of the ``meta_learning`` pipeline."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from aixcell_automl.metalearning.evaluation import lodo, lodo_baselines
+from aixcell_automl.metalearning.ranking import fit_meta_model, training_rows
+from aixcell_automl.metalearning.representation import REPRESENTATIONS, meta_feature_frame
+from aixcell_automl.search_space import build_space
+
+log = logging.getLogger(__name__)
+METRICS = ["z", "z_norm", "kendall", "pearson", "rmse", "diff_iou", "regret"]
+
+
+def run_study(metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params: dict,
+              params: dict) -> pd.DataFrame:
+    """Every model x representation x target (x seeds for stochastic models) plus baselines;
+    one row per (combination, seed, held-out dataset)."""
+    from joblib import Parallel, delayed
+
+    from aixcell_automl.plugins.registry import metamodels
+
+    t = time.perf_counter()
+    space = build_space(space_params)
+    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"))
+    counts = rows.groupby("dataset").size()
+    rows = rows[rows["dataset"].isin(counts[counts >= params.get("min_rows_per_dataset", 10)]
+                                     .index)].reset_index(drop=True)
+    if rows["dataset"].nunique() < 3:
+        raise RuntimeError(f"the meta-base has {rows['dataset'].nunique()} datasets with enough "
+                           f"rows; the study needs >= 3 (see docs/metabase.md)")
+    mf = meta_feature_frame(meta_features)
+    models = params.get("models") or sorted(metamodels())
+    reps = params.get("representations") or list(REPRESENTATIONS)
+    jobs = []
+    for m, r, tgt in itertools.product(models, reps, params.get("targets", ["iou", "decile"])):
+        seeds = range(params["seeds"]) if metamodels()[m].stochastic else [0]
+        jobs += [(m, r, tgt, s) for s in seeds]
+    log.info("meta-learning study: %d rows, %d datasets, %d jobs", len(rows),
+             rows["dataset"].nunique(), len(jobs))
+    results = Parallel(n_jobs=params.get("n_jobs", -1))(
+        delayed(lodo)(rows, mf, space, m, r, tgt, s) for m, r, tgt, s in jobs)
+    out = pd.DataFrame([r for res in results for r in res] + lodo_baselines(rows, mf, space))
+    log.info("study finished in %.0f s", time.perf_counter() - t)
+    out.attrs["seconds"] = time.perf_counter() - t
+    return out
+
+
+def _ci(x: pd.Series) -> float:
+    x = x.dropna()
+    return float(1.96 * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else 0.0
+
+
+def summarise(study: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Mean over held-out datasets per seed, then mean and 95 % interval over seeds."""
+    keys = ["model", "representation", "target"]
+    per_seed = study.groupby([*keys, "seed"])[METRICS].mean().reset_index()
+    agg = per_seed.groupby(keys).agg(
+        **{f"{m}_mean": (m, "mean") for m in METRICS}, z_ci95=("z", _ci),
+        seeds=("seed", "nunique")).reset_index()
+    agg = agg.sort_values("z_mean", ascending=False).reset_index(drop=True)
+    top5 = agg[~agg["model"].str.startswith("baseline:")].head(5)
+    md = "# Meta-learning study (leave-one-dataset-out)\n\n" + agg.to_markdown(
+        index=False, floatfmt=".3f") + "\n"
+    return agg, top5, md
+
+
+def choose_and_fit(summary: pd.DataFrame, metabase: pd.DataFrame, meta_features: pd.DataFrame,
+                   space_params: dict, params: dict) -> tuple[object, dict]:
+    """The best combination by mean z, refitted on all meta-base rows."""
+    best = summary[~summary["model"].str.startswith("baseline:")].iloc[0]
+    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"))
+    fitted = fit_meta_model(rows, meta_feature_frame(meta_features), build_space(space_params),
+                            best["model"], best["representation"], best["target"], seed=0)
+    avg = summary[summary["model"].str.startswith("baseline:average_rank")]
+    choice = {"meta_model": best["model"], "representation": best["representation"],
+              "target": best["target"], "z_mean": float(best["z_mean"]),
+              "z_ci95": float(best["z_ci95"]), "rows": fitted.n_rows,
+              "datasets": fitted.train_datasets,
+              "average_ranking_z": float(avg["z_mean"].iloc[0]) if len(avg) else None}
+    log.info("chosen meta-model: %s", choice)
+    return fitted, choice
+
+
+def z_plot(summary: pd.DataFrame):
+    """Mean z (with 95 % interval) per model x representation, raw-IoU target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = summary[summary["target"].isin(["iou", "-"])]
+    piv = s.pivot_table(index="representation", columns="model", values="z_mean")
+    fig, ax = plt.subplots(figsize=(10, 5))
+    piv.plot(kind="bar", ax=ax, width=0.85)
+    ax.set_ylabel("mean z-score of the predicted top 10 %")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_title("Meta-models x representations (leave-one-dataset-out, target: IoU)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,19 @@
+"""``kedro run --pipeline=meta_learning``: the study, its tables and plots, the chosen model."""
+
+from kedro.pipeline import Pipeline, node
+
+from aixcell_automl.pipelines.meta_learning.nodes import choose_and_fit, run_study, summarise, z_plot
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([
+        node(run_study, ["metabase", "meta_features_table", "params:search_space",
+                         "params:meta_learning"], "meta_learning_results", name="run_study"),
+        node(summarise, "meta_learning_results",
+             ["meta_learning_summary", "meta_learning_top5", "meta_learning_markdown"],
+             name="summarise_study"),
+        node(choose_and_fit, ["meta_learning_summary", "metabase", "meta_features_table",
+                              "params:search_space", "params:meta_learning"],
+             ["meta_model", "meta_model_choice"], name="choose_meta_model"),
+        node(z_plot, "meta_learning_summary", "meta_learning_z_plot", name="plot_z_scores"),
+    ])

@@ -1,0 +1,171 @@
+"""Nodes of the ``search`` pipeline."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aixcell_automl.dataset import SegmentationDataset
+from aixcell_automl.metalearning.ranking import fit_meta_model, rank_configurations, training_rows
+from aixcell_automl.search_space import build_space, enumerate_configs
+
+log = logging.getLogger(__name__)
+
+
+def measure_dataset(dataset: SegmentationDataset, params: dict) -> dict:
+    """All meta-features of the target dataset (cached by content hash)."""
+    from aixcell_automl.metafeatures.table import extract_dataset_features
+
+    t = time.perf_counter()
+    features = extract_dataset_features(dataset, params)
+    log.info("meta-features of %s in %.1f s", dataset.name, time.perf_counter() - t)
+    return features
+
+
+def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params: dict,
+         params: dict) -> tuple[pd.DataFrame, dict]:
+    """Train the meta-model on the other datasets' meta-base rows; rank every configuration."""
+    from aixcell_automl.metalearning.representation import meta_feature_frame
+
+    space = build_space(space_params)
+    configs = enumerate_configs(space)
+    same = set(metabase.loc[metabase["dataset_hash"] == target["dataset_hash"], "dataset"]) if len(
+        metabase) else set()
+    exclude = sorted(same | {target["dataset"]})
+    rows = training_rows(metabase, exclude=exclude,
+                         fidelity_pixels=params.get("metabase_fidelity_pixels"))
+    if rows.empty:
+        raise RuntimeError("the meta-base has no usable rows from other datasets: run "
+                           "`kedro run --pipeline=metabase` (see docs/metabase.md)")
+    mf = meta_feature_frame(meta_features, target)
+    fitted = fit_meta_model(rows, mf, space, params["meta_model"], params["representation"],
+                            params.get("target", "iou"), seed=int(params.get("seed", 0)))
+    ranking = rank_configurations(fitted, configs, target["dataset"], mf)
+    info = {"meta_model": fitted.model_name, "representation": fitted.representation,
+            "target": fitted.target, "metabase_rows": fitted.n_rows,
+            "metabase_datasets": fitted.train_datasets, "excluded_datasets": exclude,
+            "n_configs": len(configs)}
+    log.info("ranked %d configurations with %s on %d rows from %d datasets; top: %s",
+             len(configs), fitted.model_name, fitted.n_rows, len(fitted.train_datasets),
+             ranking.iloc[0].to_dict())
+    return ranking, info
+
+
+def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, params: dict,
+          train_params: dict) -> dict:
+    """Successive halving over the top-k of the ranking (see :mod:`aixcell_automl.search`)."""
+    from aixcell_automl.pipelines.train.nodes import settings_from
+    from aixcell_automl.search import check_budget, run_search
+    from aixcell_automl.training import make_trial_data
+
+    k = int(params["k"])
+    budget = float(params["budget_minutes"]) * 60
+    advice = check_budget(budget, k, float(params.get("min_slice_seconds", 15)))
+    candidates = [
+        {k2: (v.item() if hasattr(v, "item") else v) for k2, v in row.items()
+         if k2 not in ("predicted_score", "rank")}
+        for row in ranking.head(k).to_dict("records")]
+    data = make_trial_data(dataset, split, seed=split["seed"])
+    run_root = Path(params["run_root"]) / params["run_name"]
+    t = time.perf_counter()
+    settings = settings_from(train_params)
+    settings.keep_in_memory = int(params.get("keep_in_memory", 4))
+    trace = run_search(candidates, data, run_root, budget, settings,
+                       seed=int(params.get("seed", 0)), executor=params.get("executor", "local"),
+                       executor_options=params.get("executor_options") or {},
+                       dataset_path=str(dataset.root), split=split)
+    trace |= {"wall_seconds": time.perf_counter() - t, "run_root": str(run_root),
+              "budget_advice": advice}
+    log.info("winner %s after %.0f s", trace["winner"], trace["wall_seconds"])
+    return trace
+
+
+def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, trace: dict,
+             metabase: pd.DataFrame):
+    """Load the winner's best weights, evaluate on the test split; returns (model, metrics)."""
+    from aixcell_automl.model import build_model
+    from aixcell_automl.pipelines.train.nodes import evaluate_on_test
+    from aixcell_automl.training import hardware
+
+    win = ranking[ranking["config_id"] == trace["winner"]].iloc[0].to_dict()
+    cfg = {k: (v.item() if hasattr(v, "item") else v) for k, v in win.items()
+           if k not in ("predicted_score", "rank")}
+    run_dir = Path(trace["run_root"]) / cfg["config_id"]
+    channels = dataset_channels_of(dataset)
+    model = build_model(cfg["backbone"], channels, dataset.num_classes)
+    model.load_weights(str(run_dir / "best.weights.h5"))
+    last = trace["rungs"][-1]["trials"][0]
+    info = {"backbone": cfg["backbone"], "channels": channels, "num_classes": dataset.num_classes,
+            "class_names": dataset.class_names, "patch_size": int(cfg["patch_size"]),
+            "config": cfg, "dataset": dataset.name, "dataset_hash": dataset.content_hash(),
+            "best_val_iou": last["score"], "search_run": trace["run_root"]}
+    test = evaluate_on_test((model, info), dataset, split)
+    metrics = {"dataset": dataset.name, "test_iou": test["mean_iou"],
+               "per_class_iou": test["per_class_iou"], "test_images": len(test["images"]),
+               "test_split": test["split"], "winner_config": cfg,
+               "winner_rank": int(win["rank"]), "winner_val_iou": last["score"],
+               "hardware": hardware(), "metabase_position": metabase_position(
+                   metabase, dataset.name, cfg["config_id"])}
+    return (model, info), metrics
+
+
+def dataset_channels_of(dataset: SegmentationDataset) -> int:
+    from aixcell_automl.data_pipeline import dataset_channels
+
+    return dataset_channels(dataset)
+
+
+def metabase_position(metabase: pd.DataFrame, dataset: str, config_id: str) -> dict | None:
+    """Where the winner sits among the dataset's own meta-base rows (if it has any)."""
+    if metabase.empty:
+        return None
+    rows = metabase[(metabase["dataset"] == dataset) & (metabase["status"] == "ok")]
+    if rows.empty:
+        return None
+    ious = rows["val_iou"].to_numpy(float)
+    own = rows.loc[rows["config_id"] == config_id, "val_iou"]
+    out = {"rows": len(rows), "best_iou": float(ious.max()), "median_iou": float(np.median(ious))}
+    if len(own):
+        out["winner_metabase_iou"] = float(own.iloc[0])
+        out["winner_percentile"] = float((ious <= own.iloc[0]).mean() * 100)
+    return out
+
+
+def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.DataFrame,
+           rank_info: dict, trace: dict, model_and_info, metrics: dict, params: dict):
+    """The search's figures and a self-contained HTML report."""
+    from aixcell_automl.metabase import library_versions
+    from aixcell_automl.plugins.registry import augmentations
+    from aixcell_automl.predict import predict_mask
+    from aixcell_automl.report import halving_figure, html_report, overlay_figure
+
+    model, info = model_and_info
+    index = {s: i for i, s in enumerate(dataset.stems)}
+    stems = split[metrics["test_split"]][:4]
+    imgs = [dataset.image(index[s]) for s in stems]
+    truths = [dataset.mask(index[s]) for s in stems]
+    preds = [predict_mask(model, im, info) for im in imgs]
+    hfig, ofig = halving_figure(trace), overlay_figure(imgs, truths, preds, stems)
+    excluded = [d for d in rank_info["excluded_datasets"] if d != dataset.name]
+    summary = {
+        "dataset": dataset.name, "n_configs": rank_info["n_configs"],
+        "augmentations": sorted(augmentations()), "budget_seconds": trace["budget_seconds"],
+        "wall_seconds": trace["wall_seconds"], "hardware": metrics["hardware"],
+        "model_path": params.get("model_path", "data/06_models/model"),
+        "meta_model": rank_info["meta_model"], "representation": rank_info["representation"],
+        "metabase_rows": rank_info["metabase_rows"],
+        "metabase_datasets": len(rank_info["metabase_datasets"]),
+        "excluded_note": f" (this dataset's own rows excluded: {', '.join(excluded)})"
+        if excluded else "",
+        "split_note": f"{len(split['train'])} train / {len(split['val'])} val / "
+                      f"{len(split['test'])} test images"
+                      + (" (predefined)" if split.get("predefined") else f", seed {split['seed']}"),
+        "seed": params.get("seed", 0),
+        "versions": ", ".join(f"{k} {v}" for k, v in library_versions().items()),
+    }
+    html = html_report(summary, metrics, ranking, trace, target, hfig, ofig)
+    return html, hfig, ofig

@@ -1,0 +1,25 @@
+"""``kedro run --pipeline=search``: dataset -> meta-features -> ranking -> halving -> report."""
+
+from kedro.pipeline import Pipeline, node
+
+from aixcell_automl.pipelines.search.nodes import finalize, halve, measure_dataset, rank, report
+from aixcell_automl.pipelines.train.nodes import make_split
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([
+        node(make_split, ["raw_dataset", "params:dataset"], "search_split", name="search_split"),
+        node(measure_dataset, ["raw_dataset", "params:meta_features"], "target_meta_features",
+             name="measure_dataset"),
+        node(rank, ["target_meta_features", "metabase", "meta_features_table",
+                    "params:search_space", "params:search"], ["ranking", "ranking_info"],
+             name="rank_configurations"),
+        node(halve, ["raw_dataset", "search_split", "ranking", "params:search", "params:train"],
+             "halving_trace", name="successive_halving"),
+        node(finalize, ["raw_dataset", "search_split", "ranking", "halving_trace", "metabase"],
+             ["trained_model", "search_metrics"], name="evaluate_winner"),
+        node(report, ["raw_dataset", "search_split", "target_meta_features", "ranking",
+                      "ranking_info", "halving_trace", "trained_model", "search_metrics",
+                      "params:search"],
+             ["search_report", "halving_plot", "test_overlays_plot"], name="write_report"),
+    ])

@@ -1,0 +1,126 @@
+"""Figures and the self-contained HTML report of a search."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+import pandas as pd
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def halving_figure(trace: dict):
+    """Validation IoU of each configuration per rung; dropped ones grey, the winner red."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    scores: dict[str, list[tuple[int, float]]] = {}
+    for rung in trace["rungs"]:
+        for t in rung["trials"]:
+            scores.setdefault(t["config_id"], []).append((rung["rung"], max(t["score"], 0)))
+    for cid, pts in scores.items():
+        x, y = zip(*pts, strict=True)
+        win = cid == trace["winner"]
+        ax.plot(x, y, "o-", color="tab:red" if win else "0.7", lw=2.5 if win else 1,
+                zorder=3 if win else 1, label=f"winner {cid}" if win else None)
+    ax.set_xticks(range(len(trace["rungs"])))
+    ax.set_xticklabels([f"rung {r['rung'] + 1}\n{len(r['trials'])} x {r['seconds_per_trial']:.0f}s"
+                        for r in trace["rungs"]])
+    ax.set_ylabel("best validation IoU so far")
+    ax.set_ylim(0, 1)
+    ax.set_title("Successive halving: configurations per rung (grey = dropped later)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def overlay_figure(images: list[np.ndarray], truths: list[np.ndarray], preds: list[np.ndarray],
+                   names: list[str]):
+    """Rows of image | ground truth | prediction for a few test images."""
+    from aixcell_automl.predict import overlay
+
+    plt = _plt()
+    n = len(images)
+    fig, axes = plt.subplots(n, 3, figsize=(9, 3 * n), squeeze=False)
+    for i in range(n):
+        for j, (title, mask) in enumerate([("image", None), ("ground truth", truths[i]),
+                                           ("prediction", preds[i])]):
+            shown = overlay(images[i], mask if mask is not None else np.zeros_like(truths[i]),
+                            alpha=0.5)
+            axes[i, j].imshow(shown)
+            axes[i, j].set_title(f"{names[i]}: {title}" if j == 0 else title, fontsize=9)
+            axes[i, j].axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _table(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
+    return df.to_html(index=False, border=0, classes="t",
+                      float_format=lambda v: floatfmt.format(v))
+
+
+def html_report(summary: dict, metrics: dict, ranking: pd.DataFrame, trace: dict,
+                meta_features: dict, halving_fig, overlay_fig) -> str:
+    """One HTML file with everything a person wants to see about a search."""
+    e = html.escape
+    cfg = metrics["winner_config"]
+    per_class = pd.DataFrame([{"class": k, "test IoU": v}
+                              for k, v in metrics["per_class_iou"].items()])
+    outcome = {}
+    for rung in trace["rungs"]:
+        for t in rung["trials"]:
+            outcome[t["config_id"]] = (rung["rung"] + 1, t["score"], t["status"])
+    top = ranking.head(trace["k"]).copy()
+    top["reached rung"] = top["config_id"].map(lambda c: outcome.get(c, (0,))[0])
+    top["val IoU"] = top["config_id"].map(lambda c: outcome.get(c, (0, np.nan))[1])
+    mf = pd.DataFrame([{"meta-feature": k, "value": v} for k, v in meta_features.items()
+                       if k.startswith(("hc_", "ug_")) and not isinstance(v, str)])
+    css = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}"
+           "table.t{border-collapse:collapse;font-size:13px}table.t td,table.t th{padding:3px 8px;"
+           "border-bottom:1px solid #ddd;text-align:right}h1{font-size:24px}.big{font-size:20px}"
+           ".note{color:#666;font-size:13px}")
+    return f"""<!doctype html><html><head><meta charset="utf-8">
+<title>aixcell-automl search: {e(summary['dataset'])}</title><style>{css}</style></head><body>
+<h1>Segmentation model for <em>{e(summary['dataset'])}</em></h1>
+<p class="big">Test IoU <b>{metrics['test_iou']:.3f}</b> on {metrics['test_images']} held-out
+images (mean over foreground classes). Best validation IoU during the search:
+{metrics['winner_val_iou']:.3f}.</p>
+<p>Winner: <b>{e(cfg['backbone'])}</b> U-Net, patch {cfg['patch_size']} px, batch
+{cfg['batch_size']}, learning rate {cfg['learning_rate']}, augmentations
+{e(', '.join(f'{k} p={cfg[k]}' for k in summary['augmentations'] if float(cfg.get(k, 0)) > 0)
+  or 'none')} &mdash; ranked #{metrics['winner_rank']} of {summary['n_configs']} by the
+meta-model (config id <code>{cfg['config_id']}</code>).</p>
+<p>Budget {summary['budget_seconds']:.0f} s for successive halving over the top
+{trace['k']}; the whole search took {summary['wall_seconds']:.0f} s on {e(summary['hardware'])}.
+The model is saved in <code>{e(summary['model_path'])}</code>; apply it with
+<code>kedro run --pipeline=predict --params "predict.input=/path/to/images"</code>.</p>
+<h2>Per-class test IoU</h2>{_table(per_class)}
+<h2>Test images: image | ground truth | prediction</h2>
+<img src="data:image/png;base64,{_png(overlay_fig)}" style="max-width:100%">
+<h2>Successive halving</h2>
+<img src="data:image/png;base64,{_png(halving_fig)}" style="max-width:100%">
+<h2>Top-{trace['k']} of the predicted ranking</h2>
+{_table(top[['rank', 'config_id', 'backbone', 'patch_size', 'batch_size', 'learning_rate',
+             *summary['augmentations'], 'predicted_score', 'reached rung', 'val IoU']])}
+<h2>Dataset meta-features</h2>{_table(mf)}
+<h2>How this was made</h2>
+<p class="note">Meta-model: {e(summary['meta_model'])} on representation
+<code>{e(summary['representation'])}</code>, trained on {summary['metabase_rows']} meta-base rows
+from {summary['metabase_datasets']} other datasets{e(summary['excluded_note'])}.
+Split: {e(summary['split_note'])}. Seed {summary['seed']}. Versions: {e(summary['versions'])}.
+</p></body></html>"""

@@ -1,0 +1,97 @@
+"""The search (SPEC §0, §7): rank all configurations with the meta-model, then successive
+halving over the top-k on the user's dataset, each rung's trials run through an executor."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from aixcell_automl.halving import (
+    slice_seconds,
+    successive_halving,
+    suggest_k,
+    survivors_per_rung,
+)
+from aixcell_automl.training import Budget, Settings, TrialData, release_models, train_trial
+
+log = logging.getLogger(__name__)
+
+
+def check_budget(budget_seconds: float, k: int, min_slice_seconds: float) -> dict:
+    """Warn (and suggest a k) when the first rung's slice is too short to train anything."""
+    first = slice_seconds(budget_seconds, k)[0]
+    ok = first >= min_slice_seconds
+    advice = {"first_slice_seconds": first, "min_slice_seconds": min_slice_seconds, "ok": ok,
+              "suggested_k": suggest_k(budget_seconds, min_slice_seconds, max(k, 1))}
+    if not ok:
+        log.warning("budget %.0f s is too small for k=%d: the first rung gives each configuration "
+                    "%.1f s (< %.0f s needed to build, train and evaluate once). Use k=%d or a "
+                    "budget of at least %.0f s.", budget_seconds, k, first, min_slice_seconds,
+                    advice["suggested_k"], min_slice_seconds * budget_seconds / max(first, 1e-9))
+    return advice
+
+
+def _ray_trial(dataset_path: str, split: dict, seed: int, config: dict, run_dir: str,
+               seconds: float, settings: Settings) -> dict:
+    """A rung trial on a Ray worker: loads the dataset there (shared filesystem assumed)."""
+    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.training import make_trial_data
+
+    data = make_trial_data(load_dataset(dataset_path, check_pixels=False), split, seed)
+    return train_trial(config, data, run_dir, Budget(seconds=seconds), settings, seed)
+
+
+def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_seconds: float,
+               settings: Settings, seed: int = 0, executor: str = "local",
+               executor_options: dict | None = None, dataset_path: str | None = None,
+               split: dict | None = None) -> dict:
+    """Successive halving over ``candidates`` (rank order); resumes from ``run_root/trace.json``.
+
+    Checkpoints of configurations that are dropped are deleted (their ``state.json`` stays).
+    """
+    from aixcell_automl import executors
+
+    run_root.mkdir(parents=True, exist_ok=True)
+    trace_path = run_root / "trace.json"
+    trace = json.loads(trace_path.read_text()) if trace_path.exists() else None
+    bar = tqdm(total=sum(survivors_per_rung(len(candidates))), desc="successive halving",
+               unit="trial")
+
+    def persist(partial: dict) -> None:
+        tmp = trace_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(partial, indent=1))
+        os.replace(tmp, trace_path)
+
+    def run_rung(jobs: list[tuple[dict, float]]) -> list[dict]:
+        log.info("rung: %d configurations x %.1f s", len(jobs), jobs[0][1])
+        if executor == "local":
+            states = []
+            for cfg, secs in jobs:
+                bar.set_postfix_str(f"{cfg['config_id']} {cfg['backbone']} p{cfg['patch_size']}")
+                states.append(train_trial(cfg, data, run_root / cfg["config_id"],
+                                          Budget(seconds=secs), settings, seed))
+                bar.update(1)
+            return states
+        tasks = [(dataset_path, split, seed, cfg, str(run_root / cfg["config_id"]), secs, settings)
+                 for cfg, secs in jobs]
+        out = [None] * len(tasks)
+        for i, state in executors.run(_ray_trial, tasks, executor, **(executor_options or {})):
+            out[i] = state
+            bar.update(1)
+        return out
+
+    result = successive_halving(candidates, budget_seconds, run_rung, trace, on_trial=persist)
+    bar.close()
+    release_models()
+    for cfg in candidates:
+        if cfg["config_id"] != result["winner"]:
+            shutil.rmtree(run_root / cfg["config_id"] / "ckpt", ignore_errors=True)
+    tmp = trace_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, trace_path)
+    return result

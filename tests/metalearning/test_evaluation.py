@@ -1,0 +1,90 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from aixcell_automl.metalearning.evaluation import (
+    lodo,
+    lodo_baselines,
+    random_baseline,
+    ranking_metrics,
+    rule_based_default,
+)
+from aixcell_automl.metalearning.ranking import deciles, fit_meta_model, rank_configurations
+from aixcell_automl.metalearning.representation import REPRESENTATIONS, build_matrix
+from aixcell_automl.search_space import DEFAULT_SPACE, enumerate_configs
+
+
+def test_metrics_on_a_hand_computed_case():
+    true = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    perfect = ranking_metrics(true, true, regression=True)
+    assert perfect["z"] == pytest.approx((1.0 - 0.55) / true.std())
+    assert perfect["z_norm"] == pytest.approx(1.0)
+    assert perfect["kendall"] == pytest.approx(1.0) and perfect["rmse"] == 0
+    assert perfect["diff_iou"] == 0 and perfect["regret"] == 0
+    worst = ranking_metrics(true, -true)
+    assert worst["regret"] == pytest.approx(0.9) and worst["z"] < 0
+    assert random_baseline(true)["z"] == 0.0
+
+
+def test_four_of_eleven_representations_and_deciles():
+    assert len(REPRESENTATIONS) == 11
+    d = deciles(pd.Series(np.linspace(0, 1, 20)))
+    assert d.min() == 1 and d.max() == 10 and d.is_monotonic_increasing
+
+
+def _synthetic_metabase(n_datasets=4, per=24, seed=0):
+    """IoU depends on learning rate and (per dataset) on patch size vs image size."""
+    rng = np.random.default_rng(seed)
+    configs = enumerate_configs(DEFAULT_SPACE)
+    rows, mf = [], []
+    for d in range(n_datasets):
+        side = [128, 256, 512, 1024][d % 4]
+        mf.append({"dataset": f"d{d}", "hc_n_images": 20 + 10 * d, "hc_n_classes": 2,
+                   "hc_class_imbalance": 0.3, "hc_mean_image_shape": side, "hc_is_rgb": 0,
+                   "hc_roi_area_mean": 100.0, "hc_roi_area_std": 10, "hc_roi_area_min": 1,
+                   "hc_roi_area_max": 500})
+        for i in rng.permutation(len(configs))[:per]:
+            c = configs[i]
+            iou = 0.8 - 20 * abs(c["learning_rate"] - 0.001) - 0.1 * abs(
+                np.log2(c["patch_size"] / (side / 4))) + rng.normal(0, 0.01)
+            rows.append({"dataset": f"d{d}", "dataset_hash": f"h{d}", "config_id": c["config_id"],
+                         **{f"hp_{k}": v for k, v in c.items() if k != "config_id"},
+                         "val_iou": float(np.clip(iou, 0, 1)), "train_seconds": 60.0,
+                         "status": "ok", "fidelity_pixels": 1})
+    return pd.DataFrame(rows), pd.DataFrame(mf).set_index("dataset")
+
+
+def test_meta_model_beats_random_on_learnable_synthetic_metabase():
+    rows, mf = _synthetic_metabase()
+    res = pd.DataFrame(lodo(rows, mf, DEFAULT_SPACE, "random_forest", "hp+hc+en", "iou", 0))
+    assert len(res) == 4
+    assert res["z"].mean() > 0.8 and res["kendall"].mean() > 0.3
+    base = pd.DataFrame(lodo_baselines(rows, mf, DEFAULT_SPACE))
+    assert set(base["model"]) == {"baseline:random", "baseline:average_rank_top3_similar",
+                                  "baseline:best_on_average", "baseline:rule_based_default"}
+
+
+def test_ranker_and_ranking_of_all_configurations():
+    rows, mf = _synthetic_metabase()
+    fitted = fit_meta_model(rows, mf, DEFAULT_SPACE, "lambdamart", "hp+hc", "iou")
+    ranking = rank_configurations(fitted, enumerate_configs(DEFAULT_SPACE), "d1", mf)
+    assert len(ranking) == 576 and list(ranking["rank"]) == list(range(1, 577))
+    assert ranking.iloc[:50]["learning_rate"].eq(0.001).mean() > 0.5
+
+
+def test_engineered_columns_in_matrix():
+    rows, mf = _synthetic_metabase(n_datasets=2, per=3)
+    X, cols = build_matrix(rows.to_dict("records"), rows["dataset"].tolist(), mf, DEFAULT_SPACE,
+                           "hp+hc+en")
+    assert X.shape == (6, 8 + 9 + 5)
+    r = rows.iloc[0]
+    ppi = (mf.loc[r["dataset"], "hc_mean_image_shape"] / r["hp_patch_size"]) ** 2
+    assert X[0, cols.index("en_patches_per_image")] == pytest.approx(ppi)
+
+
+def test_rule_based_default_follows_the_fingerprint():
+    small = rule_based_default({"hc_mean_image_shape": 116, "hc_n_images": 120, "hc_is_rgb": 1})
+    assert small["patch_size"] == 64 and small["backbone"] == "resnet50"
+    assert small["brightness_blur"] == 0.5
+    big = rule_based_default({"hc_mean_image_shape": 1200, "hc_n_images": 30, "hc_is_rgb": 0})
+    assert big["patch_size"] == 256 and big["backbone"] == "resnet18"

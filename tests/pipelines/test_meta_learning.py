@@ -1,0 +1,19 @@
+from aixcell_automl.pipelines.meta_learning.nodes import choose_and_fit, run_study, summarise
+from aixcell_automl.search_space import DEFAULT_SPACE
+from tests.metalearning.test_evaluation import _synthetic_metabase
+
+
+def test_study_summary_and_choice_on_a_synthetic_metabase():
+    rows, mf = _synthetic_metabase()
+    params = {"models": ["linear_regression", "random_forest"],
+              "representations": ["hp", "hp+hc+en"], "targets": ["iou"], "seeds": 2,
+              "min_rows_per_dataset": 10, "fidelity_pixels": None, "n_jobs": 1}
+    study = run_study(rows, mf.reset_index(), DEFAULT_SPACE, params)
+    # 1 deterministic + 2 seeds of a stochastic model, x 2 representations, x 4 held-out sets
+    assert len(study[~study["model"].str.startswith("baseline:")]) == (1 + 2) * 2 * 4
+    summary, top5, md = summarise(study)
+    assert summary.iloc[0]["z_mean"] >= summary["z_mean"].max() - 1e-12
+    assert "baseline:random" in set(summary["model"]) and "| model" in md
+    fitted, choice = choose_and_fit(summary, rows, mf.reset_index(), DEFAULT_SPACE, params)
+    assert choice["meta_model"] == top5.iloc[0]["model"]
+    assert fitted.n_rows == len(rows)
