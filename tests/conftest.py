@@ -11,7 +11,8 @@ import pytest
 os.environ.setdefault("AIXCELL_AUTOML_NO_ENTRYPOINTS", "1")  # core tests: built-ins only
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = Path(os.environ.get("AIXCELL_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
+SHARED_DATASETS = Path(os.environ.get("AIXCELL_SHARED_DATASETS",
+                                      REPO.parent / "shared" / "datasets"))
 
 
 @pytest.fixture(scope="session")

@@ -46,7 +46,8 @@ def test_failure_is_a_result(demo_trial_data, tmp_path):
     s = train_trial(bad, demo_trial_data, tmp_path / "f", Budget(pixels=1), FAST)
     assert s["status"] == "failed" and "no_such_backbone" in s["reason"]
     # a failed trial stays failed (the caller goes on, nothing is retried silently)
-    assert train_trial(bad, demo_trial_data, tmp_path / "f", Budget(pixels=1), FAST)["status"] == "failed"
+    again = train_trial(bad, demo_trial_data, tmp_path / "f", Budget(pixels=1), FAST)
+    assert again["status"] == "failed"
 
 
 def test_early_stopping_rule():
@@ -55,3 +56,47 @@ def test_early_stopping_rule():
     assert _early_stop(flat[:11], delta=0.05, patience=8)  # best rose 0.04 over the last 8
     rising = [{"val_iou": v} for v in np.linspace(0.1, 0.9, 12)]
     assert not _early_stop(rising, delta=0.05, patience=8)
+
+
+KILL_SCRIPT = """
+import sys
+from aixcell_automl.dataset import load_dataset, split_dataset
+from aixcell_automl.training import Budget, Settings, make_trial_data, train_trial
+ds = load_dataset(sys.argv[1])
+data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0, max_patch=64)
+cfg = {"config_id": "k", "patch_size": 64, "batch_size": 4, "learning_rate": 0.001,
+       "backbone": "resnet18", "flip": 0.5, "brightness_blur": 0.0, "grid_distortion": 0.0}
+s = Settings(eval_every_pixels=4 * 4 * 64 * 64, val_pixels=8 * 64 * 64)
+train_trial(cfg, data, sys.argv[2], Budget(pixels=int(sys.argv[3])), s)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_resume_continues_the_history(demo_path, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "killed"
+    total = 12 * 4 * 4 * 64 * 64  # 12 evaluations
+    cmd = [sys.executable, "-c", KILL_SCRIPT, str(demo_path), str(run), str(total)]
+    env = {**os.environ, "AIXCELL_AUTOML_NO_ENTRYPOINTS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if (run / "state.json").exists() and len(
+                json.loads((run / "state.json").read_text())["history"]) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = json.loads((run / "state.json").read_text())
+    assert 2 <= len(before["history"]) < 12 and before["status"] == "running"
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = json.loads((run / "state.json").read_text())
+    assert after["status"] == "finished" and after["pixels_seen"] == total
+    assert after["history"][:len(before["history"])] == before["history"]
+    assert [h["eval"] for h in after["history"]] == list(range(1, 13))
+    assert [h["steps"] for h in after["history"]] == [4 * i for i in range(1, 13)]

@@ -56,7 +56,15 @@ def _metabase(args) -> int:
     options = json.loads(args.executor_options) if args.executor_options else {}
     collect(paths, args.out, enumerate_configs(build_space()), per_dataset=args.per_dataset,
             fidelity_pixels=args.fidelity_pixels, seed=args.seed, executor=args.executor,
-            executor_options=options, max_trials=args.max_trials)
+            executor_options=options, max_trials=args.max_trials, max_minutes=args.minutes,
+            reverse=args.reverse)
+    return 0
+
+
+def _merge(args) -> int:
+    from aixcell_automl.metabase import merge
+
+    print(f"{merge(args.sources, args.dest)} new rows appended to {args.dest}")
     return 0
 
 
@@ -81,11 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-trials", type=int, default=None)
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     p.add_argument("--executor-options", default=None, help='JSON, e.g. {"address": "auto"}')
+    p.add_argument("--minutes", type=float, default=None, help="stop starting trials after this")
+    p.add_argument("--reverse", action="store_true", help="work from the end of the plan")
+    p = sub.add_parser("metabase-merge", help="append rows of other meta-base files (no dups)")
+    p.add_argument("sources", nargs="+")
+    p.add_argument("--dest", default="data/03_primary/metabase.jsonl")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose or args.command == "metabase"
-                        else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    verbose = args.verbose or args.command == "metabase"
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return {"plugins": _plugins, "demo": _demo, "validate": _validate,
-            "metabase": _metabase}[args.command](args)
+            "metabase": _metabase, "metabase-merge": _merge}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -66,9 +66,9 @@ def read_image(path: Path | str) -> np.ndarray:
 def read_mask(path: Path | str) -> np.ndarray:
     """Read a label mask as ``(H, W)``; a mask stored with identical channels is reduced to one."""
     arr = read_image(path)
-    if arr.shape[-1] > 1:
-        if not all(np.array_equal(arr[..., 0], arr[..., c]) for c in range(1, arr.shape[-1])):
-            raise ValueError(f"{path}: mask has {arr.shape[-1]} different channels, expected one")
+    if arr.shape[-1] > 1 and not all(
+            np.array_equal(arr[..., 0], arr[..., c]) for c in range(1, arr.shape[-1])):
+        raise ValueError(f"{path}: mask has {arr.shape[-1]} different channels, expected one")
     return arr[..., 0]
 
 

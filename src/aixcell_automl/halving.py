@@ -68,8 +68,9 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
         todo = [c for c in alive if (i, c["config_id"]) not in done]
         if todo:
             for cfg, state in zip(todo, run_rung([(c, seconds) for c in todo]), strict=True):
-                rec = {"rung": i, "config_id": cfg["config_id"], "rank": order[cfg["config_id"]] + 1,
-                       "seconds": seconds, "score": score_of(state),
+                rec = {"rung": i, "config_id": cfg["config_id"],
+                       "rank": order[cfg["config_id"]] + 1, "seconds": seconds,
+                       "score": score_of(state),
                        "status": state.get("status"), "reason": state.get("reason"),
                        "train_seconds": state.get("train_seconds"),
                        "pixels_seen": state.get("pixels_seen")}

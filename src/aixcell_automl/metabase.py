@@ -165,7 +165,7 @@ def plan(dataset_paths: list[str], configs: list[dict], per_dataset: int, fideli
     from aixcell_automl.search_space import sample_configs
 
     per = {}
-    for k, path in enumerate(dataset_paths):
+    for path in dataset_paths:
         order = sample_configs(configs, len(configs), seed=seed * 7919 + _stable_int(hashes[path]))
         per[path] = [c for c in order[:per_dataset]
                      if (hashes[path], c["config_id"], fidelity_pixels) not in existing]
@@ -184,8 +184,13 @@ def _stable_int(hexstr: str) -> int:
 def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
             per_dataset: int = 40, fidelity_pixels: int = 2**23, seed: int = 0,
             executor: str = "local", executor_options: dict | None = None,
-            max_trials: int | None = None) -> int:
-    """Run the planned trials and append their rows; return the number of rows written."""
+            max_trials: int | None = None, max_minutes: float | None = None,
+            reverse: bool = False) -> int:
+    """Run the planned trials and append their rows; return the number of rows written.
+
+    ``max_minutes`` stops starting new trials after that much wall time (local executor)."""
+    import time
+
     from tqdm.auto import tqdm
 
     from aixcell_automl import executors
@@ -194,13 +199,18 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
     hashes = {p: load_dataset(p, check_pixels=False).content_hash() for p in dataset_paths}
     tasks = plan(dataset_paths, configs, per_dataset, fidelity_pixels, seed,
                  done_keys(read_rows(out_path)), hashes)
+    if reverse:  # a second collector (e.g. on a GPU) works from the other end of the plan
+        tasks = tasks[::-1]
     if max_trials is not None:
         tasks = tasks[:max_trials]
     log.info("meta-base: %d trials to run (%d datasets, fidelity %d px) -> %s", len(tasks),
              len(dataset_paths), fidelity_pixels, out_path)
     written = 0
+    deadline = time.time() + 60 * max_minutes if max_minutes else None
+    if deadline and executor == "local":
+        tasks = _until(tasks, deadline)
     with tqdm(total=len(tasks), desc="meta-base trials", unit="trial") as bar:
-        for i, row in executors.run(run_trial, tasks, executor, **(executor_options or {})):
+        for _, row in executors.run(run_trial, tasks, executor, **(executor_options or {})):
             append_row(out_path, row)
             written += 1
             bar.set_postfix_str(f"{row['dataset']} {row['config_id']} IoU={row['val_iou']}")
@@ -209,6 +219,37 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
                      row["dataset"], row["config_id"], row["status"], row["val_iou"],
                      row["train_seconds"] or 0)
     return written
+
+
+class _until(list):
+    """A task list that stops yielding once a deadline has passed."""
+
+    def __init__(self, tasks, deadline: float):
+        super().__init__(tasks)
+        self.deadline = deadline
+
+    def __iter__(self):
+        import time
+
+        for t in list.__iter__(self):
+            if time.time() >= self.deadline:
+                log.info("time limit reached: not starting more trials")
+                return
+            yield t
+
+
+def merge(sources: Iterable[Path | str], dest: Path | str) -> int:
+    """Append to ``dest`` every row of ``sources`` whose key it does not hold yet."""
+    have = done_keys(read_rows(dest))
+    added = 0
+    for src in sources:
+        for row in read_rows(src):
+            key = tuple(row[k] for k in KEY)
+            if key not in have:
+                append_row(dest, row)
+                have.add(key)
+                added += 1
+    return added
 
 
 def to_frame(rows: list[dict]) -> pd.DataFrame:

@@ -32,7 +32,8 @@ def pad_to(array: np.ndarray, min_h: int, min_w: int) -> np.ndarray:
         step = [(min(a, array.shape[i]), min(b, array.shape[i])) for i, (a, b) in
                 enumerate(widths[:2])] + widths[2:]
         array = np.pad(array, step, mode="symmetric")
-        widths = [(a - s[0], b - s[1]) for (a, b), s in zip(widths[:2], step, strict=False)] + widths[2:]
+        widths = [(a - s[0], b - s[1])
+                  for (a, b), s in zip(widths[:2], step, strict=False)] + widths[2:]
     return np.pad(array, widths, mode="symmetric")
 
 

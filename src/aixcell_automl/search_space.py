@@ -74,7 +74,8 @@ def hyperparameters(config: Mapping) -> dict:
     return {k: v for k, v in config.items() if k != "config_id"}
 
 
-def encode_configs(configs: list[Mapping], space: Mapping[str, list]) -> tuple[np.ndarray, list[str]]:
+def encode_configs(configs: list[Mapping], space: Mapping[str, list]
+                   ) -> tuple[np.ndarray, list[str]]:
     """Numeric matrix for meta-models: numbers as they are (learning rate as log10), strings
     one-hot over the space's values. Returns ``(X, column_names)``."""
     cols: list[str] = []

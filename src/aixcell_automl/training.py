@@ -116,7 +116,8 @@ def hardware() -> str:
     tf, _, _ = tensorflow()
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
-        return f"gpu:{len(gpus)}x{tf.config.experimental.get_device_details(gpus[0]).get('device_name', 'GPU')}"
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+        return f"gpu:{len(gpus)}x{name}"
     return f"cpu:{os.cpu_count()}x{platform.processor() or platform.machine()}"
 
 
@@ -163,7 +164,8 @@ def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budg
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else _fresh_state(config, seed)
+    state = (json.loads(state_path.read_text()) if state_path.exists()
+             else _fresh_state(config, seed))
     if state["status"] in ("failed", "finished"):
         return state
     try:

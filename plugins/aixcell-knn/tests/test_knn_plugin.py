@@ -1,6 +1,6 @@
+import aixcell_knn
 import numpy as np
 
-import aixcell_knn
 from aixcell_automl.plugins.testing import check_plugin
 
 

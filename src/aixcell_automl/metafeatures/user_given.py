@@ -1,7 +1,8 @@
 """User-given meta-features (SPEC §4) from ``dataset.yaml``.
 
 ``technique`` and ``object_of_interest`` are free text; they are mapped onto small vocabularies by
-regular-expression keywords (first match wins, in the order listed) with an ``other`` bucket, then one-hot encoded.
+regular-expression keywords (first match wins, in the order listed) with an ``other`` bucket,
+then one-hot encoded.
 ``magnification`` becomes a number (0 when unknown) plus a known flag.
 """
 

@@ -2,7 +2,12 @@
 
 from kedro.pipeline import Pipeline, node
 
-from aixcell_automl.pipelines.meta_learning.nodes import choose_and_fit, run_study, summarise, z_plot
+from aixcell_automl.pipelines.meta_learning.nodes import (
+    choose_and_fit,
+    run_study,
+    summarise,
+    z_plot,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

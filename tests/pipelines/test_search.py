@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from aixcell_automl.pipelines.search.nodes import metabase_position, rank
+from aixcell_automl.search_space import DEFAULT_SPACE
+from tests.metalearning.test_evaluation import _synthetic_metabase
+
+PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target": "iou",
+          "metabase_fidelity_pixels": None, "seed": 0}
+
+
+def test_rank_excludes_the_target_datasets_own_rows():
+    rows, mf = _synthetic_metabase()
+    target = {"dataset": "d1", "dataset_hash": "h1", **mf.loc["d1"].to_dict()}
+    ranking, info = rank(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+    assert len(ranking) == 576 and info["excluded_datasets"] == ["d1"]
+    assert info["metabase_rows"] == len(rows[rows["dataset"] != "d1"])
+    # a renamed copy of d1 (same content hash) is excluded as well
+    target2 = {**target, "dataset": "my_copy"}
+    _, info2 = rank(target2, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+    assert info2["excluded_datasets"] == ["d1", "my_copy"]
+
+
+def test_rank_without_usable_rows_says_what_to_do():
+    rows, mf = _synthetic_metabase(n_datasets=1)
+    target = {"dataset": "d0", "dataset_hash": "h0", **mf.loc["d0"].to_dict()}
+    with pytest.raises(RuntimeError, match="pipeline=metabase"):
+        rank(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+
+
+def test_metabase_position():
+    rows, _ = _synthetic_metabase(n_datasets=1, per=10)
+    best = rows.loc[rows["val_iou"].idxmax()]
+    pos = metabase_position(rows, "d0", best["config_id"])
+    assert pos["winner_percentile"] == 100.0 and pos["rows"] == 10
+
+
+@pytest.mark.slow
+def test_halving_survivor_resumes_and_losers_checkpoints_are_removed(demo_trial_data, tmp_path):
+    from aixcell_automl.search import run_search
+    from aixcell_automl.training import Settings
+
+    base = {"patch_size": 64, "batch_size": 4, "backbone": "resnet18", "flip": 0.0,
+            "brightness_blur": 0.0, "grid_distortion": 0.0}
+    cands = [{**base, "config_id": "a", "learning_rate": 0.001},
+             {**base, "config_id": "b", "learning_rate": 0.01}]
+    settings = Settings(eval_every_pixels=4 * 4 * 64 * 64, val_pixels=8 * 64 * 64,
+                        keep_in_memory=2)
+    trace = run_search(cands, demo_trial_data, tmp_path, 24, settings)
+    win = trace["winner"]
+    state = json.loads((tmp_path / win / "state.json").read_text())
+    first = [t for t in trace["rungs"][0]["trials"] if t["config_id"] == win][0]
+    assert state["pixels_seen"] > first["pixels_seen"] > 0  # continued, not restarted
+    evals = [h["eval"] for h in state["history"]]
+    assert evals == list(range(1, len(evals) + 1))
+    loser = "b" if win == "a" else "a"
+    assert not (tmp_path / loser / "ckpt").exists() and (tmp_path / win / "ckpt").exists()
+    # each slice ran for its time, plus at most one batch and one evaluation
+    for rung in trace["rungs"]:
+        assert rung["seconds_per_trial"] == pytest.approx(24 / 2 / len(rung["trials"]))
