@@ -17,6 +17,10 @@ import tempfile
 import time
 
 
+def _rounded(pairs) -> dict:
+    return {k: round(float(v), 3) for k, v in pairs if v is not None}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
@@ -70,9 +74,9 @@ def main() -> None:
               f"val IoU={h['val_iou']:.3f}  per class [{pc}]")
     best = state["history"][state["best_eval"] - 1]
     print(f"best validation IoU {state['best_iou']:.3f} (eval {state['best_eval']}), per class "
-          f"{dict(zip(data.class_names, best['per_class_iou'], strict=True))}")
+          f"{_rounded(zip(data.class_names, best['per_class_iou'], strict=True))}")
     print(f"test IoU (whole images, {len(split['test'])} images): {test['mean_iou']:.3f} "
-          f"per class {test['per_class_iou']}")
+          f"per class {_rounded(test['per_class_iou'].items())}")
     if not args.run_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
 

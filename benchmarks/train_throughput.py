@@ -37,10 +37,10 @@ def main() -> None:
     tf, keras, _ = tensorflow()
     ds = load_dataset(args.dataset, check_pixels=False)
     data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
-    index, _ = data.patches(args.patch)
+    index, _, images = data.patches(args.patch)
     n = args.steps * args.batch
-    stream = PatchStream(data.train, index, args.batch, seed=0, augment={"flip": 0.5})
-    x_mem, y_mem = cut(data.train, index.rows[:n], args.patch)
+    stream = PatchStream(images, index, args.batch, seed=0, augment={"flip": 0.5})
+    x_mem, y_mem = cut(images, index.rows[:n], args.patch)
     y_mem = np.eye(data.num_classes, dtype=np.float32)[y_mem]
 
     model = build_model(args.backbone, data.train.channels, data.num_classes)
@@ -83,7 +83,8 @@ def main() -> None:
           f"{[round(v, 1) for v in bare]}")
     print(f"ratio project / bare: {ratio:.3f}")
     for bb, s in infer.items():
-        print(f"inference {bb} (patch {args.patch}, sliding window, stride p/2): {s:.2f} s/Mpx")
+        print(f"inference {bb} (1024x1024, windows of the patch size, 25 % overlap): "
+              f"{s:.2f} s/Mpx")
 
 
 if __name__ == "__main__":

@@ -36,4 +36,4 @@ def demo_trial_data(demo_path):
     from aixcell_automl.training import make_trial_data
 
     ds = load_dataset(demo_path)
-    return make_trial_data(ds, split_dataset(ds, seed=0), seed=0, max_patch=64)
+    return make_trial_data(ds, split_dataset(ds, seed=0), seed=0)

@@ -36,3 +36,15 @@ def test_overlay_is_rgb_and_tints_foreground():
     out = overlay(img, mask)
     assert out.shape == (10, 10, 3) and out.dtype == np.uint8
     assert (out[:5, :, 0] != out[:5, :, 1]).all() and (out[5:, :, 0] == out[5:, :, 1]).all()
+
+
+def test_windows_have_the_training_patch_size():
+    seen = set()
+
+    class Recorder(ThresholdModel):
+        def __call__(self, x, training=False):
+            seen.add(np.asarray(x).shape[1:3])
+            return super().__call__(x, training)
+
+    predict_probabilities(Recorder(), np.zeros((300, 500, 1), np.float32), patch=64)
+    assert seen == {(64, 64)}

@@ -63,7 +63,7 @@ import sys
 from aixcell_automl.dataset import load_dataset, split_dataset
 from aixcell_automl.training import Budget, Settings, make_trial_data, train_trial
 ds = load_dataset(sys.argv[1])
-data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0, max_patch=64)
+data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
 cfg = {"config_id": "k", "patch_size": 64, "batch_size": 4, "learning_rate": 0.001,
        "backbone": "resnet18", "flip": 0.5, "brightness_blur": 0.0, "grid_distortion": 0.0}
 s = Settings(eval_every_pixels=4 * 4 * 64 * 64, val_pixels=8 * 64 * 64)

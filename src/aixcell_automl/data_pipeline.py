@@ -31,22 +31,22 @@ class ImageSet:
     def channels(self) -> int:
         return self.images[0].shape[-1]
 
+    def padded(self, size: int) -> ImageSet:
+        """The same images, those smaller than ``size`` padded up to it (others not copied)."""
+        return ImageSet([pad_to(i, size, size) for i in self.images],
+                        [pad_to(m, size, size) for m in self.masks], self.stems)
+
 
 def dataset_channels(ds: SegmentationDataset) -> int:
     """Model input channels for a dataset: the largest channel count of its images."""
     return max(ds.image(i).shape[-1] for i in range(len(ds)))
 
 
-def load_images(ds: SegmentationDataset, stems: list[str], channels: int, min_size: int = 0
-                ) -> ImageSet:
-    """Read, normalise and (if smaller than ``min_size``) pad the images named by ``stems``."""
+def load_images(ds: SegmentationDataset, stems: list[str], channels: int) -> ImageSet:
+    """Read and normalise the images named by ``stems``."""
     index = {s: i for i, s in enumerate(ds.stems)}
-    images, masks = [], []
-    for s in stems:
-        img = normalize_image(ds.image(index[s]), channels)
-        mask = ds.mask(index[s]).astype(np.uint8)
-        images.append(pad_to(img, min_size, min_size))
-        masks.append(pad_to(mask, min_size, min_size))
+    images = [normalize_image(ds.image(index[s]), channels) for s in stems]
+    masks = [ds.mask(index[s]).astype(np.uint8) for s in stems]
     return ImageSet(images, masks, list(stems))
 
 
@@ -108,7 +108,10 @@ def validation_patches(images: ImageSet, patch: int, max_pixels: int, seed: int
 
 
 class Augmenter:
-    """Applies the configured augmentations identically to image and mask, seeded."""
+    """Applies the configured augmentations identically to image and mask.
+
+    Re-seeded for every batch from ``(seed, epoch, batch)``, so a resumed stream augments
+    exactly as an uninterrupted one would."""
 
     def __init__(self, probabilities: dict[str, float], seed: int):
         from aixcell_automl.plugins.registry import augmentations
@@ -116,15 +119,18 @@ class Augmenter:
         registry = augmentations()
         active = [registry[name].make(p) for name, p in sorted(probabilities.items()) if p > 0]
         self.enabled = bool(active)
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
         if self.enabled:
             import albumentations as A
 
             self.compose = A.Compose(active, seed=int(seed))
 
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, x: np.ndarray, y: np.ndarray, epoch: int = 0, batch: int = 0
+                 ) -> tuple[np.ndarray, np.ndarray]:
         if not self.enabled:
             return x, y
+        self.compose.set_random_seed(
+            int(np.random.default_rng([self.seed, epoch, batch]).integers(2**31)))
         for b in range(len(x)):
             out = self.compose(image=x[b], mask=y[b])
             x[b], y[b] = out["image"], out["mask"]
@@ -149,16 +155,15 @@ class PatchStream:
 
     def batches(self, epoch: int = 0, batch: int = 0):
         """Yield ``(x, y)`` batches starting at position ``(epoch, batch)``."""
-        augmenter = Augmenter(self.augment, seed=self.seed * 1_000_003 + epoch)
+        augmenter = Augmenter(self.augment, seed=self.seed)
         p = self.index.patch_size
         while True:
             perm = self.order(epoch)
             for b in range(batch, self.batches_per_epoch):
                 rows = self.index.rows[perm[b * self.batch_size:(b + 1) * self.batch_size]]
                 x, y = cut(self.images, rows, p)
-                yield augmenter(x, y)
+                yield augmenter(x, y, epoch, b)
             epoch, batch = epoch + 1, 0
-            augmenter = Augmenter(self.augment, seed=self.seed * 1_000_003 + epoch)
 
     def dataset(self, num_classes: int, epoch: int = 0, batch: int = 0):
         """The stream as a prefetching ``tf.data.Dataset`` of ``(x, one_hot(y))``."""

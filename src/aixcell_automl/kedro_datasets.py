@@ -125,6 +125,8 @@ class MetaBaseDataset(AbstractDataset):
 
         have = done_keys(read_rows(self._path))
         rows = data.to_dict("records") if hasattr(data, "to_dict") else list(data)
+        rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and v != v)}
+                for r in rows]  # NaN cells of a DataFrame are absent fields
         for row in rows:
             if tuple(row[k] for k in KEY) not in have:
                 append_row(self._path, row)

@@ -104,7 +104,7 @@ def library_versions() -> dict[str, str]:
 _DATA_CACHE: dict = {}
 
 
-def trial_data(dataset_path: str, split_seed: int = 0, max_patch: int = 256):
+def trial_data(dataset_path: str, split_seed: int = 0):
     """Load (once per process) a dataset's train/val images for trials."""
     from aixcell_automl.dataset import load_dataset, split_dataset
     from aixcell_automl.training import make_trial_data
@@ -113,7 +113,7 @@ def trial_data(dataset_path: str, split_seed: int = 0, max_patch: int = 256):
     if key not in _DATA_CACHE:
         _DATA_CACHE.clear()  # one dataset in memory at a time
         ds = load_dataset(dataset_path)
-        data = make_trial_data(ds, split_dataset(ds, seed=split_seed), split_seed, max_patch)
+        data = make_trial_data(ds, split_dataset(ds, seed=split_seed), split_seed)
         _DATA_CACHE[key] = (ds.name, ds.content_hash(), data)
     return _DATA_CACHE[key]
 

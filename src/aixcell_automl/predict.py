@@ -1,10 +1,12 @@
 """Whole-image inference: sliding windows with overlap blending, evaluation and overlays.
 
-The U-Net is fully convolutional, so inference windows (tiles) may be larger than the training
-patch: tiles of ``max(patch, 256)`` px overlap by a quarter of their size, which costs about 1.8x
-the image's pixels instead of 4x for stride p/2. Each tile's softmax is weighted by a separable ramp
-that is 1 in the centre and falls towards the borders (never to 0), so seams vanish. Images
-smaller than a tile are padded symmetrically and cropped back.
+Windows have the model's training patch size and overlap by a quarter (stride 3p/4): about 1.8x
+the image's pixels are computed instead of 4x at stride p/2, with the same IoU (measured on the
+demo set: 0.9650 vs 0.9657). Larger windows than the training patch are *not* used: a model
+trained on 64-px patches fell from 0.96 to 0.77 IoU when applied to 256-px tiles. Each window's
+softmax is weighted by a separable ramp that is 1 in the centre and falls towards the borders
+(never to 0), so seams vanish. Images smaller than a window are padded symmetrically and
+cropped back.
 """
 
 from __future__ import annotations
@@ -26,17 +28,8 @@ def _window(patch: int) -> np.ndarray:
     return np.outer(w, w).astype(np.float32)
 
 
-MIN_TILE = 256
-
-
-def inference_tile(patch: int) -> int:
-    """Tile size used for inference with a model trained on ``patch``-px patches."""
-    return max(patch, MIN_TILE)
-
-
 def predict_probabilities(model, image: np.ndarray, patch: int, batch_size: int = 4) -> np.ndarray:
     """Softmax ``(H, W, C)`` for one normalised image ``(H, W, channels)``."""
-    patch = inference_tile(patch)
     h, w = image.shape[:2]
     padded = pad_to(image, patch, patch)
     ph, pw = padded.shape[:2]

@@ -95,3 +95,29 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     tmp.write_text(json.dumps(result, indent=1))
     os.replace(tmp, trace_path)
     return result
+
+
+def halving_rows(trace: dict, run_root: Path, dataset: str, dataset_hash: str) -> list[dict]:
+    """Meta-base rows for every configuration a search trained (fidelity ``"halving"``: the
+    pixels it saw before it was dropped or won), so each search can improve the next ranking."""
+    from aixcell_automl.metabase import library_versions
+    from aixcell_automl.search_space import hyperparameters
+    from aixcell_automl.training import hardware
+
+    rows = []
+    for cid in {t["config_id"] for r in trace["rungs"] for t in r["trials"]}:
+        state = json.loads((run_root / cid / "state.json").read_text())
+        hist = state["history"]
+        rows.append({
+            "dataset": dataset, "dataset_hash": dataset_hash, "config_id": cid,
+            **{f"hp_{k}": v for k, v in hyperparameters(state["config"]).items()},
+            "fidelity": "halving", "fidelity_pixels": int(state["pixels_seen"]),
+            "status": "ok" if state["status"] != "failed" else "failed",
+            "reason": state.get("reason"), "val_iou": state.get("best_iou"),
+            "final_iou": hist[-1]["val_iou"] if hist else None,
+            "curve": [[h["pixels"], h["val_iou"]] for h in hist],
+            "train_seconds": state.get("train_seconds"), "steps": state.get("steps"),
+            "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),
+            "seed": state.get("seed"), "hardware": hardware(), "versions": library_versions(),
+        })
+    return sorted(rows, key=lambda r: r["config_id"])

@@ -85,28 +85,30 @@ class TrialData:
     _patches: dict = field(default_factory=dict, repr=False)
     _val: dict = field(default_factory=dict, repr=False)
 
-    def patches(self, patch: int) -> tuple[PatchIndex, dict]:
+    def patches(self, patch: int) -> tuple[PatchIndex, dict, ImageSet]:
+        """Class-sampled patch index, its sampling summary and the training images it indexes
+        (those smaller than the patch padded up to it, see :mod:`.patching`)."""
         if patch not in self._patches:
-            self._patches[patch] = class_sampled_patches(self.train, patch, self.num_classes,
-                                                         self.seed)
+            images = self.train.padded(patch)
+            index, summary = class_sampled_patches(images, patch, self.num_classes, self.seed)
+            self._patches[patch] = (index, summary, images)
         return self._patches[patch]
 
     def validation(self, patch: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
         key = (patch, max_pixels)
         if key not in self._val:
-            self._val[key] = validation_patches(self.val, patch, max_pixels, self.seed)
+            self._val[key] = validation_patches(self.val.padded(patch), patch, max_pixels,
+                                                self.seed)
         return self._val[key]
 
 
-def make_trial_data(ds, split: dict[str, list[str]], seed: int = 0, max_patch: int = 256
-                    ) -> TrialData:
+def make_trial_data(ds, split: dict[str, list[str]], seed: int = 0) -> TrialData:
     """Load and normalise a dataset's train and val images for trials."""
     from aixcell_automl.data_pipeline import dataset_channels, load_images
 
     ch = dataset_channels(ds)
-    return TrialData(load_images(ds, split["train"], ch, max_patch),
-                     load_images(ds, split["val"], ch, max_patch), ds.num_classes,
-                     ds.class_names, seed=seed)
+    return TrialData(load_images(ds, split["train"], ch), load_images(ds, split["val"], ch),
+                     ds.num_classes, ds.class_names, seed=seed)
 
 
 def hardware() -> str:
@@ -256,10 +258,10 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
     model, manager, train_step, predict_step = (live.model, live.manager, live.train_step,
                                                 live.predict_step)
 
-    index, sampling = data.patches(p)
+    index, sampling, images = data.patches(p)
     state["sampling"] = sampling
     augment = {k: float(v) for k, v in config.items() if k in _augmentation_names()}
-    stream = PatchStream(data.train, index, bs, seed, augment)
+    stream = PatchStream(images, index, bs, seed, augment)
     state["batches_per_epoch"] = stream.batches_per_epoch
     val_x, val_y = data.validation(p, settings.val_pixels)
     eval_every = min(settings.eval_every_pixels, stream.batches_per_epoch * bs * p * p)

@@ -59,3 +59,10 @@ def test_halving_survivor_resumes_and_losers_checkpoints_are_removed(demo_trial_
     # each slice ran for its time, plus at most one batch and one evaluation
     for rung in trace["rungs"]:
         assert rung["seconds_per_trial"] == pytest.approx(24 / 2 / len(rung["trials"]))
+    # learning from use: every trained configuration becomes a meta-base row
+    from aixcell_automl.search import halving_rows
+
+    rows = halving_rows(trace, tmp_path, "demo", "hash")
+    assert [r["config_id"] for r in rows] == ["a", "b"]
+    assert all(r["fidelity"] == "halving" and r["fidelity_pixels"] == r["pixels_seen"] > 0
+               for r in rows)

@@ -169,3 +169,14 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
     }
     html = html_report(summary, metrics, ranking, trace, target, hfig, ofig)
     return html, hfig, ofig
+
+
+def learn_from_use(dataset: SegmentationDataset, trace: dict, params: dict) -> pd.DataFrame:
+    """Opt-in (``search.append_to_metabase``): the search's trials as meta-base rows."""
+    from aixcell_automl.search import halving_rows
+
+    if not params.get("append_to_metabase"):
+        return pd.DataFrame()
+    rows = halving_rows(trace, Path(trace["run_root"]), dataset.name, dataset.content_hash())
+    log.info("appending %d trials of this search to the meta-base", len(rows))
+    return pd.DataFrame(rows)

@@ -2,7 +2,14 @@
 
 from kedro.pipeline import Pipeline, node
 
-from aixcell_automl.pipelines.search.nodes import finalize, halve, measure_dataset, rank, report
+from aixcell_automl.pipelines.search.nodes import (
+    finalize,
+    halve,
+    learn_from_use,
+    measure_dataset,
+    rank,
+    report,
+)
 from aixcell_automl.pipelines.train.nodes import make_split
 
 
@@ -22,4 +29,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                       "ranking_info", "halving_trace", "trained_model", "search_metrics",
                       "params:search"],
              ["search_report", "halving_plot", "test_overlays_plot"], name="write_report"),
+        node(learn_from_use, ["raw_dataset", "halving_trace", "params:search"],
+             "metabase_from_search", name="learn_from_use"),
     ])

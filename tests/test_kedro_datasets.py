@@ -1,0 +1,37 @@
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import DatasetError
+
+from aixcell_automl.kedro_datasets import ImageFolderDataset, MetaBaseDataset, MicroscopyDataset
+
+
+def test_masks_are_png_up_to_255_classes_and_tiff_beyond(tmp_path):
+    out = ImageFolderDataset(str(tmp_path / "masks"), labels=True)
+    small = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    big = (np.arange(12, dtype=np.uint16) * 100).reshape(3, 4)
+    out.save({"a": small, "b": big})
+    assert (tmp_path / "masks/a.png").exists() and (tmp_path / "masks/b.tif").exists()
+    back = out.load()
+    np.testing.assert_array_equal(back["a"], small)
+    np.testing.assert_array_equal(back["b"], big)
+
+
+def test_input_datasets_are_read_only(demo_path):
+    ds = MicroscopyDataset(str(demo_path))
+    assert len(ds.load()) == 8
+    with pytest.raises(DatasetError, match="read-only"):
+        ds.save({"a": 1})
+
+
+def test_missing_prediction_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        ImageFolderDataset(str(tmp_path / "nope")).load()
+
+
+def test_metabase_dataset_appends_only_new_rows(tmp_path):
+    ds = MetaBaseDataset(str(tmp_path / "mb.jsonl"))
+    row = {"dataset_hash": "h", "config_id": "c", "fidelity_pixels": 1, "val_iou": 0.5}
+    ds.save(pd.DataFrame([row]))
+    ds.save(pd.DataFrame([row, {**row, "config_id": "d"}]))
+    assert list(ds.load()["config_id"]) == ["c", "d"]
