@@ -106,7 +106,8 @@ images (mean over foreground classes). Best validation IoU during the search:
   or 'none')} &mdash; ranked #{metrics['winner_rank']} of {summary['n_configs']} by the
 meta-model (config id <code>{cfg['config_id']}</code>).</p>
 <p>Budget {summary['budget_seconds']:.0f} s for successive halving over the top
-{trace['k']}; the whole search took {summary['wall_seconds']:.0f} s on {e(summary['hardware'])}.
+{trace['k']}; halving took {summary['wall_seconds']:.0f} s on {e(summary['hardware'])}
+(the budget plus building each model once and evaluating).
 The model is saved in <code>{e(summary['model_path'])}</code>; apply it with
 <code>kedro run --pipeline=predict --params "predict.input=/path/to/images"</code>.</p>
 <h2>Per-class test IoU</h2>{_table(per_class)}
@@ -122,5 +123,7 @@ The model is saved in <code>{e(summary['model_path'])}</code>; apply it with
 <p class="note">Meta-model: {e(summary['meta_model'])} on representation
 <code>{e(summary['representation'])}</code>, trained on {summary['metabase_rows']} meta-base rows
 from {summary['metabase_datasets']} other datasets{e(summary['excluded_note'])}.
+{'<b>The meta-base is still small, so the ranking is a weak prior; successive halving on your data '
+ 'decides.</b>' if summary['metabase_rows'] < 100 else ''}
 Split: {e(summary['split_note'])}. Seed {summary['seed']}. Versions: {e(summary['versions'])}.
 </p></body></html>"""
