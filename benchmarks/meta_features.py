@@ -58,7 +58,8 @@ def _similarity_check(root: Path, names: list[str], table: Path, sample_size: in
         full = radiomics.radiomics_image_table(ds, None, seed)
         t_full = time.perf_counter() - t
         sample = full.loc[[ds.stems[i] for i in radiomics.sample_indices(len(ds), sample_size,
-                                                                          seed)
+                                                                          seed,
+                                                                          radiomics.image_strata(ds))
                            if ds.stems[i] in full.index]]
         s_sample = space.transform(radiomics.dataset_vector(sample))[1]
         s_full = space.transform(radiomics.dataset_vector(full))[1]

@@ -160,3 +160,10 @@ def test_space_transforms_a_new_vector_like_the_table():
 def test_cosine_similarity_of_zero_vector_is_zero():
     s = R.cosine_similarity_matrix(np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[1.0, 1.0]]))
     np.testing.assert_allclose(s, [[0.0], [np.sqrt(0.5)]])
+
+
+def test_sample_is_stratified_by_channel_count_in_mixed_datasets():
+    strata = [1] * 53 + [3] * 12
+    idx = R.sample_indices(65, 20, seed=0, strata=strata)
+    assert len(idx) == 20 and sum(strata[i] == 3 for i in idx) == 4
+    assert R.sample_indices(48, 20, 0, [1] * 48) == R.sample_indices(48, 20, 0)

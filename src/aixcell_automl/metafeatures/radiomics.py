@@ -58,11 +58,15 @@ _MEMO: OrderedDict = OrderedDict()  # image tables of recent calls (the pipeline
 _MEMO_SIZE = 16
 
 
+SAMPLING_RULE = "stratified by channel count"  # see sample_indices; part of the cache keys
+
+
 def settings_digest() -> str:
     """Short digest of everything that changes the numbers (enters the cache keys)."""
     import hashlib
 
-    return hashlib.sha256(repr(sorted(SETTINGS.items())).encode()).hexdigest()[:8]
+    rules = repr(sorted(SETTINGS.items())) + SAMPLING_RULE
+    return hashlib.sha256(rules.encode()).hexdigest()[:8]
 
 
 def _quiet_radiomics() -> None:
@@ -194,12 +198,38 @@ def image_radiomics(image: np.ndarray, mask: np.ndarray, num_classes: int,
         return {k: float(v) for k, v in frame.mean(axis=0, skipna=True).items()}
 
 
-def sample_indices(n: int, sample_size: int | None, seed: int = 0) -> list[int]:
-    """Seeded, sorted sample of ``sample_size`` indices out of ``n`` (all when fewer)."""
+def sample_indices(n: int, sample_size: int | None, seed: int = 0,
+                   strata: list | None = None) -> list[int]:
+    """Seeded, sorted sample of ``sample_size`` indices out of ``n`` (all when fewer).
+
+    With ``strata`` (one label per index, e.g. the channel count) and more than one stratum, the
+    sample is stratified: each stratum gets its proportional share (largest remainders, at least
+    one image), so a dataset mixing grey and colour images is sampled in that mix."""
     if sample_size is None or sample_size >= n:
         return list(range(n))
     rng = np.random.default_rng(seed)
-    return sorted(int(i) for i in rng.choice(n, size=int(sample_size), replace=False))
+    groups: dict = {}
+    for i, s in enumerate(strata or [0] * n):
+        groups.setdefault(s, []).append(i)
+    if len(groups) == 1:
+        return sorted(int(i) for i in rng.choice(n, size=int(sample_size), replace=False))
+    keys = sorted(groups, key=str)
+    share = np.array([len(groups[k]) for k in keys]) * sample_size / n
+    take = np.maximum(np.floor(share).astype(int), 1)
+    for j in np.argsort(-(share - np.floor(share))):
+        if take.sum() >= sample_size:
+            break
+        take[j] += 1
+    out = []
+    for k, t in zip(keys, take, strict=True):
+        out += [int(i) for i in rng.choice(groups[k], size=min(int(t), len(groups[k])),
+                                           replace=False)]
+    return sorted(out)
+
+
+def image_strata(ds) -> list[int]:
+    """Channel count of every image (the strata of the radiomics sample)."""
+    return [ds.image(i).shape[-1] for i in range(len(ds))]
 
 
 def _memo_key(ds, sample_size, seed) -> tuple:
@@ -234,7 +264,7 @@ def radiomics_image_table(ds, sample_size: int | None = 20, seed: int = 0,
     if key in _MEMO:
         _MEMO.move_to_end(key)
         return _MEMO[key].copy()
-    idx = sample_indices(len(ds), sample_size, seed)
+    idx = sample_indices(len(ds), sample_size, seed, image_strata(ds))
     jobs = [(ds.samples[i].image_path, ds.samples[i].mask_path, ds.num_classes) for i in idx]
     n_jobs = min(DEFAULT_JOBS if n_jobs is None else int(n_jobs), os.cpu_count() or 1, len(jobs))
     if n_jobs > 1 and sys.platform == "linux":
