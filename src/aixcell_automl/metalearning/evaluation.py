@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.stats import kendalltau, pearsonr
 
 from aixcell_automl.metalearning.ranking import deciles, fit_meta_model
-from aixcell_automl.metalearning.representation import build_matrix
+from aixcell_automl.metalearning.representation import build_matrix, config_of
 from aixcell_automl.search_space import encode_configs
 
 
@@ -80,8 +80,6 @@ def surrogate_scores(rows: pd.DataFrame, datasets: Sequence[str], target_configs
     """
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.preprocessing import StandardScaler
-
-    from aixcell_automl.metalearning.representation import config_of
 
     Xt, _ = encode_configs([config_of(c) for c in target_configs], space)
     pct = _percentiles(rows)
@@ -167,8 +165,7 @@ def lodo_baselines(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mappi
                     **ranking_metrics(true, surrogate_scores(rows, others, cfgs, space))})
         # rule-based: one configuration; rank the rows by closeness to it in config space
         rule = rule_based_default(meta_features.loc[held])
-        X, _ = encode_configs([{k[3:]: v for k, v in c.items() if k.startswith("hp_")}
-                               for c in cfgs] + [rule], space)
+        X, _ = encode_configs([config_of(c) for c in cfgs] + [rule], space)
         sd = X.std(0)
         d = np.abs((X[:-1] - X[-1]) / np.where(sd > 0, sd, 1)).sum(1)
         out.append({"model": "baseline:rule_based_default", "dataset": held,

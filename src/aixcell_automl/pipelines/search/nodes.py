@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aixcell_automl.data_pipeline import dataset_channels
 from aixcell_automl.dataset import SegmentationDataset
 from aixcell_automl.metalearning.ranking import fit_meta_model, rank_configurations, training_rows
 from aixcell_automl.search_space import build_space, enumerate_configs
@@ -95,7 +96,7 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
     cfg = {k: (v.item() if hasattr(v, "item") else v) for k, v in win.items()
            if k not in ("predicted_score", "rank")}
     run_dir = Path(trace["run_root"]) / cfg["config_id"]
-    channels = dataset_channels_of(dataset)
+    channels = dataset_channels(dataset)
     model = build_model(cfg["backbone"], channels, dataset.num_classes)
     model.load_weights(str(run_dir / "best.weights.h5"))
     last = trace["rungs"][-1]["trials"][0]
@@ -111,12 +112,6 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
                "hardware": hardware(), "metabase_position": metabase_position(
                    metabase, dataset.name, cfg["config_id"])}
     return (model, info), metrics
-
-
-def dataset_channels_of(dataset: SegmentationDataset) -> int:
-    from aixcell_automl.data_pipeline import dataset_channels
-
-    return dataset_channels(dataset)
 
 
 def metabase_position(metabase: pd.DataFrame, dataset: str, config_id: str) -> dict | None:
