@@ -20,13 +20,14 @@ BN_MOMENTUM = 0.9
 FOCAL_GAMMA = 2.0
 
 
-def build_model(backbone: str, channels: int, num_classes: int, encoder_weights: str | None = None):
-    """An uncompiled U-Net for ``(None, None, channels)`` inputs."""
+def build_model(backbone: str, channels: int, num_classes: int):
+    """An uncompiled, freshly initialised U-Net for ``(None, None, channels)`` inputs
+    (pre-trained weights are loaded by :func:`aixcell_automl.transfer.load_matching`)."""
     from aixcell_automl._env import tensorflow
     from aixcell_automl.plugins.registry import get
 
     _, keras, _ = tensorflow()
-    model = get("backbone", backbone).build(channels, num_classes, encoder_weights)
+    model = get("backbone", backbone).build(channels, num_classes)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = BN_MOMENTUM

@@ -3,7 +3,9 @@
 Each image is scaled per channel from its own 1st..99.8th percentile to [0, 1] and clipped, so
 8- and 16-bit images (and any intensity offset) land on the same range. Channel counts are
 unified to the dataset's maximum: a grey image in a mixed grey/RGB set is repeated across
-channels; 2-channel images stay 2-channel. The model's input channel count is recorded with it.
+channels; 2-channel images stay 2-channel. Where fewer channels are asked for (a 1-channel model,
+e.g. one pre-trained on pooled datasets), colour becomes the mean of the channels. The model's
+input channel count is recorded with it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def normalize_image(image: np.ndarray, channels: int | None = None) -> np.ndarra
     if channels is not None and out.shape[-1] != channels:
         if out.shape[-1] == 1:
             out = np.repeat(out, channels, axis=-1)
+        elif channels == 1:
+            out = out.mean(axis=-1, keepdims=True)
         elif out.shape[-1] > channels:
             out = out[..., :channels]
         else:

@@ -48,6 +48,12 @@ from aixcell_automl.data_pipeline import (
 )
 from aixcell_automl.metrics import confusion, mean_iou, per_class_iou
 from aixcell_automl.model import build_model, focal_loss, make_optimizer, save_model
+from aixcell_automl.transfer import (
+    FINETUNE_LR,
+    freeze_all_but,
+    load_matching,
+    new_layers_settled,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +75,7 @@ class Settings:
     es_delta: float = 0.05
     es_patience: int = 8
     checkpoint: bool = True
-    encoder_weights: str | None = None
+    init_weights: str | None = None  # local weights file or model folder (see .transfer)
     keep_in_memory: int = 0  # trials kept built in this process between calls (saves tracing)
 
 
@@ -111,6 +117,36 @@ def make_trial_data(ds, split: dict[str, list[str]], seed: int = 0) -> TrialData
                      ds.num_classes, ds.class_names, seed=seed)
 
 
+def pooled_trial_data(datasets: list, channels: int | None = None, seed: int = 0) -> TrialData:
+    """The train and val images of several datasets as one trial's data (pre-training).
+
+    Each dataset is split as on its own (seeded; its test part stays unused). Images get
+    ``channels`` channels (default: the largest of the datasets). Classes are kept when every
+    dataset has the same class names; otherwise masks are binarised (any class > 0 is
+    ``foreground``), which makes mixed-domain pre-training possible.
+    """
+    from aixcell_automl.data_pipeline import dataset_channels, load_images
+    from aixcell_automl.dataset import split_dataset
+
+    ch = channels or max(dataset_channels(ds) for ds in datasets)
+    same = len({tuple(ds.class_names) for ds in datasets}) == 1
+    parts = {"train": [], "val": []}
+    for ds in datasets:
+        split = split_dataset(ds, seed=seed)
+        for part, pooled in parts.items():
+            images = load_images(ds, split[part], ch)
+            masks = images.masks if same else [(m > 0).astype(np.uint8) for m in images.masks]
+            pooled.append(ImageSet(images.images, masks, [f"{ds.name}/{s}" for s in images.stems]))
+
+    def concat(sets: list[ImageSet]) -> ImageSet:
+        return ImageSet(*(sum((getattr(s, f) for s in sets), []) for f in ("images", "masks",
+                                                                              "stems")))
+
+    names = datasets[0].class_names if same else ["background", "foreground"]
+    return TrialData(concat(parts["train"]), concat(parts["val"]), len(names), list(names),
+                     seed=seed)
+
+
 def hardware() -> str:
     """A short description of the device that trains."""
     from aixcell_automl._env import tensorflow
@@ -132,7 +168,8 @@ def _write_json(path: Path, obj) -> None:
 def _fresh_state(config: dict, seed: int) -> dict:
     return {"config": config, "seed": seed, "status": "running", "reason": None, "epoch": 0,
             "batch": 0, "steps": 0, "patches_seen": 0, "pixels_seen": 0, "train_seconds": 0.0,
-            "history": [], "best_iou": None, "best_eval": None, "stopped_by": None}
+            "history": [], "best_iou": None, "best_eval": None, "stopped_by": None,
+            "init_weights": None, "phase": None, "new_layers": [], "phase_start": 0}
 
 
 def _early_stop(history: list[dict], delta: float, patience: int) -> bool:
@@ -187,11 +224,22 @@ class _Live:
     """A trial's model, optimizer and compiled functions, kept in memory between calls."""
 
     model: object
-    optimizer: object
-    manager: object
-    train_step: object
     predict_step: object
     steps: int
+    optimizer: object = None
+    manager: object = None
+    train_step: object = None
+
+    def compile(self, learning_rate: float, ckpt_dir: Path):
+        """A fresh optimizer, train step and checkpoint manager for the current trainable set."""
+        from aixcell_automl._env import tensorflow
+
+        tf, _, _ = tensorflow()
+        self.optimizer = make_optimizer(learning_rate)
+        self.train_step = make_train_step(self.model, self.optimizer, focal_loss())
+        ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=1)
+        return ckpt
 
 
 _LIVE: OrderedDict[str, _Live] = OrderedDict()
@@ -207,22 +255,31 @@ def _open(config, data, run_dir: Path, settings: Settings, seed: int, state: dic
     if live is not None and live.steps == state["steps"]:
         return live
     keras.utils.set_random_seed(seed)
-    model = build_model(config["backbone"], data.train.channels, data.num_classes,
-                        settings.encoder_weights if not state["history"] else None)
-    optimizer = make_optimizer(float(config["learning_rate"]))
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "ckpt"), max_to_keep=1)
-    if state["history"] and manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).expect_partial()
-        log.info("resuming %s at epoch %d, %d patches seen", config.get("config_id"),
-                 state["epoch"], state["patches_seen"])
+    model = build_model(config["backbone"], data.train.channels, data.num_classes)
+    if settings.init_weights and not state["history"] and state.get("phase") is None:
+        new = load_matching(model, settings.init_weights)
+        state.update(init_weights=str(settings.init_weights), new_layers=new,
+                     phase="new_layers" if new else "all", phase_start=0)
+        log.info("%s starts from %s; new layers: %s", config.get("config_id"),
+                 settings.init_weights, new or "none")
+    if state.get("phase") == "new_layers":
+        freeze_all_but(model, state["new_layers"])
 
     @tf.function(reduce_retracing=True)
     def predict_step(x):
         return tf.argmax(model(x, training=False), axis=-1)
 
-    return _Live(model, optimizer, manager, make_train_step(model, optimizer, focal_loss()),
-                 predict_step, state["steps"])
+    live = _Live(model, predict_step, state["steps"])
+    ckpt = live.compile(_learning_rate(config, state), run_dir / "ckpt")
+    if state["history"] and live.manager.latest_checkpoint:
+        ckpt.restore(live.manager.latest_checkpoint).expect_partial()
+        log.info("resuming %s at epoch %d, %d patches seen", config.get("config_id"),
+                 state["epoch"], state["patches_seen"])
+    return live
+
+
+def _learning_rate(config: dict, state: dict) -> float:
+    return FINETUNE_LR if state.get("phase") == "all" else float(config["learning_rate"])
 
 
 def release_models() -> None:
@@ -255,8 +312,6 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
 
     p, bs = int(config["patch_size"]), int(config["batch_size"])
     live = _open(config, data, run_dir, settings, seed, state)
-    model, manager, train_step, predict_step = (live.model, live.manager, live.train_step,
-                                                live.predict_step)
 
     index, sampling, images = data.patches(p)
     state["sampling"] = sampling
@@ -269,7 +324,7 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
     def evaluate(loss_value: float) -> None:
         cm = np.zeros((data.num_classes, data.num_classes), np.int64)
         for i in range(0, len(val_x), 16):
-            pred = predict_step(val_x[i:i + 16]).numpy()
+            pred = live.predict_step(val_x[i:i + 16]).numpy()
             cm += confusion(val_y[i:i + 16], pred, data.num_classes)
         iou = mean_iou(cm)
         state["history"].append({
@@ -282,11 +337,11 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
         })
         if state["best_iou"] is None or iou > state["best_iou"]:
             state["best_iou"], state["best_eval"] = iou, len(state["history"])
-            model.save_weights(str(run_dir / "best.weights.h5"))
+            live.model.save_weights(str(run_dir / "best.weights.h5"))
 
     def checkpoint() -> None:
         if settings.checkpoint:
-            manager.save()
+            live.manager.save()
         state["train_seconds"] = elapsed()
         _write_json(state_path, state)
 
@@ -302,7 +357,7 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
             stop = "seconds"
             break
         x, y = next(it)
-        last_loss = float(train_step(x, y))
+        last_loss = float(live.train_step(x, y))
         if slice_start is None:
             slice_start = time.perf_counter()
             state["overhead_seconds"] = round(state.get("overhead_seconds", 0.0)
@@ -319,8 +374,16 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
         if since_eval >= eval_every:
             evaluate(last_loss)
             since_eval = 0
+            if (state.get("phase") == "new_layers"
+                    and new_layers_settled(state["history"], state["phase_start"])):
+                state.update(phase="all", phase_start=len(state["history"]))
+                freeze_all_but(live.model, [])
+                live.compile(FINETUNE_LR, run_dir / "ckpt")
+                log.info("%s: new layers settled after %d evaluations; all layers train at "
+                         "lr %g", config.get("config_id"), len(state["history"]), FINETUNE_LR)
             checkpoint()
-            if _early_stop(state["history"], settings.es_delta, settings.es_patience):
+            if _early_stop(state["history"][state.get("phase_start", 0):], settings.es_delta,
+                           settings.es_patience):
                 stop = "early_stopping"
     if since_eval or not state["history"]:
         evaluate(last_loss)

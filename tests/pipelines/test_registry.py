@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-EXPECTED = {"search", "train", "predict", "metabase", "meta_features", "meta_learning"}
+EXPECTED = {"search", "train", "predict", "metabase", "meta_features", "meta_learning", "pretrain",
+            "transfer_experiment", "evaluate"}
 
 
 def test_every_pipeline_is_registered_and_search_is_the_default():

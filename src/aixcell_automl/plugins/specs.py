@@ -11,14 +11,15 @@ from typing import Any
 class Backbone:
     """An encoder for the U-Net.
 
-    ``build(input_channels, num_classes, encoder_weights)`` returns an *uncompiled* Keras model
-    mapping ``(None, None, input_channels)`` to ``num_classes`` softmax maps. ``encoder_weights`` is
-    ``None`` or a local file path; nothing may be downloaded. ``size_factor`` is the backbone's
-    weight in the engineered meta-features (SPEC §4: 0.5 for ResNet-18, 2 for ResNet-50).
+    ``build(input_channels, num_classes)`` returns an *uncompiled*, freshly initialised Keras
+    model mapping ``(None, None, input_channels)`` to ``num_classes`` softmax maps; it must not
+    download anything (pre-trained weights are loaded by name by the core). ``size_factor`` is
+    the backbone's weight in the engineered meta-features (SPEC §4: 0.5 for ResNet-18, 2 for
+    ResNet-50).
     """
 
     name: str
-    build: Callable[[int, int, str | None], Any]
+    build: Callable[[int, int], Any]
     size_factor: float = 1.0
 
 

@@ -56,6 +56,13 @@ def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, spac
     return ranking, info
 
 
+def top_k(ranking: pd.DataFrame, k: int) -> list[dict]:
+    """The first ``k`` configurations of a ranking as plain dicts."""
+    return [{key: (v.item() if hasattr(v, "item") else v) for key, v in row.items()
+             if key not in ("predicted_score", "rank")}
+            for row in ranking.head(k).to_dict("records")]
+
+
 def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, params: dict,
           train_params: dict) -> dict:
     """Successive halving over the top-k of the ranking (see :mod:`aixcell_automl.search`)."""
@@ -66,15 +73,13 @@ def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, para
     k = int(params["k"])
     budget = float(params["budget_minutes"]) * 60
     advice = check_budget(budget, k, float(params.get("min_slice_seconds", 15)))
-    candidates = [
-        {k2: (v.item() if hasattr(v, "item") else v) for k2, v in row.items()
-         if k2 not in ("predicted_score", "rank")}
-        for row in ranking.head(k).to_dict("records")]
+    candidates = top_k(ranking, k)
     data = make_trial_data(dataset, split, seed=split["seed"])
     run_root = Path(params["run_root"]) / params["run_name"]
     t = time.perf_counter()
     settings = settings_from(train_params)
     settings.keep_in_memory = int(params.get("keep_in_memory", 4))
+    settings.init_weights = params.get("init_weights")
     trace = run_search(candidates, data, run_root, budget, settings,
                        seed=int(params.get("seed", 0)), executor=params.get("executor", "local"),
                        executor_options=params.get("executor_options") or {},

@@ -27,7 +27,7 @@ def settings_from(params: dict) -> Settings:
     return Settings(eval_every_pixels=int(params.get("eval_every_pixels", 2**22)),
                     val_pixels=int(params.get("val_pixels", 2**21)),
                     es_delta=float(es.get("delta", 0.05)), es_patience=int(es.get("patience", 8)),
-                    encoder_weights=params.get("encoder_weights"))
+                    init_weights=params.get("init_weights"))
 
 
 def train_model(dataset: SegmentationDataset, split: dict, params: dict):

@@ -9,20 +9,17 @@ from aixcell_automl.plugins.specs import Backbone
 def sm_unet_builder(encoder: str):
     """A ``build`` function for a segmentation-models U-Net with the given encoder."""
 
-    def build(input_channels: int, num_classes: int, encoder_weights: str | None = None):
+    def build(input_channels: int, num_classes: int):
         from aixcell_automl._env import tensorflow
 
         _, _, sm = tensorflow()
-        model = sm.Unet(
+        return sm.Unet(
             encoder,
             input_shape=(None, None, input_channels),
             classes=num_classes,
             activation="softmax",
-            encoder_weights=None,  # never download; a local file is loaded below
+            encoder_weights=None,  # never download (local files: see aixcell_automl.transfer)
         )
-        if encoder_weights:
-            model.load_weights(encoder_weights, by_name=True, skip_mismatch=True)
-        return model
 
     return build
 

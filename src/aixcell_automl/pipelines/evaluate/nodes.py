@@ -1,0 +1,93 @@
+"""Nodes of the ``evaluate`` pipeline."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from aixcell_automl.comparison import (
+    METHODS,
+    comparison_figure,
+    run_key,
+    run_once,
+    summary_table,
+    wins_ties_losses,
+)
+from aixcell_automl.dataset import load_dataset
+from aixcell_automl.metabase import append_row, read_rows
+from aixcell_automl.search_space import build_space, enumerate_configs, sample_configs
+
+log = logging.getLogger(__name__)
+
+
+def compare_methods(params: dict, search_params: dict, train_params: dict, space_params: dict,
+                    mf_params: dict, metabase: pd.DataFrame,
+                    meta_features_table: pd.DataFrame) -> pd.DataFrame:
+    """Every method x dataset x seed at ``params['budget_minutes']``; finished runs (in
+    ``params['out']``) are skipped, so an interrupted evaluation resumes. Returns this
+    evaluation's rows."""
+    from aixcell_automl.metalearning.evaluation import rule_based_default
+    from aixcell_automl.pipelines.search.nodes import measure_dataset, rank, top_k
+    from aixcell_automl.pipelines.train.nodes import make_split, settings_from
+    from aixcell_automl.training import make_trial_data
+
+    methods = list(params.get("methods") or METHODS)
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    budget, k = float(params["budget_minutes"]) * 60, int(params["k"])
+    seeds = [int(s) for s in params["seeds"]]
+    space = build_space(space_params)
+    configs = enumerate_configs(space)
+    settings = settings_from(train_params)
+    settings.keep_in_memory = int(search_params.get("keep_in_memory", 4))
+    out, root = Path(params["out"]), Path(params["datasets_root"])
+    done = {run_key(r) for r in read_rows(out)}
+    keys = set()
+    for name in params["datasets"]:
+        ds = load_dataset(root / name)
+        split = make_split(ds, {"split_seed": 0})
+        target = measure_dataset(ds, mf_params)
+        data = make_trial_data(ds, split, seed=split["seed"])
+        for seed in seeds:
+            candidates = {"random_halving": sample_configs(configs, k, seed),
+                          "rule_default": rule_based_default(target)}
+            for method in methods:
+                key = (ds.content_hash(), method, seed, budget, k)
+                keys.add(key)
+                if key in done:
+                    log.info("%s / %s / seed %d: done, skipped", name, method, seed)
+                    continue
+                if method == "automl" and "automl" not in candidates:
+                    ranking, _ = rank(target, metabase, meta_features_table, space_params,
+                                      {**search_params, "seed": seed})
+                    candidates["automl"] = top_k(ranking, k)
+                run_root = Path(params["run_root"]) / name / method / f"seed{seed}"
+                row = run_once(method, ds, split, data, candidates, space, budget, k, settings,
+                               seed, run_root)
+                append_row(out, row)
+    return pd.DataFrame([r for r in read_rows(out) if run_key(r) in keys])
+
+
+def summarise(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Per dataset and method: mean +- std test IoU, wall time, winner; plus a Markdown text
+    with the wins/ties/losses of ``automl`` against each baseline."""
+    rows = runs.to_dict("records")
+    table = summary_table(rows)
+    lines = ["# Evaluation: the search against baselines at equal budget", ""]
+    if table.empty:
+        return table, "\n".join(lines + ["No runs yet.", ""])
+    meta = runs.iloc[0]
+    lines += [f"Budget {meta['budget_seconds'] / 60:g} min of training per run, k = {meta['k']}, "
+              f"seeds {sorted(runs['seed'].unique().tolist())}, {meta['hardware']}.", "",
+              table.to_markdown(index=False, floatfmt=".3f"), ""]
+    for method, t in wins_ties_losses(table).items():
+        lines.append(f"- automl vs {method}: {t['win']} wins, {t['tie']} ties, {t['loss']} "
+                     "losses (a tie: means closer than the larger standard deviation)")
+    return table, "\n".join(lines) + "\n"
+
+
+def plot_comparison(runs: pd.DataFrame):
+    return comparison_figure(runs.to_dict("records"))

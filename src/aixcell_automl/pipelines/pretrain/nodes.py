@@ -1,0 +1,48 @@
+"""Nodes of the ``pretrain`` pipeline."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aixcell_automl.dataset import load_dataset
+from aixcell_automl.search_space import config_id
+from aixcell_automl.training import Budget, hardware, pooled_trial_data, train_trial
+
+log = logging.getLogger(__name__)
+
+
+def pretrain_model(params: dict):
+    """Train one configuration on the pooled datasets of ``params['sets'][params['name']]``;
+    returns ``((model, info), state)``. Re-running resumes from the run folder."""
+    from aixcell_automl.model import build_model
+    from aixcell_automl.pipelines.train.nodes import settings_from
+
+    name = params["name"]
+    if name not in params["sets"]:
+        raise ValueError(f"pretrain.name={name!r} is not one of pretrain.sets "
+                         f"({', '.join(params['sets'])})")
+    datasets = [load_dataset(Path(params["datasets_root"]) / d) for d in params["sets"][name]]
+    data = pooled_trial_data(datasets, params.get("channels"), seed=int(params.get("seed", 0)))
+    log.info("pre-training '%s' on %s: %d train / %d val images, %d classes %s", name,
+             [d.name for d in datasets], len(data.train.images), len(data.val.images),
+             data.num_classes, data.class_names)
+    config = dict(params["config"])
+    config["config_id"] = config_id(config)
+    run_dir = Path(params["run_root"]) / name
+    state = train_trial(config, data, run_dir, Budget(pixels=int(params["max_pixels"])),
+                        settings_from(params), seed=int(params.get("seed", 0)))
+    if state["status"] == "failed":
+        raise RuntimeError(f"pre-training failed: {state['reason']}")
+    model = build_model(config["backbone"], data.train.channels, data.num_classes)
+    model.load_weights(str(run_dir / "best.weights.h5"))
+    info = {"backbone": config["backbone"], "channels": data.train.channels,
+            "num_classes": data.num_classes, "class_names": data.class_names,
+            "patch_size": int(config["patch_size"]), "config": config, "pretrained_on": {
+                d.name: d.content_hash() for d in datasets},
+            "best_val_iou": state["best_iou"], "pixels_seen": state["pixels_seen"],
+            "train_seconds": state["train_seconds"], "hardware": hardware(),
+            "seed": int(params.get("seed", 0))}
+    log.info("pre-trained '%s': best validation IoU %.3f after %d pixels", name,
+             state["best_iou"], state["pixels_seen"])
+    return (model, info), state

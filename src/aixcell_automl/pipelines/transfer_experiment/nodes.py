@@ -1,0 +1,157 @@
+"""Nodes of the ``transfer_experiment`` pipeline."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from aixcell_automl.dataset import load_dataset, split_dataset
+from aixcell_automl.search_space import config_id
+from aixcell_automl.training import (
+    Budget,
+    hardware,
+    make_trial_data,
+    release_models,
+    train_trial,
+)
+from aixcell_automl.transfer import epochs_to_fraction, weights_file
+
+log = logging.getLogger(__name__)
+
+
+def _check_starts(starts: dict, targets: list) -> None:
+    """Every start exists, and no target (by name or content) was used to pre-train it."""
+    for label, path in starts.items():
+        if not path:
+            continue
+        try:
+            weights_file(path)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"start '{label}': {exc}. Pre-train it first, e.g. "
+                                    f"kedro run --pipeline=pretrain --params "
+                                    f"pretrain.name={label}") from exc
+        info_file = Path(path) / "model.json"
+        info = json.loads(info_file.read_text()) if info_file.exists() else {}
+        used = info.get("pretrained_on", {})
+        seen = [ds.name for ds in targets
+                if ds.name in used or ds.content_hash() in used.values()]
+        if seen:
+            raise ValueError(f"start '{label}' was pre-trained on {seen}, which are also "
+                             "targets; choose targets it has not seen")
+
+
+def run_experiment(params: dict) -> dict:
+    """Train ``params['config']`` for ``max_pixels`` on every target from every start.
+
+    Runs are resumable (one run folder per target and start). Returns the learning curves and
+    what each run did (new layers, when they settled)."""
+    from aixcell_automl.pipelines.train.nodes import settings_from
+
+    starts = dict(params["starts"])
+    targets = [load_dataset(Path(params["datasets_root"]) / t) for t in params["targets"]]
+    _check_starts(starts, targets)
+    config = dict(params["config"])
+    config["config_id"] = config_id(config)
+    seed = int(params.get("seed", 0))
+    results: dict = {}
+    bar = tqdm(total=len(targets) * len(starts), desc="transfer runs", unit="run")
+    for ds in targets:
+        target = ds.name
+        data = make_trial_data(ds, split_dataset(ds, seed=seed), seed=seed)
+        for label, path in starts.items():
+            bar.set_postfix_str(f"{target} from {label}")
+            settings = settings_from(params)
+            settings.init_weights = path or None
+            state = train_trial(config, data, Path(params["run_root"]) / target / label,
+                                Budget(pixels=int(params["max_pixels"])), settings, seed=seed)
+            release_models()
+            if state["status"] == "failed":
+                raise RuntimeError(f"{target} from {label} failed: {state['reason']}")
+            results.setdefault(target, {})[label] = {k: state.get(k) for k in (
+                "history", "best_iou", "init_weights", "new_layers", "phase_start", "epoch",
+                "pixels_seen", "train_seconds", "stopped_by")}
+            log.info("%s from %s: best validation IoU %.3f", target, label, state["best_iou"])
+            bar.update()
+    bar.close()
+    return {"config": config, "max_pixels": int(params["max_pixels"]), "seed": seed,
+            "starts": starts, "hardware": hardware(), "results": results}
+
+
+def summarise(curves: dict) -> pd.DataFrame:
+    """One row per target and start: best and last IoU, epochs to 95 % of the run's own best
+    and of the from-scratch run's best (a common bar), seconds, new layers."""
+    rows = []
+    for target, runs in curves["results"].items():
+        scratch = next((r for label, r in runs.items() if not curves["starts"].get(label)), None)
+        for label, run in runs.items():
+            hist = run["history"]
+            bar = 0.95 * scratch["best_iou"] if scratch else None
+            reach = next((h["epoch"] for h in hist if bar is not None and h["val_iou"] >= bar),
+                         None)
+            rows.append({
+                "target": target, "start": label, "best_iou": run["best_iou"],
+                "last_iou": hist[-1]["val_iou"], "epochs": hist[-1]["epoch"],
+                "epochs_to_95pct_own_best": epochs_to_fraction(hist),
+                "epochs_to_95pct_scratch_best": reach,
+                "train_seconds": run["train_seconds"], "new_layers": len(run["new_layers"] or []),
+                "all_layers_from_eval": (run["phase_start"] + 1 if run["init_weights"]
+                                         else None)})
+    return pd.DataFrame(rows)
+
+
+def plot_curves(curves: dict):
+    """Validation IoU per epoch, one panel per target, one line per start (thesis Fig. 24-27);
+    a dot marks where a transferred model's frozen layers were released."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = list(curves["results"])
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.4), squeeze=False)
+    for ax, target in zip(axes[0], targets, strict=True):
+        for label, run in curves["results"][target].items():
+            hist = run["history"]
+            (line,) = ax.plot([h["epoch"] for h in hist], [h["val_iou"] for h in hist], "-",
+                              label=label, lw=1.6)
+            if run["init_weights"] and run["new_layers"] and run["phase_start"] < len(hist):
+                h = hist[run["phase_start"]]
+                ax.plot([h["epoch"]], [h["val_iou"]], "o", color=line.get_color())
+        ax.set_title(target)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("validation IoU")
+    axes[0][0].legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def write_report(table: pd.DataFrame, curves: dict) -> str:
+    """A Markdown summary: the table and, per target, what pre-training changed."""
+    lines = ["# Transfer experiment", "",
+             f"Configuration `{curves['config']}`, {curves['max_pixels']:,} training pixels per "
+             f"run, seed {curves['seed']}, {curves['hardware']}.", "",
+             table.to_markdown(index=False, floatfmt=".3f"), ""]
+    for target, rows in table.groupby("target", sort=False):
+        base = rows[rows["start"].map(lambda s: not curves["starts"].get(s))]
+        if base.empty:
+            continue
+        b = base.iloc[0]
+        for _, r in rows.drop(base.index).iterrows():
+            faster = (r["epochs_to_95pct_scratch_best"] is not None
+                      and pd.notna(r["epochs_to_95pct_scratch_best"])
+                      and r["epochs_to_95pct_scratch_best"] < b["epochs_to_95pct_scratch_best"])
+            lines.append(f"- {target}, {r['start']}: best IoU {r['best_iou']:.3f} vs "
+                         f"{b['best_iou']:.3f} from scratch "
+                         f"({r['best_iou'] - b['best_iou']:+.3f}); "
+                         f"95 % of the scratch best reached "
+                         + (f"at epoch {r['epochs_to_95pct_scratch_best']:.2f} vs "
+                            f"{b['epochs_to_95pct_scratch_best']:.2f} "
+                            f"({'sooner' if faster else 'not sooner'})"
+                            if pd.notna(r["epochs_to_95pct_scratch_best"]) else "never") + ".")
+    return "\n".join(lines) + "\n"

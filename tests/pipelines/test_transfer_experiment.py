@@ -1,0 +1,90 @@
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+from aixcell_automl.dataset import load_dataset
+from aixcell_automl.training import pooled_trial_data
+
+CONFIG = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.001, "backbone": "resnet18",
+          "flip": 0.0, "brightness_blur": 0.0, "grid_distortion": 0.0}
+FAST = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
+        "early_stopping": {"delta": 0.0, "patience": 1000}, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def datasets(demo_path, tmp_path_factory):
+    """The demo set under three names ('relabelled' has other class names) and another draw of
+    it, 'target', with other images."""
+    from aixcell_automl.demo_data import write_demo_dataset
+
+    root = tmp_path_factory.mktemp("sets")
+    write_demo_dataset(root / "target", n_images=8, size=128, seed=2)
+    for name in ("demo", "relabelled", "copy", "target"):
+        if name != "target":
+            shutil.copytree(demo_path, root / name)
+        meta_file = root / name / "dataset.yaml"
+        meta = yaml.safe_load(meta_file.read_text())
+        meta["name"] = name
+        if name == "relabelled":
+            meta["class_names"] = ["bg", "cell", "nucleus"]
+        meta_file.write_text(yaml.safe_dump(meta))
+    return root
+
+
+def test_pooled_data_keeps_shared_classes_and_binarises_mixed_ones(datasets):
+    demo, other = load_dataset(datasets / "demo"), load_dataset(datasets / "relabelled")
+    same = pooled_trial_data([demo, load_dataset(datasets / "target")])
+    assert same.num_classes == 3 and same.class_names == demo.class_names
+    assert {s.split("/")[0] for s in same.train.stems} == {"demo", "target"}
+    mixed = pooled_trial_data([demo, other], channels=1)
+    assert mixed.class_names == ["background", "foreground"]
+    assert max(int(m.max()) for m in mixed.train.masks) == 1
+    assert mixed.train.channels == 1
+    n = len(demo.stems)
+    assert len(mixed.train.stems) + len(mixed.val.stems) == 2 * n - 2  # each keeps a test image
+
+
+@pytest.mark.slow
+def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path):
+    from aixcell_automl.model import save_model
+    from aixcell_automl.pipelines.pretrain.nodes import pretrain_model
+    from aixcell_automl.pipelines.transfer_experiment.nodes import (
+        plot_curves,
+        run_experiment,
+        summarise,
+        write_report,
+    )
+
+    pre = {**FAST, "name": "mix", "sets": {"mix": ["demo", "relabelled"]},
+           "datasets_root": str(datasets), "channels": None, "config": CONFIG,
+           "max_pixels": 2 * FAST["eval_every_pixels"], "run_root": str(tmp_path / "pre")}
+    (model, info), state = pretrain_model(pre)
+    assert info["num_classes"] == 2 and set(info["pretrained_on"]) == {"demo", "relabelled"}
+    assert state["pixels_seen"] == pre["max_pixels"]
+    save_model(model, tmp_path / "mix", info)
+
+    exp = {**FAST, "datasets_root": str(datasets), "targets": ["target"], "config": CONFIG,
+           "starts": {"scratch": None, "mix": str(tmp_path / "mix")},
+           "max_pixels": 3 * FAST["eval_every_pixels"], "run_root": str(tmp_path / "runs")}
+    with pytest.raises(ValueError, match="also targets"):
+        run_experiment({**exp, "targets": ["demo"]})
+    with pytest.raises(ValueError, match="also targets"):  # a renamed copy is caught by content
+        run_experiment({**exp, "targets": ["copy"]})
+    with pytest.raises(FileNotFoundError, match="pipeline=pretrain"):
+        run_experiment({**exp, "starts": {"nuclei": str(tmp_path / "absent")}})
+    curves = run_experiment(exp)
+    runs = curves["results"]["target"]
+    assert runs["scratch"]["new_layers"] == [] and runs["scratch"]["init_weights"] is None
+    assert runs["mix"]["new_layers"] == ["final_conv"]  # 2 pre-trained classes, 3 target classes
+    table = summarise(curves)
+    assert list(table["start"]) == ["scratch", "mix"]
+    scratch = table.iloc[0]
+    assert scratch["best_iou"] == pytest.approx(max(h["val_iou"]
+                                                    for h in runs["scratch"]["history"]))
+    assert scratch["epochs_to_95pct_scratch_best"] == scratch["epochs_to_95pct_own_best"]
+    assert np.isnan(scratch["all_layers_from_eval"])
+    report = write_report(table, curves)
+    assert "target, mix: best IoU" in report
+    assert len(plot_curves(curves).axes) == 1
