@@ -59,3 +59,22 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(demo_path, tmp_path):
         assert r["status"] == "ok" and 0 <= r["val_iou"] <= 1 and r["curve"]
         assert r["versions"]["tensorflow"] and r["hardware"].startswith(("cpu", "gpu"))
     json.dumps(rows)
+
+
+def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, monkeypatch):
+    from aixcell_automl import metabase
+    from aixcell_automl.search_space import DEFAULT_SPACE, enumerate_configs
+
+    started = []
+
+    def fake_trial(*args):  # records the call; a real trial is tested above
+        started.append(args)
+        time.sleep(0.2)
+        return {"dataset": "demo", "config_id": str(len(started)), "status": "ok",
+                "val_iou": 0.5, "train_seconds": 0.2}
+
+    monkeypatch.setattr(metabase, "run_trial", fake_trial)
+    n = metabase.collect([str(demo_path)], tmp_path / "mb.jsonl", enumerate_configs(DEFAULT_SPACE),
+                         per_dataset=50, max_minutes=0.5 / 60)
+    assert n == len(started) == len(read_rows(tmp_path / "mb.jsonl"))
+    assert 2 <= n <= 4  # 0.5 s limit, 0.2 s per trial: stops after the limit, not at 50

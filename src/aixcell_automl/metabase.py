@@ -18,6 +18,7 @@ its best validation IoU (see :mod:`.training`). Data: the dataset's seeded train
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -205,37 +206,22 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
         tasks = tasks[:max_trials]
     log.info("meta-base: %d trials to run (%d datasets, fidelity %d px) -> %s", len(tasks),
              len(dataset_paths), fidelity_pixels, out_path)
-    written = 0
-    deadline = time.time() + 60 * max_minutes if max_minutes else None
-    if deadline and executor == "local":
-        tasks = _until(tasks, deadline)
-    with tqdm(total=len(tasks), desc="meta-base trials", unit="trial") as bar:
+    written, total = 0, len(tasks)
+    if max_minutes and executor == "local":  # the local executor pulls tasks one at a time
+        deadline = time.time() + 60 * max_minutes
+        tasks = itertools.takewhile(lambda _: time.time() < deadline, tasks)
+    with tqdm(total=total, desc="meta-base trials", unit="trial") as bar:
         for _, row in executors.run(run_trial, tasks, executor, **(executor_options or {})):
             append_row(out_path, row)
             written += 1
             bar.set_postfix_str(f"{row['dataset']} {row['config_id']} IoU={row['val_iou']}")
             bar.update()
-            log.info("row %d/%d: %s %s status=%s IoU=%s (%.0fs)", written, len(tasks),
+            log.info("row %d/%d: %s %s status=%s IoU=%s (%.0fs)", written, total,
                      row["dataset"], row["config_id"], row["status"], row["val_iou"],
                      row["train_seconds"] or 0)
+    if written < total:
+        log.info("stopped after %d of %d trials (time limit)", written, total)
     return written
-
-
-class _until(list):
-    """A task list that stops yielding once a deadline has passed."""
-
-    def __init__(self, tasks, deadline: float):
-        super().__init__(tasks)
-        self.deadline = deadline
-
-    def __iter__(self):
-        import time
-
-        for t in list.__iter__(self):
-            if time.time() >= self.deadline:
-                log.info("time limit reached: not starting more trials")
-                return
-            yield t
 
 
 def merge(sources: Iterable[Path | str], dest: Path | str) -> int:

@@ -69,6 +69,12 @@ def settings_digest() -> str:
     return hashlib.sha256(rules.encode()).hexdigest()[:8]
 
 
+def version() -> str:
+    """The radiomics extractor's version: code version + settings digest, so that tuning this
+    module never serves stale cache entries."""
+    return f"1-{settings_digest()}"
+
+
 def _quiet_radiomics() -> None:
     import radiomics
 

@@ -34,17 +34,6 @@ def extractor_params(params: Mapping | None) -> dict:
     return out
 
 
-def _salt(spec) -> str:
-    """The built-in radiomics extractor's key also carries the radiomics settings digest, so
-    that tuning :mod:`aixcell_automl.metafeatures.radiomics` never serves stale entries."""
-    if spec.name == "radiomics" and getattr(spec.extract, "__module__", "") == (
-            "aixcell_automl.plugins.builtin.metafeatures"):
-        from aixcell_automl.metafeatures.radiomics import settings_digest
-
-        return f"-{settings_digest()}"
-    return ""
-
-
 def cache_key(dataset_hash: str, name: str, version: str, params: Mapping) -> str:
     """File stem of a cache entry: readable prefix + digest of everything that matters."""
     blob = json.dumps({"dataset_hash": dataset_hash, "extractor": name, "version": str(version),
@@ -93,7 +82,7 @@ def extract_dataset_features(ds, params: Mapping | None = None,
     out: dict = {"dataset": ds.name, "dataset_hash": dataset_hash}
     for name, spec in metafeature_extractors().items():
         t0 = time.perf_counter()
-        key = cache_key(dataset_hash, name, spec.version + _salt(spec), eparams)
+        key = cache_key(dataset_hash, name, spec.version, eparams)
         values = cached(cache_dir, key,
                         lambda spec=spec: {k: float(v)
                                            for k, v in spec.extract(ds, **eparams).items()})
@@ -123,8 +112,8 @@ def image_radiomics_table(ds, params: Mapping | None = None,
     if "cache_dir" in params:
         cache_dir = params["cache_dir"]
     eparams = extractor_params(params)
-    key = cache_key(dataset_hash or ds.content_hash(), "radiomics_images",
-                    f"1-{radiomics.settings_digest()}", eparams)
+    key = cache_key(dataset_hash or ds.content_hash(), "radiomics_images", radiomics.version(),
+                    eparams)
 
     def compute() -> dict:
         t = radiomics.radiomics_image_table(ds, eparams["sample_size"], eparams["seed"])

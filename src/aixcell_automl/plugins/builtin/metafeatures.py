@@ -27,8 +27,10 @@ def _radiomics(dataset, **params):
 
 @hookimpl
 def register_metafeature_extractors():
+    from aixcell_automl.metafeatures.radiomics import version
+
     return [
         MetaFeatureExtractor("handcrafted", _handcrafted, version="1"),
         MetaFeatureExtractor("user_given", _user_given, version="1"),
-        MetaFeatureExtractor("radiomics", _radiomics, version="1"),
+        MetaFeatureExtractor("radiomics", _radiomics, version=version()),
     ]
