@@ -67,7 +67,8 @@ def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path):
 
     exp = {**FAST, "datasets_root": str(datasets), "targets": ["target"], "config": CONFIG,
            "starts": {"scratch": None, "mix": str(tmp_path / "mix")},
-           "max_pixels": 3 * FAST["eval_every_pixels"], "run_root": str(tmp_path / "runs")}
+           "max_pixels": 3 * FAST["eval_every_pixels"], "run_root": str(tmp_path / "runs"),
+           "seeds": [0, 1]}
     with pytest.raises(ValueError, match="also targets"):
         run_experiment({**exp, "targets": ["demo"]})
     with pytest.raises(ValueError, match="also targets"):  # a renamed copy is caught by content
@@ -76,15 +77,20 @@ def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path):
         run_experiment({**exp, "starts": {"nuclei": str(tmp_path / "absent")}})
     curves = run_experiment(exp)
     runs = curves["results"]["target"]
-    assert runs["scratch"]["new_layers"] == [] and runs["scratch"]["init_weights"] is None
-    assert runs["mix"]["new_layers"] == ["final_conv"]  # 2 pre-trained classes, 3 target classes
+    assert [r["seed"] for r in runs["scratch"]] == [0, 1]
+    assert runs["scratch"][0]["new_layers"] == [] and runs["scratch"][0]["init_weights"] is None
+    assert runs["mix"][1]["new_layers"] == ["final_conv"]  # 2 pre-trained classes, 3 in target
+    assert runs["scratch"][0]["history"] != runs["scratch"][1]["history"]  # seeds differ
     table = summarise(curves)
-    assert list(table["start"]) == ["scratch", "mix"]
+    assert list(table["start"]) == ["scratch", "scratch", "mix", "mix"]
     scratch = table.iloc[0]
     assert scratch["best_iou"] == pytest.approx(max(h["val_iou"]
-                                                    for h in runs["scratch"]["history"]))
-    assert scratch["epochs_to_95pct_scratch_best"] == scratch["epochs_to_95pct_own_best"]
+                                                    for h in runs["scratch"][0]["history"]))
+    bar = 0.95 * np.mean([r["best_iou"] for r in runs["scratch"]])
+    first = next((h["epoch"] for h in runs["scratch"][0]["history"] if h["val_iou"] >= bar), None)
+    reach = scratch["epochs_to_95pct_scratch_best"]
+    assert reach == first if first is not None else np.isnan(reach)
     assert np.isnan(scratch["all_layers_from_eval"])
     report = write_report(table, curves)
-    assert "target, mix: best IoU" in report
+    assert "target, mix: best IoU" in report and "seeds [0, 1]" in report
     assert len(plot_curves(curves).axes) == 1

@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -47,8 +48,10 @@ def _check_starts(starts: dict, targets: list) -> None:
 def run_experiment(params: dict) -> dict:
     """Train ``params['config']`` for ``max_pixels`` on every target from every start.
 
-    Runs are resumable (one run folder per target and start). Returns the learning curves and
-    what each run did (new layers, when they settled)."""
+    The split and the validation sample are fixed (seed 0); ``params['seeds']`` vary the
+    initialisation, patch order and augmentation. Runs are resumable (one run folder per
+    target, start and seed). Returns the learning curves and what each run did (new layers,
+    when they settled)."""
     from aixcell_automl.pipelines.train.nodes import settings_from
 
     starts = dict(params["starts"])
@@ -56,56 +59,65 @@ def run_experiment(params: dict) -> dict:
     _check_starts(starts, targets)
     config = dict(params["config"])
     config["config_id"] = config_id(config)
-    seed = int(params.get("seed", 0))
+    seeds = [int(s) for s in params["seeds"]]
     results: dict = {}
-    bar = tqdm(total=len(targets) * len(starts), desc="transfer runs", unit="run")
+    bar = tqdm(total=len(targets) * len(starts) * len(seeds), desc="transfer runs", unit="run")
     for ds in targets:
         target = ds.name
-        data = make_trial_data(ds, split_dataset(ds, seed=seed), seed=seed)
+        data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
         for label, path in starts.items():
-            bar.set_postfix_str(f"{target} from {label}")
-            settings = settings_from(params)
-            settings.init_weights = path or None
-            state = train_trial(config, data, Path(params["run_root"]) / target / label,
-                                Budget(pixels=int(params["max_pixels"])), settings, seed=seed)
-            release_models()
-            if state["status"] == "failed":
-                raise RuntimeError(f"{target} from {label} failed: {state['reason']}")
-            results.setdefault(target, {})[label] = {k: state.get(k) for k in (
-                "history", "best_iou", "init_weights", "new_layers", "phase_start", "epoch",
-                "pixels_seen", "train_seconds", "stopped_by")}
-            log.info("%s from %s: best validation IoU %.3f", target, label, state["best_iou"])
-            bar.update()
+            for seed in seeds:
+                bar.set_postfix_str(f"{target} from {label}, seed {seed}")
+                settings = settings_from(params)
+                settings.init_weights = path or None
+                run_dir = Path(params["run_root"]) / target / label / f"seed{seed}"
+                state = train_trial(config, data, run_dir,
+                                    Budget(pixels=int(params["max_pixels"])), settings, seed=seed)
+                release_models()
+                if state["status"] == "failed":
+                    raise RuntimeError(f"{target} from {label} failed: {state['reason']}")
+                results.setdefault(target, {}).setdefault(label, []).append(
+                    {"seed": seed} | {k: state.get(k) for k in (
+                        "history", "best_iou", "init_weights", "new_layers", "phase_start",
+                        "epoch", "pixels_seen", "train_seconds", "stopped_by")})
+                log.info("%s from %s, seed %d: best validation IoU %.3f", target, label, seed,
+                         state["best_iou"])
+                bar.update()
     bar.close()
-    return {"config": config, "max_pixels": int(params["max_pixels"]), "seed": seed,
+    return {"config": config, "max_pixels": int(params["max_pixels"]), "seeds": seeds,
             "starts": starts, "hardware": hardware(), "results": results}
 
 
 def summarise(curves: dict) -> pd.DataFrame:
-    """One row per target and start: best and last IoU, epochs to 95 % of the run's own best
-    and of the from-scratch run's best (a common bar), seconds, new layers."""
+    """One row per target, start and seed: best and last IoU, epochs to 95 % of the run's own
+    best and to 95 % of the mean from-scratch best (a common bar), seconds, new layers."""
     rows = []
-    for target, runs in curves["results"].items():
-        scratch = next((r for label, r in runs.items() if not curves["starts"].get(label)), None)
-        for label, run in runs.items():
-            hist = run["history"]
-            bar = 0.95 * scratch["best_iou"] if scratch else None
-            reach = next((h["epoch"] for h in hist if bar is not None and h["val_iou"] >= bar),
-                         None)
-            rows.append({
-                "target": target, "start": label, "best_iou": run["best_iou"],
-                "last_iou": hist[-1]["val_iou"], "epochs": hist[-1]["epoch"],
-                "epochs_to_95pct_own_best": epochs_to_fraction(hist),
-                "epochs_to_95pct_scratch_best": reach,
-                "train_seconds": run["train_seconds"], "new_layers": len(run["new_layers"] or []),
-                "all_layers_from_eval": (run["phase_start"] + 1 if run["init_weights"]
-                                         else None)})
+    for target, starts in curves["results"].items():
+        scratch = [r["best_iou"] for label, runs in starts.items()
+                   if not curves["starts"].get(label) for r in runs]
+        bar = 0.95 * float(np.mean(scratch)) if scratch else None
+        for label, runs in starts.items():
+            for run in runs:
+                hist = run["history"]
+                reach = next((h["epoch"] for h in hist
+                              if bar is not None and h["val_iou"] >= bar), None)
+                rows.append({
+                    "target": target, "start": label, "seed": run["seed"],
+                    "best_iou": run["best_iou"], "last_iou": hist[-1]["val_iou"],
+                    "epochs": hist[-1]["epoch"],
+                    "epochs_to_95pct_own_best": epochs_to_fraction(hist),
+                    "epochs_to_95pct_scratch_best": reach,
+                    "train_seconds": run["train_seconds"],
+                    "new_layers": len(run["new_layers"] or []),
+                    "all_layers_from_eval": (run["phase_start"] + 1 if run["init_weights"]
+                                             else None)})
     return pd.DataFrame(rows)
 
 
 def plot_curves(curves: dict):
-    """Validation IoU per epoch, one panel per target, one line per start (thesis Fig. 24-27);
-    a dot marks where a transferred model's frozen layers were released."""
+    """Validation IoU per epoch, one panel per target, one colour per start (thesis Fig.
+    24-27): thin lines are seeds, the thick line their mean; a dot marks where a transferred
+    model's frozen layers were released."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,13 +126,19 @@ def plot_curves(curves: dict):
     targets = list(curves["results"])
     fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.4), squeeze=False)
     for ax, target in zip(axes[0], targets, strict=True):
-        for label, run in curves["results"][target].items():
-            hist = run["history"]
-            (line,) = ax.plot([h["epoch"] for h in hist], [h["val_iou"] for h in hist], "-",
-                              label=label, lw=1.6)
-            if run["init_weights"] and run["new_layers"] and run["phase_start"] < len(hist):
-                h = hist[run["phase_start"]]
-                ax.plot([h["epoch"]], [h["val_iou"]], "o", color=line.get_color())
+        for j, (label, runs) in enumerate(curves["results"][target].items()):
+            color = f"C{j}"
+            for run in runs:
+                hist = run["history"]
+                ax.plot([h["epoch"] for h in hist], [h["val_iou"] for h in hist], "-",
+                        color=color, lw=0.7, alpha=0.45)
+                if run["init_weights"] and run["new_layers"] and run["phase_start"] < len(hist):
+                    h = hist[run["phase_start"]]
+                    ax.plot([h["epoch"]], [h["val_iou"]], "o", color=color, ms=4)
+            n = min(len(r["history"]) for r in runs)
+            ax.plot([h["epoch"] for h in runs[0]["history"][:n]],
+                    np.mean([[h["val_iou"] for h in r["history"][:n]] for r in runs], axis=0),
+                    "-", color=color, lw=2, label=label)
         ax.set_title(target)
         ax.set_xlabel("epoch")
         ax.set_ylim(0, 1)
@@ -132,26 +150,33 @@ def plot_curves(curves: dict):
 
 
 def write_report(table: pd.DataFrame, curves: dict) -> str:
-    """A Markdown summary: the table and, per target, what pre-training changed."""
+    """A Markdown summary: means over seeds per target and start, and what pre-training
+    changed (a difference smaller than the larger seed standard deviation is called noise)."""
+    agg = table.groupby(["target", "start"], sort=False).agg(
+        seeds=("seed", "size"), best_iou_mean=("best_iou", "mean"),
+        best_iou_std=("best_iou", "std"), last_iou_mean=("last_iou", "mean"),
+        epochs_to_95pct_scratch_best=("epochs_to_95pct_scratch_best", "mean"),
+        reached=("epochs_to_95pct_scratch_best", "count")).reset_index()
+    agg["best_iou_std"] = agg["best_iou_std"].fillna(0.0)
     lines = ["# Transfer experiment", "",
              f"Configuration `{curves['config']}`, {curves['max_pixels']:,} training pixels per "
-             f"run, seed {curves['seed']}, {curves['hardware']}.", "",
-             table.to_markdown(index=False, floatfmt=".3f"), ""]
-    for target, rows in table.groupby("target", sort=False):
+             f"run, seeds {curves['seeds']}, {curves['hardware']}. `reached`: seeds that reached "
+             "95 % of the mean from-scratch best; `epochs_to_95pct_scratch_best` is their mean.",
+             "", agg.to_markdown(index=False, floatfmt=".3f"), ""]
+    for target, rows in agg.groupby("target", sort=False):
         base = rows[rows["start"].map(lambda s: not curves["starts"].get(s))]
         if base.empty:
             continue
         b = base.iloc[0]
         for _, r in rows.drop(base.index).iterrows():
-            faster = (r["epochs_to_95pct_scratch_best"] is not None
-                      and pd.notna(r["epochs_to_95pct_scratch_best"])
-                      and r["epochs_to_95pct_scratch_best"] < b["epochs_to_95pct_scratch_best"])
-            lines.append(f"- {target}, {r['start']}: best IoU {r['best_iou']:.3f} vs "
-                         f"{b['best_iou']:.3f} from scratch "
-                         f"({r['best_iou'] - b['best_iou']:+.3f}); "
-                         f"95 % of the scratch best reached "
-                         + (f"at epoch {r['epochs_to_95pct_scratch_best']:.2f} vs "
-                            f"{b['epochs_to_95pct_scratch_best']:.2f} "
-                            f"({'sooner' if faster else 'not sooner'})"
-                            if pd.notna(r["epochs_to_95pct_scratch_best"]) else "never") + ".")
+            diff = r["best_iou_mean"] - b["best_iou_mean"]
+            noise = max(r["best_iou_std"], b["best_iou_std"])
+            verdict = "within seed noise" if abs(diff) <= noise else (
+                "higher" if diff > 0 else "lower")
+            lines.append(f"- {target}, {r['start']}: best IoU {r['best_iou_mean']:.3f} vs "
+                         f"{b['best_iou_mean']:.3f} from scratch ({diff:+.3f}, {verdict}); "
+                         f"95 % of the scratch best reached by {r['reached']}/{r['seeds']} "
+                         f"seeds (scratch {b['reached']}/{b['seeds']}), at epoch "
+                         f"{r['epochs_to_95pct_scratch_best']:.2f} vs "
+                         f"{b['epochs_to_95pct_scratch_best']:.2f} on average.")
     return "\n".join(lines) + "\n"
