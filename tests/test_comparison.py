@@ -58,3 +58,23 @@ def test_each_method_trains_within_budget_and_scores_its_winner_on_test(
     assert row["val_iou"] == max(s["best_iou"] for s in states
                                  if s["config"]["config_id"] == row["winner_config_id"])
     pd.DataFrame([row])  # the row is flat enough for the catalog CSV
+
+
+@pytest.mark.slow
+def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
+    from aixcell_automl.pipelines.evaluate.nodes import compare_methods, summarise
+
+    params = {"datasets_root": str(demo_path.parent), "datasets": [demo_path.name],
+              "methods": ["rule_default", "random_halving"], "seeds": [0],
+              "budget_minutes": 0.2, "k": 2, "out": str(tmp_path / "runs.jsonl"),
+              "run_root": str(tmp_path / "runs")}
+    train = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64}
+    args = (params, {"keep_in_memory": 2}, train, SPACE, {"cache_dir": str(tmp_path / "mf")},
+            pd.DataFrame(), pd.DataFrame())
+    runs = compare_methods(*args)
+    assert list(runs["method"]) == ["rule_default", "random_halving"]
+    assert runs["test_iou"].between(0, 1).all() and (runs["budget_seconds"] == 12).all()
+    again = compare_methods(*args)  # everything done: nothing retrained, same rows
+    pd.testing.assert_frame_equal(runs, again)
+    table, text = summarise(runs)
+    assert len(table) == 2 and "automl vs" not in text  # no automl runs, no comparison claimed

@@ -11,6 +11,13 @@ def test_local_executor_yields_every_result():
     assert sorted(run(_square, [(i,) for i in range(4)])) == [(0, 0), (1, 1), (2, 4), (3, 9)]
 
 
+def test_isolated_executor_runs_each_task_in_a_fresh_process():
+    import os
+
+    pids = [pid for _, pid in run(os.getpid, [(), (), ()], "isolated")]
+    assert len(set(pids)) == 3 and os.getpid() not in pids
+
+
 def test_unknown_executor_is_refused():
     with pytest.raises(ValueError, match="unknown executor"):
         list(run(_square, [(1,)], "dask"))
@@ -26,7 +33,7 @@ def test_ray_gives_the_same_metabase_rows_as_local(demo_path, tmp_path):
 
     configs = enumerate_configs(DEFAULT_SPACE)
     common = {"per_dataset": 2, "fidelity_pixels": 2**16, "seed": 3}
-    collect([str(demo_path)], tmp_path / "local.jsonl", configs, **common)
+    collect([str(demo_path)], tmp_path / "local.jsonl", configs, executor="local", **common)
     try:
         collect([str(demo_path)], tmp_path / "ray.jsonl", configs, executor="ray",
                 executor_options={"max_cpus": 2}, **common)

@@ -75,6 +75,6 @@ def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, mon
 
     monkeypatch.setattr(metabase, "run_trial", fake_trial)
     n = metabase.collect([str(demo_path)], tmp_path / "mb.jsonl", enumerate_configs(DEFAULT_SPACE),
-                         per_dataset=50, max_minutes=0.5 / 60)
+                         per_dataset=50, max_minutes=0.5 / 60, executor="local")
     assert n == len(started) == len(read_rows(tmp_path / "mb.jsonl"))
     assert 2 <= n <= 4  # 0.5 s limit, 0.2 s per trial: stops after the limit, not at 50

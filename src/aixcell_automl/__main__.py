@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fidelity-pixels", type=int, default=2**23)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-trials", type=int, default=None)
-    p.add_argument("--executor", default="local", choices=["local", "ray"])
+    p.add_argument("--executor", default="isolated", choices=["isolated", "local", "ray"])
     p.add_argument("--executor-options", default=None, help='JSON, e.g. {"address": "auto"}')
     p.add_argument("--minutes", type=float, default=None, help="stop starting trials after this")
     p.add_argument("--reverse", action="store_true", help="work from the end of the plan")

@@ -157,6 +157,20 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
     return row
 
 
+def run_once_from_path(method: str, dataset_path: str, split: dict, candidates: dict,
+                       space: dict, budget: float, k: int, settings: Settings, seed: int,
+                       run_root: str) -> dict:
+    """:func:`run_once` for a dataset folder (for a fresh worker process, see
+    :mod:`.executors`)."""
+    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.training import make_trial_data
+
+    ds = load_dataset(dataset_path, check_pixels=False)
+    data = make_trial_data(ds, split, seed=split["seed"])
+    return run_once(method, ds, split, data, candidates, space, budget, k, settings, seed,
+                    Path(run_root))
+
+
 def summary_table(rows: list[dict]):
     """Mean and standard deviation of test IoU and wall time per dataset and method, with the
     most frequent winning configuration."""

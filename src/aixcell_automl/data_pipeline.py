@@ -166,13 +166,22 @@ class PatchStream:
             epoch, batch = epoch + 1, 0
 
     def dataset(self, num_classes: int, epoch: int = 0, batch: int = 0):
-        """The stream as a prefetching ``tf.data.Dataset`` of ``(x, one_hot(y))``."""
+        """The stream as a prefetching ``tf.data.Dataset`` of ``(x, one_hot(y))``.
+
+        The generator function reaches the stream through a weak reference: TensorFlow keeps
+        every ``from_generator`` function in a process-wide registry, so a strong one would keep
+        each trial's images alive after the trial (measured: +460 MB per trial on coelho_u2os,
+        until the meta-base collector was killed for lack of memory). Keep the stream referenced
+        while iterating."""
+        import weakref
+
         from aixcell_automl._env import tensorflow
 
         tf, _, _ = tensorflow()
         p, c = self.index.patch_size, self.images.channels
+        stream = weakref.ref(self)
         ds = tf.data.Dataset.from_generator(
-            lambda: self.batches(epoch, batch),
+            lambda: stream().batches(epoch, batch),
             output_signature=(tf.TensorSpec((self.batch_size, p, p, c), tf.float32),
                               tf.TensorSpec((self.batch_size, p, p), tf.uint8)))
         ds = ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), num_classes)))

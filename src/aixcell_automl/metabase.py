@@ -184,12 +184,13 @@ def _stable_int(hexstr: str) -> int:
 
 def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
             per_dataset: int = 40, fidelity_pixels: int = 2**23, seed: int = 0,
-            executor: str = "local", executor_options: dict | None = None,
+            executor: str = "isolated", executor_options: dict | None = None,
             max_trials: int | None = None, max_minutes: float | None = None,
             reverse: bool = False) -> int:
     """Run the planned trials and append their rows; return the number of rows written.
 
-    ``max_minutes`` stops starting new trials after that much wall time (local executor)."""
+    ``max_minutes`` stops starting new trials after that much wall time (local and isolated
+    executors)."""
     import time
 
     from tqdm.auto import tqdm
@@ -207,7 +208,7 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
     log.info("meta-base: %d trials to run (%d datasets, fidelity %d px) -> %s", len(tasks),
              len(dataset_paths), fidelity_pixels, out_path)
     written, total = 0, len(tasks)
-    if max_minutes and executor == "local":  # the local executor pulls tasks one at a time
+    if max_minutes and executor in ("local", "isolated"):  # these pull tasks one at a time
         deadline = time.time() + 60 * max_minutes
         tasks = itertools.takewhile(lambda _: time.time() < deadline, tasks)
     with tqdm(total=total, desc="meta-base trials", unit="trial") as bar:

@@ -21,6 +21,9 @@ best validation IoU seen so far; the weights that reached it are kept in ``best.
 the score always describes a model that exists. (Validation IoU of small-batch U-Nets jumps between
 evaluations; best-so-far is monotone, which successive halving and the meta-base rank by.)
 
+A trial can start from pre-trained weights (``Settings.init_weights``); it is then fine-tuned by
+the protocol of :mod:`.transfer`, whose phase is part of the state and survives a resume.
+
 A failing trial (NaN loss, out of memory, any exception) is recorded as ``status="failed"`` with
 its reason; callers go on.
 """

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from aixcell_automl import executors
 from aixcell_automl.comparison import (
     METHODS,
     comparison_figure,
     run_key,
-    run_once,
+    run_once_from_path,
     summary_table,
     wins_ties_losses,
 )
@@ -26,12 +27,12 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
                     mf_params: dict, metabase: pd.DataFrame,
                     meta_features_table: pd.DataFrame) -> pd.DataFrame:
     """Every method x dataset x seed at ``params['budget_minutes']``; finished runs (in
-    ``params['out']``) are skipped, so an interrupted evaluation resumes. Returns this
-    evaluation's rows."""
+    ``params['out']``) are skipped, so an interrupted evaluation resumes. Each run trains in a
+    fresh process (``params['executor']``, default ``isolated``, see :mod:`.executors`).
+    Returns this evaluation's rows."""
     from aixcell_automl.metalearning.evaluation import rule_based_default
     from aixcell_automl.pipelines.search.nodes import measure_dataset, rank, top_k
     from aixcell_automl.pipelines.train.nodes import make_split, settings_from
-    from aixcell_automl.training import make_trial_data
 
     methods = list(params.get("methods") or METHODS)
     unknown = set(methods) - set(METHODS)
@@ -50,7 +51,6 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
         ds = load_dataset(root / name)
         split = make_split(ds, {"split_seed": 0})
         target = measure_dataset(ds, mf_params)
-        data = make_trial_data(ds, split, seed=split["seed"])
         for seed in seeds:
             candidates = {"random_halving": sample_configs(configs, k, seed),
                           "rule_default": rule_based_default(target)}
@@ -65,9 +65,11 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
                                       {**search_params, "seed": seed})
                     candidates["automl"] = top_k(ranking, k)
                 run_root = Path(params["run_root"]) / name / method / f"seed{seed}"
-                row = run_once(method, ds, split, data, candidates, space, budget, k, settings,
-                               seed, run_root)
-                append_row(out, row)
+                task = (method, str(ds.root), split, candidates, space, budget, k, settings, seed,
+                        str(run_root))
+                for _, row in executors.run(run_once_from_path, [task],
+                                            params.get("executor", "isolated")):
+                    append_row(out, row)
     return pd.DataFrame([r for r in read_rows(out) if run_key(r) in keys])
 
 
