@@ -78,3 +78,8 @@ def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
     pd.testing.assert_frame_equal(runs, again)
     table, text = summarise(runs)
     assert len(table) == 2 and "automl vs" not in text  # no automl runs, no comparison claimed
+
+
+def test_one_seed_claims_no_win():
+    rows = [_row("a", "automl", 0, 0.9), _row("a", "optuna", 0, 0.1)]
+    assert wins_ties_losses(summary_table(rows)) == {"optuna": {"win": 0, "tie": 0, "loss": 0}}

@@ -190,7 +190,8 @@ def summary_table(rows: list[dict]):
 
 def wins_ties_losses(summary, reference: str = "automl") -> dict:
     """Per other method: on how many datasets ``reference`` is better (by more than the larger
-    of the two standard deviations), tied, or worse."""
+    of the two standard deviations), tied, or worse. Datasets where either method has fewer
+    than two runs are not counted: one seed gives no noise estimate."""
     out = {}
     if summary.empty or reference not in set(summary["method"]):
         return out
@@ -200,7 +201,7 @@ def wins_ties_losses(summary, reference: str = "automl") -> dict:
         tally = {"win": 0, "tie": 0, "loss": 0}
         for _, g in summary.groupby("dataset"):
             a, b = g[g["method"] == reference], g[g["method"] == method]
-            if a.empty or b.empty:
+            if a.empty or b.empty or min(a["runs"].iloc[0], b["runs"].iloc[0]) < 2:
                 continue
             diff = a["test_iou_mean"].iloc[0] - b["test_iou_mean"].iloc[0]
             noise = max(a["test_iou_std"].iloc[0], b["test_iou_std"].iloc[0])
