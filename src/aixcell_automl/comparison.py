@@ -20,7 +20,6 @@ split. Runs are appended to a JSON-lines file as they finish and skipped when re
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import time
@@ -122,9 +121,8 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
              seed: int, run_root: Path) -> dict:
     """One method on one dataset with one seed; returns its result row."""
     from aixcell_automl.metabase import library_versions
-    from aixcell_automl.model import build_model
     from aixcell_automl.pipelines.train.nodes import evaluate_on_test
-    from aixcell_automl.training import hardware
+    from aixcell_automl.training import best_model, hardware
 
     t0 = time.perf_counter()
     if method in ("automl", "random_halving"):
@@ -137,17 +135,13 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     wall = time.perf_counter() - t0
     run_dir = Path(cfg.pop("run_dir", run_root / cfg["config_id"]))
-    state = json.loads((run_dir / "state.json").read_text())
-    model = build_model(cfg["backbone"], data.train.channels, data.num_classes)
-    model.load_weights(str(run_dir / "best.weights.h5"))
-    info = {"patch_size": int(cfg["patch_size"]), "channels": data.train.channels,
-            "num_classes": data.num_classes, "config": cfg, "best_val_iou": state["best_iou"]}
+    model, info = best_model(run_dir, data)
     test = evaluate_on_test((model, info), dataset, split)
     release_models()
     row = {"dataset": dataset.name, "dataset_hash": dataset.content_hash(), "method": method,
            "seed": seed, "budget_seconds": budget, "k": k, "test_iou": test["mean_iou"],
            "per_class_iou": test["per_class_iou"], "test_split": test["split"],
-           "val_iou": state["best_iou"], "winner_config_id": cfg["config_id"],
+           "val_iou": info["best_val_iou"], "winner_config_id": cfg["config_id"],
            **{f"hp_{n}": v for n, v in hyperparameters(cfg).items()}, "trials": n_trials,
            "wall_seconds": round(wall, 1), "hardware": hardware(),
            "versions": library_versions(),

@@ -99,6 +99,7 @@ class SegmentationDataset:
     metadata: dict
     samples: list[Sample]
     warnings: list[str] = field(default_factory=list)
+    _hash: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -123,13 +124,16 @@ class SegmentationDataset:
         return read_mask(self.samples[i].mask_path)
 
     def content_hash(self) -> str:
-        """SHA-256 (first 16 hex digits) over class names and every image/mask file's bytes."""
-        h = hashlib.sha256(repr(self.class_names).encode())
-        for s in self.samples:
-            for p in (s.image_path, s.mask_path):
-                h.update(p.name.encode())
-                h.update(p.read_bytes())
-        return h.hexdigest()[:16]
+        """SHA-256 (first 16 hex digits) over class names and every image/mask file's bytes;
+        computed once per loaded dataset (input folders are read-only)."""
+        if self._hash is None:
+            h = hashlib.sha256(repr(self.class_names).encode())
+            for s in self.samples:
+                for p in (s.image_path, s.mask_path):
+                    h.update(p.name.encode())
+                    h.update(p.read_bytes())
+            self._hash = h.hexdigest()[:16]
+        return self._hash
 
     def __len__(self) -> int:
         return len(self.samples)

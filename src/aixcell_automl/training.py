@@ -50,7 +50,7 @@ from aixcell_automl.data_pipeline import (
     validation_patches,
 )
 from aixcell_automl.metrics import confusion, mean_iou, per_class_iou
-from aixcell_automl.model import build_model, focal_loss, make_optimizer, save_model
+from aixcell_automl.model import build_model, focal_loss, make_optimizer
 from aixcell_automl.transfer import (
     FINETUNE_LR,
     freeze_all_but,
@@ -406,8 +406,9 @@ def _augmentation_names() -> set[str]:
     return set(augmentations())
 
 
-def export_best(run_dir: Path | str, data: TrialData, out_dir: Path | str, extra: dict) -> Path:
-    """Save the trial's best weights as a standalone model folder (see :mod:`.model`)."""
+def best_model(run_dir: Path | str, data: TrialData, **extra) -> tuple[object, dict]:
+    """The trial's kept (best) weights as ``(model, info)``, ready for ``ModelDataset`` /
+    :func:`aixcell_automl.model.save_model`; ``extra`` is added to ``info``."""
     run_dir = Path(run_dir)
     state = json.loads((run_dir / "state.json").read_text())
     cfg = state["config"]
@@ -417,15 +418,7 @@ def export_best(run_dir: Path | str, data: TrialData, out_dir: Path | str, extra
             "num_classes": data.num_classes, "class_names": data.class_names,
             "patch_size": int(cfg["patch_size"]), "config": cfg, "best_val_iou": state["best_iou"],
             **extra}
-    return save_model(model, out_dir, info)
+    return model, info
 
 
-def trial_summary(state: dict) -> dict:
-    """Flat record of a finished call (for tables)."""
-    return {k: state.get(k) for k in ("status", "reason", "best_iou", "epoch", "steps",
-                                      "patches_seen", "pixels_seen", "train_seconds",
-                                      "stopped_by")}
-
-
-__all__ = ["Budget", "Settings", "TrialData", "train_trial", "export_best", "trial_summary",
-           "hardware"]
+__all__ = ["Budget", "Settings", "TrialData", "train_trial", "best_model", "hardware"]

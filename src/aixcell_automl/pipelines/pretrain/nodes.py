@@ -7,7 +7,13 @@ from pathlib import Path
 
 from aixcell_automl.dataset import load_dataset
 from aixcell_automl.search_space import config_id
-from aixcell_automl.training import Budget, hardware, pooled_trial_data, train_trial
+from aixcell_automl.training import (
+    Budget,
+    best_model,
+    hardware,
+    pooled_trial_data,
+    train_trial,
+)
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +21,6 @@ log = logging.getLogger(__name__)
 def pretrain_model(params: dict):
     """Train one configuration on the pooled datasets of ``params['sets'][params['name']]``;
     returns ``((model, info), state)``. Re-running resumes from the run folder."""
-    from aixcell_automl.model import build_model
     from aixcell_automl.pipelines.train.nodes import settings_from
 
     name = params["name"]
@@ -34,15 +39,10 @@ def pretrain_model(params: dict):
                         settings_from(params), seed=int(params.get("seed", 0)))
     if state["status"] == "failed":
         raise RuntimeError(f"pre-training failed: {state['reason']}")
-    model = build_model(config["backbone"], data.train.channels, data.num_classes)
-    model.load_weights(str(run_dir / "best.weights.h5"))
-    info = {"backbone": config["backbone"], "channels": data.train.channels,
-            "num_classes": data.num_classes, "class_names": data.class_names,
-            "patch_size": int(config["patch_size"]), "config": config, "pretrained_on": {
-                d.name: d.content_hash() for d in datasets},
-            "best_val_iou": state["best_iou"], "pixels_seen": state["pixels_seen"],
-            "train_seconds": state["train_seconds"], "hardware": hardware(),
-            "seed": int(params.get("seed", 0))}
+    model, info = best_model(run_dir, data, pixels_seen=state["pixels_seen"],
+                             pretrained_on={d.name: d.content_hash() for d in datasets},
+                             train_seconds=state["train_seconds"], hardware=hardware(),
+                             seed=int(params.get("seed", 0)))
     log.info("pre-trained '%s': best validation IoU %.3f after %d pixels", name,
              state["best_iou"], state["pixels_seen"])
     return (model, info), state

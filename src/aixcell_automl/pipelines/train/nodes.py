@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aixcell_automl.dataset import SegmentationDataset, split_dataset
 from aixcell_automl.search_space import config_id
-from aixcell_automl.training import Budget, Settings, make_trial_data, train_trial
+from aixcell_automl.training import Budget, Settings, best_model, make_trial_data, train_trial
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,6 @@ def settings_from(params: dict) -> Settings:
 
 def train_model(dataset: SegmentationDataset, split: dict, params: dict):
     """Train (or resume) the configured trial; returns ``((model, info), state)``."""
-    from aixcell_automl.model import build_model
-
     config = {k: v for k, v in params["config"].items()}
     config["config_id"] = config_id(config)
     data = make_trial_data(dataset, split, seed=split["seed"])
@@ -45,14 +43,10 @@ def train_model(dataset: SegmentationDataset, split: dict, params: dict):
                         settings_from(params), seed=int(params.get("seed", 0)))
     if state["status"] == "failed":
         raise RuntimeError(f"training failed: {state['reason']}")
-    model = build_model(config["backbone"], data.train.channels, data.num_classes)
-    model.load_weights(str(run_dir / "best.weights.h5"))
-    info = {"backbone": config["backbone"], "channels": data.train.channels,
-            "num_classes": data.num_classes, "class_names": data.class_names,
-            "patch_size": int(config["patch_size"]), "config": config,
-            "dataset": dataset.name, "dataset_hash": dataset.content_hash(),
-            "best_val_iou": state["best_iou"], "seed": int(params.get("seed", 0))}
-    return (model, info), state
+    model_and_info = best_model(run_dir, data, dataset=dataset.name,
+                                dataset_hash=dataset.content_hash(),
+                                seed=int(params.get("seed", 0)))
+    return model_and_info, state
 
 
 def evaluate_on_test(model_and_info, dataset: SegmentationDataset, split: dict) -> dict:
