@@ -8,7 +8,8 @@ import time
 import pandas as pd
 import pytest
 
-from aixcell_automl.metabase import append_row, done_keys, read_rows, remove_outliers
+from aixcell_automl.metabase import append_row, done_keys, plan, read_rows, remove_outliers
+from aixcell_automl.search_space import build_space, enumerate_configs
 
 
 def _row(i, dataset="d", t=10.0, iou=0.5):
@@ -25,6 +26,17 @@ def test_append_and_read_roundtrip_and_partial_line(tmp_path):
     rows = read_rows(path)
     assert [r["config_id"] for r in rows] == ["c1", "c2"]
     assert done_keys(rows) == {("hd", "c1", 1), ("hd", "c2", 1)}
+
+
+def test_plan_fills_datasets_with_fewer_rows_first():
+    configs = enumerate_configs(build_space(with_plugins=False))
+    hashes = {"a": "00000001", "b": "00000002"}
+    first = plan(["a", "b"], configs, 4, 100, 0, set(), hashes)
+    assert [t[0] for t in first] == ["a", "b"] * 4
+    done = {(hashes["a"], t[1]["config_id"], 100) for t in first[:6:2]}  # a has 3 rows, b none
+    tasks = plan(["a", "b"], configs, 4, 100, 0, done, hashes)
+    assert [t[0] for t in tasks] == ["b", "b", "b", "a", "b"]
+    assert tasks[3][1] == first[6][1]  # a's 4th sampled configuration, after b caught up
 
 
 def test_outlier_removal_keeps_raw_rows():

@@ -18,7 +18,7 @@ def test_report_shows_result_winner_and_figures():
                             {**CFG, "config_id": "b", "predicted_score": 0.6, "rank": 2}])
     metrics = {"test_iou": 0.875, "per_class_iou": {"background": 0.99, "cell": 0.875},
                "test_images": 3, "winner_config": CFG, "winner_rank": 1, "winner_val_iou": 0.9}
-    summary = {"dataset": "my <set>", "n_configs": 576, "budget_seconds": 60,
+    summary = {"dataset": "my <set>", "n_configs": 576, "budget_seconds": 60, "budget_note": "",
                "wall_seconds": 80, "hardware": "cpu", "model_path": "m",
                "augmentations": ["brightness_blur", "flip", "grid_distortion"],
                "meta_model": "random_forest", "representation": "hp+hc+en",

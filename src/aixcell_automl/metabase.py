@@ -161,21 +161,18 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
 
 def plan(dataset_paths: list[str], configs: list[dict], per_dataset: int, fidelity_pixels: int,
          seed: int, existing: set[tuple], hashes: dict[str, str]) -> list[tuple]:
-    """Round-robin task list over datasets: the i-th sampled configuration of every dataset,
-    then the (i+1)-th... skipping what ``existing`` already holds."""
+    """Round-robin task list over datasets by position in each dataset's sampled order: the i-th
+    configuration of every dataset, then the (i+1)-th... skipping what ``existing`` already holds,
+    so datasets with fewer rows catch up first."""
     from aixcell_automl.search_space import sample_configs
 
-    per = {}
-    for path in dataset_paths:
-        order = sample_configs(configs, len(configs), seed=seed * 7919 + _stable_int(hashes[path]))
-        per[path] = [c for c in order[:per_dataset]
-                     if (hashes[path], c["config_id"], fidelity_pixels) not in existing]
     tasks = []
-    for i in range(per_dataset):
-        for path in dataset_paths:
-            if i < len(per[path]):
-                tasks.append((path, per[path][i], fidelity_pixels, seed))
-    return tasks
+    for d, path in enumerate(dataset_paths):
+        order = sample_configs(configs, len(configs), seed=seed * 7919 + _stable_int(hashes[path]))
+        tasks += [(i, d, (path, c, fidelity_pixels, seed))
+                  for i, c in enumerate(order[:per_dataset])
+                  if (hashes[path], c["config_id"], fidelity_pixels) not in existing]
+    return [task for *_, task in sorted(tasks, key=lambda t: t[:2])]
 
 
 def _stable_int(hexstr: str) -> int:

@@ -16,6 +16,7 @@ from aixcell_automl.halving import (
     successive_halving,
     suggest_k,
     survivors_per_rung,
+    winner_share,
 )
 from aixcell_automl.training import Budget, Settings, TrialData, release_models, train_trial
 
@@ -34,6 +35,39 @@ def check_budget(budget_seconds: float, k: int, min_slice_seconds: float) -> dic
                     "budget of at least %.0f s.", budget_seconds, k, first, min_slice_seconds,
                     advice["suggested_k"], min_slice_seconds * budget_seconds / max(first, 1e-9))
     return advice
+
+
+def suggest_budget(configs: list[dict], metabase, meta_features: dict, fidelity_pixels: int,
+                   hardware: str) -> dict | None:
+    """A budget (s) for successive halving over ``configs``: enough for the winner to see the
+    meta-base fidelity or one pass over the dataset's pixels (from its meta-features), whichever
+    is more, at the median training speed the meta-base measured for these configurations (on
+    ``hardware`` when it has rows from there). None without usable rows."""
+    import numpy as np
+
+    if metabase.empty:
+        return None
+    ok = metabase[(metabase["status"] == "ok") & (metabase["train_seconds"] > 0)]
+    if ok.empty:
+        return None
+    same = ok[ok["hardware"] == hardware]
+    rows = same if len(same) else ok
+    speed = rows["pixels_seen"] / rows["train_seconds"]
+    speeds = []
+    for c in configs:
+        exact = speed[(rows["hp_backbone"] == c["backbone"]) & (rows["hp_patch_size"] ==
+                      c["patch_size"]) & (rows["hp_batch_size"] == c["batch_size"])]
+        speeds.append(float((exact if len(exact) else speed[rows["hp_backbone"] ==
+                                                             c["backbone"]]).median()))
+    speeds = [v for v in speeds if v > 0] or [float(speed.median())]
+    dataset_pixels = meta_features["hc_n_images"] * meta_features["hc_mean_image_shape"] ** 2
+    winner_pixels = max(fidelity_pixels, dataset_pixels)
+    budget = winner_pixels / float(np.median(speeds)) / winner_share(len(configs))
+    return {"budget_seconds": float(budget), "k": len(configs),
+            "winner_pixels": float(winner_pixels),
+            "pixels_per_second": float(np.median(speeds)),
+            "measured_on": hardware if len(same) else "all meta-base hardware",
+            "rows": len(rows)}
 
 
 def _ray_trial(dataset_path: str, split: dict, seed: int, config: dict, run_dir: str,

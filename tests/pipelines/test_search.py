@@ -7,7 +7,7 @@ from aixcell_automl.search_space import DEFAULT_SPACE
 from tests.metalearning.test_evaluation import _synthetic_metabase
 
 PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target": "iou",
-          "metabase_fidelity_pixels": None, "seed": 0}
+          "metabase_fidelity_pixels": None, "seed": 0, "k": 4, "budget_minutes": 3}
 
 
 def test_rank_excludes_the_target_datasets_own_rows():
@@ -16,6 +16,7 @@ def test_rank_excludes_the_target_datasets_own_rows():
     ranking, info = rank(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
     assert len(ranking) == 576 and info["excluded_datasets"] == ["d1"]
     assert info["metabase_rows"] == len(rows[rows["dataset"] != "d1"])
+    assert info["budget_suggestion"]["k"] == 4
     # a renamed copy of d1 (same content hash) is excluded as well
     target2 = {**target, "dataset": "my_copy"}
     _, info2 = rank(target2, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
@@ -66,3 +67,28 @@ def test_halving_survivor_resumes_and_losers_checkpoints_are_removed(demo_trial_
     assert [r["config_id"] for r in rows] == ["a", "b"]
     assert all(r["fidelity"] == "halving" and r["fidelity_pixels"] == r["pixels_seen"] > 0
                for r in rows)
+
+
+def test_budget_suggestion_uses_measured_speed_and_dataset_size():
+    import pandas as pd
+
+    from aixcell_automl.halving import winner_share
+    from aixcell_automl.search import suggest_budget
+
+    cfg = {"backbone": "resnet18", "patch_size": 64, "batch_size": 8}
+    rows = pd.DataFrame([
+        {"status": "ok", "hardware": "cpu:2", "hp_backbone": "resnet18", "hp_patch_size": 64,
+         "hp_batch_size": 8, "pixels_seen": 2**20, "train_seconds": 2.0},  # 2^19 px/s here
+        {"status": "ok", "hardware": "gpu:1", "hp_backbone": "resnet18", "hp_patch_size": 64,
+         "hp_batch_size": 8, "pixels_seen": 2**24, "train_seconds": 2.0},
+        {"status": "failed", "hardware": "cpu:2", "hp_backbone": "resnet18", "hp_patch_size": 64,
+         "hp_batch_size": 8, "pixels_seen": 0, "train_seconds": 0.0}])
+    small = {"hc_n_images": 10, "hc_mean_image_shape": 100}  # 1e5 px < the fidelity
+    s = suggest_budget([cfg] * 4, rows, small, 2**23, "cpu:2")
+    assert s["pixels_per_second"] == 2**19 and s["measured_on"] == "cpu:2"
+    assert s["budget_seconds"] == pytest.approx(16 / winner_share(4))
+    big = {"hc_n_images": 100, "hc_mean_image_shape": 1024}  # one pass: 2^20 * 100 px
+    assert suggest_budget([cfg] * 4, rows, big, 2**23, "cpu:2")["budget_seconds"] == \
+        pytest.approx(200 / winner_share(4))
+    assert suggest_budget([cfg] * 4, rows, small, 2**23, "tpu")["rows"] == 2  # falls back to all
+    assert suggest_budget([cfg], rows.iloc[:0], small, 2**23, "cpu:2") is None

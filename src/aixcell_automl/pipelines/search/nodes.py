@@ -31,6 +31,8 @@ def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, spac
          params: dict) -> tuple[pd.DataFrame, dict]:
     """Train the meta-model on the other datasets' meta-base rows; rank every configuration."""
     from aixcell_automl.metalearning.representation import meta_feature_frame
+    from aixcell_automl.search import suggest_budget
+    from aixcell_automl.training import hardware
 
     space = build_space(space_params)
     configs = enumerate_configs(space)
@@ -46,13 +48,21 @@ def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, spac
     fitted = fit_meta_model(rows, mf, space, params["meta_model"], params["representation"],
                             params.get("target", "iou"), seed=int(params.get("seed", 0)))
     ranking = rank_configurations(fitted, configs, target["dataset"], mf)
+    suggestion = suggest_budget(top_k(ranking, int(params["k"])), metabase, target,
+                                params.get("metabase_fidelity_pixels") or 2**23, hardware())
     info = {"meta_model": fitted.model_name, "representation": fitted.representation,
             "target": fitted.target, "metabase_rows": fitted.n_rows,
             "metabase_datasets": fitted.train_datasets, "excluded_datasets": exclude,
-            "n_configs": len(configs)}
+            "n_configs": len(configs), "budget_suggestion": suggestion}
     log.info("ranked %d configurations with %s on %d rows from %d datasets; top: %s",
              len(configs), fitted.model_name, fitted.n_rows, len(fitted.train_datasets),
              ranking.iloc[0].to_dict())
+    if suggestion:
+        log.info("suggested budget for k=%d: %.1f min, so that the winner sees %.1f Mpx at the "
+                 "%.2f Mpx/s the meta-base measured (%s); this search: %.1f min",
+                 suggestion["k"], suggestion["budget_seconds"] / 60,
+                 suggestion["winner_pixels"] / 1e6, suggestion["pixels_per_second"] / 1e6,
+                 suggestion["measured_on"], float(params["budget_minutes"]))
     return ranking, info
 
 
@@ -164,11 +174,21 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
         "split_note": f"{len(split['train'])} train / {len(split['val'])} val / "
                       f"{len(split['test'])} test images"
                       + (" (predefined)" if split.get("predefined") else f", seed {split['seed']}"),
+        "budget_note": _budget_note(rank_info.get("budget_suggestion")),
         "seed": params.get("seed", 0),
         "versions": ", ".join(f"{k} {v}" for k, v in library_versions().items()),
     }
     html = html_report(summary, metrics, ranking, trace, target, hfig, ofig)
     return html, hfig, ofig
+
+
+def _budget_note(suggestion: dict | None) -> str:
+    if not suggestion:
+        return ""
+    return (f" Suggested budget for k={suggestion['k']} on this dataset: "
+            f"{suggestion['budget_seconds'] / 60:.1f} min, so that the winner sees "
+            f"{suggestion['winner_pixels'] / 1e6:.1f} Mpx at the training speed the meta-base "
+            f"measured for these configurations ({suggestion['measured_on']}).")
 
 
 def learn_from_use(dataset: SegmentationDataset, trace: dict, params: dict) -> pd.DataFrame:
