@@ -1,4 +1,10 @@
-from aixcell_automl.pipelines.meta_learning.nodes import choose_and_fit, run_study, summarise
+from aixcell_automl.metalearning.evaluation import permutation_importance
+from aixcell_automl.pipelines.meta_learning.nodes import (
+    choose_and_fit,
+    run_study,
+    scatter_plot,
+    summarise,
+)
 from aixcell_automl.search_space import DEFAULT_SPACE
 from tests.metalearning.test_evaluation import _synthetic_metabase
 
@@ -17,3 +23,9 @@ def test_study_summary_and_choice_on_a_synthetic_metabase():
     fitted, choice = choose_and_fit(summary, rows, mf.reset_index(), DEFAULT_SPACE, params)
     assert choice["meta_model"] == top5.iloc[0]["model"]
     assert fitted.n_rows == len(rows)
+    # the synthetic IoU depends on the learning rate and on patch size vs image size only
+    imp = permutation_importance(fitted, rows, mf).set_index("feature")["importance"]
+    assert set(imp.index[:2]) == {"log10_learning_rate", "en_patches_per_image"}
+    assert imp.iloc[1] > 0.2 and abs(imp["flip"]) < 0.05 and imp["hc_n_classes"] == 0
+    fig = scatter_plot(choice, rows, mf.reset_index(), DEFAULT_SPACE, params)
+    assert len([a for a in fig.axes if a.has_data()]) == 4  # one panel per held-out dataset

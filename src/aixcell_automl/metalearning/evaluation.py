@@ -119,13 +119,12 @@ def rule_based_default(mf: Mapping[str, float]) -> dict:
             "grid_distortion": 0.0}
 
 
-def lodo(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mapping[str, list],
-         model_name: str, representation: str, target: str, seed: int) -> list[dict]:
-    """One meta-model x representation x target x seed over all held-out datasets."""
-    from aixcell_automl.plugins.registry import get
-
-    out = []
-    regression = target == "iou" and get("metamodel", model_name).kind == "regressor"
+def lodo_predictions(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mapping[str, list],
+                     model_name: str, representation: str, target: str, seed: int
+                     ) -> pd.DataFrame:
+    """Every row of every held-out dataset (>= 5 rows, >= 2 training datasets) with the score
+    ``predicted`` by the meta-model trained on the other datasets' rows."""
+    parts = []
     for held in sorted(rows["dataset"].unique()):
         train = rows[rows["dataset"] != held].reset_index(drop=True)
         test = rows[rows["dataset"] == held].reset_index(drop=True)
@@ -133,17 +132,54 @@ def lodo(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mapping[str, li
             continue
         fitted = fit_meta_model(train, meta_features, space, model_name, representation, target,
                                 seed)
-        X, cols = build_matrix(test.to_dict("records"), test["dataset"].tolist(), meta_features,
-                               space, representation, fitted.train_datasets)
-        pred = np.asarray(fitted.estimator.predict(X), float)
-        true_iou = test["val_iou"].to_numpy(float)
-        m = ranking_metrics(true_iou, pred, regression)
+        X, _ = build_matrix(test.to_dict("records"), test["dataset"].tolist(), meta_features,
+                            space, representation, fitted.train_datasets)
+        parts.append(test.assign(predicted=np.asarray(fitted.estimator.predict(X), float)))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def lodo(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mapping[str, list],
+         model_name: str, representation: str, target: str, seed: int) -> list[dict]:
+    """One meta-model x representation x target x seed over all held-out datasets."""
+    from aixcell_automl.plugins.registry import get
+
+    out = []
+    regression = target == "iou" and get("metamodel", model_name).kind == "regressor"
+    preds = lodo_predictions(rows, meta_features, space, model_name, representation, target, seed)
+    for held, test in (preds.groupby("dataset", sort=True) if len(preds) else []):
+        m = ranking_metrics(test["val_iou"].to_numpy(float), test["predicted"], regression)
         if target == "decile":  # correlations against the decile labels the model learnt
             lab = deciles(test["val_iou"]).to_numpy(float)
-            m["kendall"] = ranking_metrics(lab, pred)["kendall"]
+            m["kendall"] = ranking_metrics(lab, test["predicted"])["kendall"]
         out.append({"model": model_name, "representation": representation, "target": target,
                     "seed": seed, "dataset": held, **m})
     return out
+
+
+def permutation_importance(fitted, rows: pd.DataFrame, meta_features: pd.DataFrame,
+                           n_repeats: int = 5, seed: int = 0) -> pd.DataFrame:
+    """How much a fitted meta-model relies on each input column: the drop in mean
+    within-dataset Kendall tau between its scores and the true IoU on ``rows`` when that column
+    is shuffled across all rows (in-sample, so reliance rather than generalisation)."""
+    X, cols = build_matrix(rows.to_dict("records"), rows["dataset"].tolist(), meta_features,
+                           fitted.space, fitted.representation, fitted.train_datasets)
+    groups = [np.flatnonzero((rows["dataset"] == d).to_numpy()) for d in rows["dataset"].unique()]
+    true = rows["val_iou"].to_numpy(float)
+
+    def tau(Xp: np.ndarray) -> float:
+        pred = np.asarray(fitted.estimator.predict(Xp), float)
+        return float(np.nanmean([kendalltau(true[g], pred[g]).statistic for g in groups]))
+
+    base, rng, out = tau(X), np.random.default_rng(seed), []
+    for j, col in enumerate(cols):
+        drops = []
+        for _ in range(n_repeats):
+            Xp = X.copy()
+            Xp[:, j] = rng.permutation(Xp[:, j])
+            drops.append(base - tau(Xp))
+        out.append({"feature": col, "importance": float(np.mean(drops)),
+                    "std": float(np.std(drops))})
+    return pd.DataFrame(out).sort_values("importance", ascending=False).reset_index(drop=True)
 
 
 def lodo_baselines(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mapping[str, list],

@@ -18,6 +18,18 @@ log = logging.getLogger(__name__)
 METRICS = ["z", "z_norm", "kendall", "pearson", "rmse", "diff_iou", "regret"]
 
 
+def study_rows(metabase: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """The meta-base rows the study uses: training rows of datasets with enough of them."""
+    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"))
+    counts = rows.groupby("dataset").size()
+    rows = rows[rows["dataset"].isin(counts[counts >= params.get("min_rows_per_dataset", 10)]
+                                     .index)].reset_index(drop=True)
+    if rows["dataset"].nunique() < 3:
+        raise RuntimeError(f"the meta-base has {rows['dataset'].nunique()} datasets with enough "
+                           f"rows; the study needs >= 3 (see docs/metabase.md)")
+    return rows
+
+
 def run_study(metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params: dict,
               params: dict) -> pd.DataFrame:
     """Every model x representation x target (x seeds for stochastic models) plus baselines;
@@ -28,13 +40,7 @@ def run_study(metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params:
 
     t = time.perf_counter()
     space = build_space(space_params)
-    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"))
-    counts = rows.groupby("dataset").size()
-    rows = rows[rows["dataset"].isin(counts[counts >= params.get("min_rows_per_dataset", 10)]
-                                     .index)].reset_index(drop=True)
-    if rows["dataset"].nunique() < 3:
-        raise RuntimeError(f"the meta-base has {rows['dataset'].nunique()} datasets with enough "
-                           f"rows; the study needs >= 3 (see docs/metabase.md)")
+    rows = study_rows(metabase, params)
     mf = meta_feature_frame(meta_features)
     models = params.get("models") or sorted(metamodels())
     reps = params.get("representations") or list(REPRESENTATIONS)
@@ -103,5 +109,58 @@ def z_plot(summary: pd.DataFrame):
     ax.axhline(0, color="k", lw=0.8)
     ax.set_title("Meta-models x representations (leave-one-dataset-out, target: IoU)")
     ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def importance_plot(fitted, metabase: pd.DataFrame, meta_features: pd.DataFrame, params: dict):
+    """Permutation importance of the chosen meta-model's inputs (top 20; thesis Figure 33)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from aixcell_automl.metalearning.evaluation import permutation_importance
+
+    imp = permutation_importance(fitted, study_rows(metabase, params),
+                                 meta_feature_frame(meta_features)).head(20)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.barh(imp["feature"], imp["importance"], xerr=imp["std"], color="tab:blue")
+    ax.set_xlabel("drop in mean within-dataset Kendall tau when shuffled")
+    ax.set_title(f"{fitted.model_name} on {fitted.representation}: permutation importance",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_plot(choice: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame,
+                 space_params: dict, params: dict):
+    """Predicted score vs true IoU per held-out dataset for the chosen combination, the true
+    top 10 % in orange (thesis Figure 34)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from aixcell_automl.metalearning.evaluation import lodo_predictions, top_n
+
+    preds = lodo_predictions(study_rows(metabase, params), meta_feature_frame(meta_features),
+                             build_space(space_params), choice["meta_model"],
+                             choice["representation"], choice["target"], seed=0)
+    groups = list(preds.groupby("dataset", sort=True))
+    n_rows = -(-len(groups) // 4)
+    fig, axes = plt.subplots(n_rows, 4, figsize=(12, 3 * n_rows), squeeze=False)
+    for ax, (name, g) in zip(axes.flat, groups, strict=False):
+        top = g["val_iou"] >= g["val_iou"].nlargest(top_n(len(g))).min()
+        ax.scatter(g["predicted"][~top], g["val_iou"][~top], s=12, color="tab:blue")
+        ax.scatter(g["predicted"][top], g["val_iou"][top], s=18, color="tab:orange",
+                   label="true top 10 %")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("predicted score", fontsize=8)
+        ax.set_ylabel("true val IoU", fontsize=8)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.axis("off")
+    fig.suptitle(f"{choice['meta_model']} / {choice['representation']} / {choice['target']}: "
+                 "leave-one-dataset-out predictions")
     fig.tight_layout()
     return fig
