@@ -35,6 +35,7 @@ def run_study(metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params:
     """Every model x representation x target (x seeds for stochastic models) plus baselines;
     one row per (combination, seed, held-out dataset)."""
     from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
 
     from aixcell_automl.plugins.registry import metamodels
 
@@ -50,8 +51,9 @@ def run_study(metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params:
         jobs += [(m, r, tgt, s) for s in seeds]
     log.info("meta-learning study: %d rows, %d datasets, %d jobs", len(rows),
              rows["dataset"].nunique(), len(jobs))
-    results = Parallel(n_jobs=params.get("n_jobs", -1))(
-        delayed(lodo)(rows, mf, space, m, r, tgt, s) for m, r, tgt, s in jobs)
+    results = tqdm(Parallel(n_jobs=params.get("n_jobs", -1), return_as="generator")(
+        delayed(lodo)(rows, mf, space, m, r, tgt, s) for m, r, tgt, s in jobs),
+        total=len(jobs), desc="meta-learning study", unit="job")
     out = pd.DataFrame([r for res in results for r in res] + lodo_baselines(rows, mf, space))
     log.info("study finished in %.0f s", time.perf_counter() - t)
     out.attrs["seconds"] = time.perf_counter() - t
@@ -64,12 +66,16 @@ def _ci(x: pd.Series) -> float:
 
 
 def summarise(study: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Mean over held-out datasets per seed, then mean and 95 % interval over seeds."""
+    """Mean over held-out datasets per seed, then mean and 95 % interval over seeds; also the
+    95 % interval of z over held-out datasets (seed-averaged), the larger uncertainty."""
     keys = ["model", "representation", "target"]
     per_seed = study.groupby([*keys, "seed"])[METRICS].mean().reset_index()
     agg = per_seed.groupby(keys).agg(
         **{f"{m}_mean": (m, "mean") for m in METRICS}, z_ci95=("z", _ci),
         seeds=("seed", "nunique")).reset_index()
+    per_dataset = study.groupby([*keys, "dataset"])["z"].mean().reset_index()
+    agg = agg.merge(per_dataset.groupby(keys)["z"].agg(_ci).rename("z_ci95_datasets")
+                    .reset_index(), on=keys)
     agg = agg.sort_values("z_mean", ascending=False).reset_index(drop=True)
     top5 = agg[~agg["model"].str.startswith("baseline:")].head(5)
     md = "# Meta-learning study (leave-one-dataset-out)\n\n" + agg.to_markdown(
@@ -95,21 +101,32 @@ def choose_and_fit(summary: pd.DataFrame, metabase: pd.DataFrame, meta_features:
 
 
 def z_plot(summary: pd.DataFrame):
-    """Mean z (with 95 % interval) per model x representation, raw-IoU target."""
+    """Mean z per model x representation, one heatmap per target; baselines in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    s = summary[summary["target"].isin(["iou", "-"])]
-    piv = s.pivot_table(index="representation", columns="model", values="z_mean")
-    fig, ax = plt.subplots(figsize=(10, 5))
-    piv.plot(kind="bar", ax=ax, width=0.85)
-    ax.set_ylabel("mean z-score of the predicted top 10 %")
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set_title("Meta-models x representations (leave-one-dataset-out, target: IoU)")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    models = summary[~summary["model"].str.startswith("baseline:")]
+    targets = sorted(models["target"].unique())
+    base = summary[summary["model"].str.startswith("baseline:")]
+    fig, axes = plt.subplots(1, len(targets), figsize=(6 * len(targets) + 1, 7), squeeze=False,
+                             sharey=True, layout="constrained")
+    for ax, tgt in zip(axes[0], targets, strict=True):
+        piv = models[models["target"] == tgt].pivot_table(index="model", columns="representation",
+                                                          values="z_mean")
+        im = ax.imshow(piv.to_numpy(), cmap="viridis", vmin=0, vmax=summary["z_mean"].max())
+        ax.set_xticks(range(piv.shape[1]), piv.columns, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(piv.shape[0]), piv.index, fontsize=8)
+        ax.tick_params(labelleft=ax is axes[0][0])
+        for (i, j), v in np.ndenumerate(piv.to_numpy()):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                    color="w" if v < 0.6 * summary["z_mean"].max() else "k")
+        ax.set_title(f"target: {tgt}", fontsize=10)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="mean z of the predicted top 10 %")
+    fig.suptitle("Leave-one-dataset-out mean z; baselines: " + ", ".join(
+        f"{m.removeprefix('baseline:')} {z:.2f}" for m, z in zip(base["model"], base["z_mean"],
+                                                                 strict=True)), fontsize=9)
     return fig
 
 
@@ -127,7 +144,7 @@ def importance_plot(fitted, metabase: pd.DataFrame, meta_features: pd.DataFrame,
     fig, ax = plt.subplots(figsize=(7, 6))
     ax.barh(imp["feature"], imp["importance"], xerr=imp["std"], color="tab:blue")
     ax.set_xlabel("drop in mean within-dataset Kendall tau when shuffled")
-    ax.set_title(f"{fitted.model_name} on {fitted.representation}: permutation importance",
+    ax.set_title(f"permutation importance: {fitted.model_name}\n{fitted.representation}",
                  fontsize=10)
     fig.tight_layout()
     return fig
