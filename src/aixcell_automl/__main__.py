@@ -54,7 +54,14 @@ def _metabase(args) -> int:
     root = Path(args.datasets_root)
     paths = [str(root / d) for d in args.datasets.split(",")]
     options = json.loads(args.executor_options) if args.executor_options else {}
-    collect(paths, args.out, enumerate_configs(build_space()), per_dataset=args.per_dataset,
+    configs = enumerate_configs(build_space())
+    if args.configs:  # exactly these configurations (e.g. to place a search's winner)
+        wanted = args.configs.split(",")
+        configs = [c for c in configs if c["config_id"] in wanted]
+        if len(configs) != len(wanted):
+            raise SystemExit(f"unknown configuration id(s) in --configs {args.configs}")
+        args.per_dataset = len(configs)
+    collect(paths, args.out, configs, per_dataset=args.per_dataset,
             fidelity_pixels=args.fidelity_pixels, seed=args.seed, executor=args.executor,
             executor_options=options, max_trials=args.max_trials, max_minutes=args.minutes,
             reverse=args.reverse)
@@ -91,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--executor-options", default=None, help='JSON, e.g. {"address": "auto"}')
     p.add_argument("--minutes", type=float, default=None, help="stop starting trials after this")
     p.add_argument("--reverse", action="store_true", help="work from the end of the plan")
+    p.add_argument("--configs", default=None,
+                   help="comma-separated configuration ids to run instead of a sample")
     p = sub.add_parser("metabase-merge", help="append rows of other meta-base files (no dups)")
     p.add_argument("sources", nargs="+")
     p.add_argument("--dest", default="data/03_primary/metabase.jsonl")

@@ -35,7 +35,6 @@ REPRESENTATIONS: dict[str, tuple[str, ...]] = {
     "hp+rad_raw": ("hp", "rad_raw"),
     "hp+hc+en+ug+rad_raw": ("hp", "hc", "en", "ug", "rad_raw"),
 }
-DEFAULT_REPRESENTATION = "hp+hc+en"
 
 
 def _backbone_factor(name: str) -> float:
