@@ -90,3 +90,17 @@ def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, mon
                          per_dataset=50, max_minutes=0.5 / 60, executor="local")
     assert n == len(started) == len(read_rows(tmp_path / "mb.jsonl"))
     assert 2 <= n <= 4  # 0.5 s limit, 0.2 s per trial: stops after the limit, not at 50
+
+
+def test_cli_configs_runs_exactly_the_named_configurations(monkeypatch, tmp_path):
+    from aixcell_automl import __main__ as cli
+    from aixcell_automl import metabase
+
+    seen = {}
+    monkeypatch.setattr(metabase, "collect", lambda paths, out, configs, **kw: seen.update(
+        ids=[c["config_id"] for c in configs], per_dataset=kw["per_dataset"]))
+    ids = [c["config_id"] for c in enumerate_configs(build_space(with_plugins=False))[:2]]
+    assert cli.main(["metabase", "--datasets", "x", "--configs", ",".join(ids)]) == 0
+    assert sorted(seen["ids"]) == sorted(ids) and seen["per_dataset"] == 2
+    with pytest.raises(SystemExit, match="unknown configuration"):
+        cli.main(["metabase", "--datasets", "x", "--configs", "nope"])
