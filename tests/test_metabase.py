@@ -98,9 +98,11 @@ def test_cli_configs_runs_exactly_the_named_configurations(monkeypatch, tmp_path
 
     seen = {}
     monkeypatch.setattr(metabase, "collect", lambda paths, out, configs, **kw: seen.update(
-        ids=[c["config_id"] for c in configs], per_dataset=kw["per_dataset"]))
+        ids=[c["config_id"] for c in configs], per_dataset=kw["per_dataset"], source=kw["source"]))
     ids = [c["config_id"] for c in enumerate_configs(build_space(with_plugins=False))[:2]]
-    assert cli.main(["metabase", "--datasets", "x", "--configs", ",".join(ids)]) == 0
+    padded = f"{ids[0]}, {ids[1]},{ids[0]}"  # spaces and repeats are forgiven
+    assert cli.main(["metabase", "--datasets", "x", "--configs", padded]) == 0
     assert sorted(seen["ids"]) == sorted(ids) and seen["per_dataset"] == 2
-    with pytest.raises(SystemExit, match="unknown configuration"):
-        cli.main(["metabase", "--datasets", "x", "--configs", "nope"])
+    assert seen["source"] == "named"
+    with pytest.raises(SystemExit, match="unknown configuration id\\(s\\): nope$"):
+        cli.main(["metabase", "--datasets", "x", "--configs", f"{ids[0]},nope"])

@@ -55,13 +55,15 @@ def _metabase(args) -> int:
     paths = [str(root / d) for d in args.datasets.split(",")]
     options = json.loads(args.executor_options) if args.executor_options else {}
     configs = enumerate_configs(build_space())
+    source = "sampled"
     if args.configs:  # exactly these configurations (e.g. to place a search's winner)
-        wanted = args.configs.split(",")
+        wanted = {x.strip() for x in args.configs.split(",") if x.strip()}
         configs = [c for c in configs if c["config_id"] in wanted]
-        if len(configs) != len(wanted):
-            raise SystemExit(f"unknown configuration id(s) in --configs {args.configs}")
-        args.per_dataset = len(configs)
-    collect(paths, args.out, configs, per_dataset=args.per_dataset,
+        missing = wanted - {c["config_id"] for c in configs}
+        if missing:
+            raise SystemExit(f"unknown configuration id(s): {', '.join(sorted(missing))}")
+        args.per_dataset, source = len(configs), "named"
+    collect(paths, args.out, configs, per_dataset=args.per_dataset, source=source,
             fidelity_pixels=args.fidelity_pixels, seed=args.seed, executor=args.executor,
             executor_options=options, max_trials=args.max_trials, max_minutes=args.minutes,
             reverse=args.reverse)
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=None, help="stop starting trials after this")
     p.add_argument("--reverse", action="store_true", help="work from the end of the plan")
     p.add_argument("--configs", default=None,
-                   help="comma-separated configuration ids to run instead of a sample")
+                   help="comma-separated configuration ids to run instead of a sample (all of "
+                        "them on every dataset; rows are marked source=named)")
     p = sub.add_parser("metabase-merge", help="append rows of other meta-base files (no dups)")
     p.add_argument("sources", nargs="+")
     p.add_argument("--dest", default="data/03_primary/metabase.jsonl")

@@ -148,7 +148,8 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
         "final_iou": hist[-1]["val_iou"] if hist else None,
         "per_class_iou": best["per_class_iou"] if best else None,
         "curve": [[h["pixels"], h["val_iou"]] for h in hist],
-        "train_seconds": state.get("train_seconds"), "steps": state.get("steps"),
+        "train_seconds": state.get("train_seconds"),
+        "overhead_seconds": state.get("overhead_seconds"), "steps": state.get("steps"),
         "epochs": round(state["steps"] / max(1, state.get("batches_per_epoch", 1)), 4)
         if state.get("steps") else 0,
         "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),
@@ -183,11 +184,12 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
             per_dataset: int = 40, fidelity_pixels: int = 2**23, seed: int = 0,
             executor: str = "isolated", executor_options: dict | None = None,
             max_trials: int | None = None, max_minutes: float | None = None,
-            reverse: bool = False) -> int:
+            reverse: bool = False, source: str = "sampled") -> int:
     """Run the planned trials and append their rows; return the number of rows written.
 
     ``max_minutes`` stops starting new trials after that much wall time (local and isolated
-    executors)."""
+    executors). ``source`` is recorded in each row: "sampled" (the seeded plan) or "named"
+    (configurations chosen by a person or a search, e.g. to place a search's winner)."""
     import time
 
     from tqdm.auto import tqdm
@@ -210,7 +212,7 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
         tasks = itertools.takewhile(lambda _: time.time() < deadline, tasks)
     with tqdm(total=total, desc="meta-base trials", unit="trial") as bar:
         for _, row in executors.run(run_trial, tasks, executor, **(executor_options or {})):
-            append_row(out_path, row)
+            append_row(out_path, {**row, "source": source})
             written += 1
             bar.set_postfix_str(f"{row['dataset']} {row['config_id']} IoU={row['val_iou']}")
             bar.update()

@@ -107,7 +107,7 @@ images (mean over foreground classes). Best validation IoU during the search:
 meta-model (config id <code>{cfg['config_id']}</code>).</p>
 <p>Budget {summary['budget_seconds']:.0f} s for successive halving over the top
 {trace['k']}; halving took {summary['wall_seconds']:.0f} s on {e(summary['hardware'])}
-(the budget plus building each model once and evaluating).{e(summary['budget_note'])}
+(the budget plus building each model once and evaluating). {e(summary['budget_note'])}
 The model is saved in <code>{e(summary['model_path'])}</code>; apply it with
 <code>kedro run --pipeline=predict --params "predict.input=/path/to/images"</code>.</p>
 <h2>Per-class test IoU</h2>{_table(per_class)}

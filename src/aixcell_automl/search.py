@@ -9,6 +9,8 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from aixcell_automl.halving import (
@@ -37,37 +39,35 @@ def check_budget(budget_seconds: float, k: int, min_slice_seconds: float) -> dic
     return advice
 
 
-def suggest_budget(configs: list[dict], metabase, meta_features: dict, fidelity_pixels: int,
-                   hardware: str) -> dict | None:
+def suggest_budget(configs: list[dict], metabase: pd.DataFrame, target: dict,
+                   fidelity_pixels: int, hardware: str) -> dict | None:
     """A budget (s) for successive halving over ``configs``: enough for the winner to see the
-    meta-base fidelity or one pass over the dataset's pixels (from its meta-features), whichever
-    is more, at the median training speed the meta-base measured for these configurations (on
-    ``hardware`` when it has rows from there). None without usable rows."""
-    import numpy as np
-
+    meta-base fidelity or one pass over the target dataset's pixels (from its meta-features),
+    whichever is more, at the median training speed the meta-base measured for these
+    configurations on the same kind of device (``cpu``/``gpu`` prefix of ``hardware``; build and
+    tracing time excluded where the row records it). None without such rows."""
     if metabase.empty:
         return None
-    ok = metabase[(metabase["status"] == "ok") & (metabase["train_seconds"] > 0)]
-    if ok.empty:
+    kind = hardware.split(":")[0]
+    rows = metabase[(metabase["status"] == "ok") & (metabase["train_seconds"] > 0)
+                    & metabase["hardware"].str.startswith(kind + ":")]
+    if rows.empty:
         return None
-    same = ok[ok["hardware"] == hardware]
-    rows = same if len(same) else ok
-    speed = rows["pixels_seen"] / rows["train_seconds"]
+    overhead = rows["overhead_seconds"].fillna(0) if "overhead_seconds" in rows else 0.0
+    speed = rows["pixels_seen"] / (rows["train_seconds"] - overhead).clip(lower=1e-3)
     speeds = []
     for c in configs:
-        exact = speed[(rows["hp_backbone"] == c["backbone"]) & (rows["hp_patch_size"] ==
-                      c["patch_size"]) & (rows["hp_batch_size"] == c["batch_size"])]
-        speeds.append(float((exact if len(exact) else speed[rows["hp_backbone"] ==
-                                                             c["backbone"]]).median()))
+        same_bb = rows["hp_backbone"] == c["backbone"]
+        exact = speed[same_bb & (rows["hp_patch_size"] == c["patch_size"])
+                      & (rows["hp_batch_size"] == c["batch_size"])]
+        speeds.append(float((exact if len(exact) else speed[same_bb]).median()))
     speeds = [v for v in speeds if v > 0] or [float(speed.median())]
-    dataset_pixels = meta_features["hc_n_images"] * meta_features["hc_mean_image_shape"] ** 2
+    dataset_pixels = target["hc_n_images"] * target["hc_mean_image_shape"] ** 2
     winner_pixels = max(fidelity_pixels, dataset_pixels)
-    budget = winner_pixels / float(np.median(speeds)) / winner_share(len(configs))
-    return {"budget_seconds": float(budget), "k": len(configs),
-            "winner_pixels": float(winner_pixels),
+    return {"budget_seconds": float(winner_pixels / np.median(speeds) / winner_share(len(configs))),
+            "k": len(configs), "winner_pixels": float(winner_pixels),
             "pixels_per_second": float(np.median(speeds)),
-            "measured_on": hardware if len(same) else "all meta-base hardware",
-            "rows": len(rows)}
+            "measured_on": ", ".join(sorted(rows["hardware"].unique())), "rows": len(rows)}
 
 
 def _ray_trial(dataset_path: str, split: dict, seed: int, config: dict, run_dir: str,

@@ -50,7 +50,7 @@ def _synthetic_metabase(n_datasets=4, per=24, seed=0):
             rows.append({"dataset": f"d{d}", "dataset_hash": f"h{d}", "config_id": c["config_id"],
                          **{f"hp_{k}": v for k, v in c.items() if k != "config_id"},
                          "val_iou": float(np.clip(iou, 0, 1)), "train_seconds": 60.0,
-                         "pixels_seen": 2**23, "hardware": "cpu:test", "status": "ok",
+                         "pixels_seen": 2**23, "hardware": "test:0", "status": "ok",
                          "fidelity_pixels": 1})
     return pd.DataFrame(rows), pd.DataFrame(mf).set_index("dataset")
 

@@ -1,9 +1,12 @@
+import pytest
+
 from aixcell_automl.metalearning.evaluation import permutation_importance
 from aixcell_automl.pipelines.meta_learning.nodes import (
     choose_and_fit,
     run_study,
     scatter_plot,
     summarise,
+    versus_baselines,
 )
 from aixcell_automl.search_space import DEFAULT_SPACE
 from tests.metalearning.test_evaluation import _synthetic_metabase
@@ -29,3 +32,29 @@ def test_study_summary_and_choice_on_a_synthetic_metabase():
     assert imp.iloc[1] > 0.2 and abs(imp["flip"]) < 0.05 and imp["hc_n_classes"] == 0
     fig = scatter_plot(choice, rows, mf.reset_index(), DEFAULT_SPACE, params)
     assert len([a for a in fig.axes if a.has_data()]) == 4  # one panel per held-out dataset
+    assert choice["z_ci95_datasets"] > 0  # z differs between held-out datasets
+    vs = versus_baselines(study, top5.iloc[0]).set_index("baseline")
+    assert vs.loc["baseline:random", "z_difference"] == pytest.approx(
+        study[study["model"] == choice["meta_model"]].query(
+            "representation == @choice['representation']")["z"].mean())  # random's z is 0
+    assert (vs[["wins", "ties", "losses"]].sum(axis=1) == 4).all()
+    assert "against each baseline" in md
+
+
+def test_lodo_predictions_never_train_on_the_held_out_dataset(monkeypatch):
+    from aixcell_automl.metalearning import evaluation
+
+    rows, mf = _synthetic_metabase()
+    trained_on = []
+    real_fit = evaluation.fit_meta_model
+    monkeypatch.setattr(evaluation, "fit_meta_model", lambda train, *a, **k: (
+        trained_on.append(set(train["dataset"])) or real_fit(train, *a, **k)))
+    preds = evaluation.lodo_predictions(rows, mf, DEFAULT_SPACE, "random_forest", "hp+hc+en",
+                                        "iou", 0)
+    assert len(preds) == len(rows)
+    assert all(held not in seen for held, seen in zip(sorted(rows["dataset"].unique()),
+                                                      trained_on, strict=True))
+    metrics = evaluation.lodo(rows, mf, DEFAULT_SPACE, "random_forest", "hp+hc+en", "iou", 0)
+    d0 = preds[preds["dataset"] == "d0"]
+    assert metrics[0]["z"] == pytest.approx(
+        evaluation.ranking_metrics(d0["val_iou"], d0["predicted"])["z"])

@@ -16,7 +16,7 @@ def test_rank_excludes_the_target_datasets_own_rows():
     ranking, info = rank(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
     assert len(ranking) == 576 and info["excluded_datasets"] == ["d1"]
     assert info["metabase_rows"] == len(rows[rows["dataset"] != "d1"])
-    assert info["budget_suggestion"]["k"] == 4
+    assert info["budget_suggestion"] is None  # the synthetic rows come from no real device
     # a renamed copy of d1 (same content hash) is excluded as well
     target2 = {**target, "dataset": "my_copy"}
     _, info2 = rank(target2, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
@@ -73,22 +73,28 @@ def test_budget_suggestion_uses_measured_speed_and_dataset_size():
     import pandas as pd
 
     from aixcell_automl.halving import winner_share
+    from aixcell_automl.pipelines.search.nodes import budget_note
     from aixcell_automl.search import suggest_budget
 
     cfg = {"backbone": "resnet18", "patch_size": 64, "batch_size": 8}
+    row = {"status": "ok", "hp_backbone": "resnet18", "hp_patch_size": 64, "hp_batch_size": 8}
     rows = pd.DataFrame([
-        {"status": "ok", "hardware": "cpu:2", "hp_backbone": "resnet18", "hp_patch_size": 64,
-         "hp_batch_size": 8, "pixels_seen": 2**20, "train_seconds": 2.0},  # 2^19 px/s here
-        {"status": "ok", "hardware": "gpu:1", "hp_backbone": "resnet18", "hp_patch_size": 64,
-         "hp_batch_size": 8, "pixels_seen": 2**24, "train_seconds": 2.0},
-        {"status": "failed", "hardware": "cpu:2", "hp_backbone": "resnet18", "hp_patch_size": 64,
-         "hp_batch_size": 8, "pixels_seen": 0, "train_seconds": 0.0}])
+        {**row, "hardware": "cpu:2x", "pixels_seen": 2**20, "train_seconds": 3.0,
+         "overhead_seconds": 1.0},  # 2^19 px/s once building and tracing are taken out
+        {**row, "hardware": "gpu:1xH100", "pixels_seen": 2**24, "train_seconds": 2.0},
+        {**row, "hardware": "cpu:2x", "status": "failed", "pixels_seen": 0, "train_seconds": 0.0},
+        {**row, "hardware": "cpu:2x", "hp_patch_size": 256, "pixels_seen": 2**18,
+         "train_seconds": 1.0}])  # another patch size: only used when no exact match
     small = {"hc_n_images": 10, "hc_mean_image_shape": 100}  # 1e5 px < the fidelity
-    s = suggest_budget([cfg] * 4, rows, small, 2**23, "cpu:2")
-    assert s["pixels_per_second"] == 2**19 and s["measured_on"] == "cpu:2"
+    s = suggest_budget([cfg] * 4, rows, small, 2**23, "cpu:16x")
+    assert s["pixels_per_second"] == 2**19 and s["measured_on"] == "cpu:2x"
     assert s["budget_seconds"] == pytest.approx(16 / winner_share(4))
     big = {"hc_n_images": 100, "hc_mean_image_shape": 1024}  # one pass: 2^20 * 100 px
-    assert suggest_budget([cfg] * 4, rows, big, 2**23, "cpu:2")["budget_seconds"] == \
+    assert suggest_budget([cfg] * 4, rows, big, 2**23, "cpu:2x")["budget_seconds"] == \
         pytest.approx(200 / winner_share(4))
-    assert suggest_budget([cfg] * 4, rows, small, 2**23, "tpu")["rows"] == 2  # falls back to all
-    assert suggest_budget([cfg], rows.iloc[:0], small, 2**23, "cpu:2") is None
+    other = {**cfg, "patch_size": 128}  # same backbone, no exact row: median of both cpu rows
+    assert suggest_budget([other], rows, small, 2**23, "cpu:2x")["pixels_per_second"] == \
+        pytest.approx((2**19 + 2**18) / 2)
+    assert suggest_budget([cfg], rows, small, 2**23, "gpu:1xA100")["pixels_per_second"] == 2**23
+    assert suggest_budget([cfg], rows, small, 2**23, "tpu:1") is None  # no rows of that kind
+    assert "0.5 min" in budget_note(s) and budget_note(None) == ""

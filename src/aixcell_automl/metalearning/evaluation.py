@@ -160,7 +160,9 @@ def permutation_importance(fitted, rows: pd.DataFrame, meta_features: pd.DataFra
                            n_repeats: int = 5, seed: int = 0) -> pd.DataFrame:
     """How much a fitted meta-model relies on each input column: the drop in mean
     within-dataset Kendall tau between its scores and the true IoU on ``rows`` when that column
-    is shuffled across all rows (in-sample, so reliance rather than generalisation)."""
+    is shuffled (in-sample, so reliance rather than generalisation). Columns that are constant
+    within every dataset (dataset meta-features) are shuffled between datasets, the others
+    between rows."""
     X, cols = build_matrix(rows.to_dict("records"), rows["dataset"].tolist(), meta_features,
                            fitted.space, fitted.representation, fitted.train_datasets)
     groups = [np.flatnonzero((rows["dataset"] == d).to_numpy()) for d in rows["dataset"].unique()]
@@ -172,13 +174,19 @@ def permutation_importance(fitted, rows: pd.DataFrame, meta_features: pd.DataFra
 
     base, rng, out = tau(X), np.random.default_rng(seed), []
     for j, col in enumerate(cols):
+        per_dataset = all(np.ptp(X[g, j]) == 0 for g in groups)
         drops = []
         for _ in range(n_repeats):
             Xp = X.copy()
-            Xp[:, j] = rng.permutation(Xp[:, j])
+            if per_dataset:
+                for g, src in zip(groups, rng.permutation(len(groups)), strict=True):
+                    Xp[g, j] = X[groups[src][0], j]
+            else:
+                Xp[:, j] = rng.permutation(X[:, j])
             drops.append(base - tau(Xp))
         out.append({"feature": col, "importance": float(np.mean(drops)),
-                    "std": float(np.std(drops))})
+                    "std": float(np.std(drops)), "shuffled": "datasets" if per_dataset
+                    else "rows"})
     return pd.DataFrame(out).sort_values("importance", ascending=False).reset_index(drop=True)
 
 

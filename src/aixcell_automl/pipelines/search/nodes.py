@@ -57,12 +57,9 @@ def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, spac
     log.info("ranked %d configurations with %s on %d rows from %d datasets; top: %s",
              len(configs), fitted.model_name, fitted.n_rows, len(fitted.train_datasets),
              ranking.iloc[0].to_dict())
-    if suggestion:
-        log.info("suggested budget for k=%d: %.1f min, so that the winner sees %.1f Mpx at the "
-                 "%.2f Mpx/s the meta-base measured (%s); this search: %.1f min",
-                 suggestion["k"], suggestion["budget_seconds"] / 60,
-                 suggestion["winner_pixels"] / 1e6, suggestion["pixels_per_second"] / 1e6,
-                 suggestion["measured_on"], float(params["budget_minutes"]))
+    log.info("%s This search: %.1f min.", budget_note(suggestion) or
+             "No budget suggestion: the meta-base has no rows from this kind of device.",
+             float(params["budget_minutes"]))
     return ranking, info
 
 
@@ -174,7 +171,7 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
         "split_note": f"{len(split['train'])} train / {len(split['val'])} val / "
                       f"{len(split['test'])} test images"
                       + (" (predefined)" if split.get("predefined") else f", seed {split['seed']}"),
-        "budget_note": _budget_note(rank_info.get("budget_suggestion")),
+        "budget_note": budget_note(rank_info.get("budget_suggestion")),
         "seed": params.get("seed", 0),
         "versions": ", ".join(f"{k} {v}" for k, v in library_versions().items()),
     }
@@ -182,13 +179,15 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
     return html, hfig, ofig
 
 
-def _budget_note(suggestion: dict | None) -> str:
+def budget_note(suggestion: dict | None) -> str:
+    """One sentence on the suggested budget ("" without a suggestion)."""
     if not suggestion:
         return ""
-    return (f" Suggested budget for k={suggestion['k']} on this dataset: "
+    return (f"Suggested budget for k={suggestion['k']} on this dataset: "
             f"{suggestion['budget_seconds'] / 60:.1f} min, so that the winner sees "
-            f"{suggestion['winner_pixels'] / 1e6:.1f} Mpx at the training speed the meta-base "
-            f"measured for these configurations ({suggestion['measured_on']}).")
+            f"{suggestion['winner_pixels'] / 1e6:.1f} Mpx at the median training speed the "
+            f"meta-base measured for these configurations "
+            f"({suggestion['pixels_per_second'] / 1e6:.3f} Mpx/s on {suggestion['measured_on']}).")
 
 
 def learn_from_use(dataset: SegmentationDataset, trace: dict, params: dict) -> pd.DataFrame:

@@ -91,6 +91,7 @@ def register_metamodels():
         MetaModel("svm", _svm),
         MetaModel("random_forest", _forest, stochastic=True),
         MetaModel("xgboost", _xgb, stochastic=True),
-        MetaModel("lambdamart", _lambdamart, kind="ranker", stochastic=True),
-        MetaModel("lightgbm_lambdarank", _lgbm_rank, kind="ranker", stochastic=True),
+        # no row/column subsampling: the rankers give the same model for every seed
+        MetaModel("lambdamart", _lambdamart, kind="ranker"),
+        MetaModel("lightgbm_lambdarank", _lgbm_rank, kind="ranker"),
     ]
