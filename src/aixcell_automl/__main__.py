@@ -55,15 +55,15 @@ def _metabase(args) -> int:
     paths = [str(root / d) for d in args.datasets.split(",")]
     options = json.loads(args.executor_options) if args.executor_options else {}
     configs = enumerate_configs(build_space())
-    source = "sampled"
+    per_dataset, source = args.per_dataset, "sampled"
     if args.configs:  # exactly these configurations (e.g. to place a search's winner)
         wanted = {x.strip() for x in args.configs.split(",") if x.strip()}
         configs = [c for c in configs if c["config_id"] in wanted]
         missing = wanted - {c["config_id"] for c in configs}
         if missing:
             raise SystemExit(f"unknown configuration id(s): {', '.join(sorted(missing))}")
-        args.per_dataset, source = len(configs), "named"
-    collect(paths, args.out, configs, per_dataset=args.per_dataset, source=source,
+        per_dataset, source = len(configs), "named"
+    collect(paths, args.out, configs, per_dataset=per_dataset, source=source,
             fidelity_pixels=args.fidelity_pixels, seed=args.seed, executor=args.executor,
             executor_options=options, max_trials=args.max_trials, max_minutes=args.minutes,
             reverse=args.reverse)

@@ -207,12 +207,11 @@ def wins_ties_losses(summary, reference: str = "automl") -> dict:
 
 def comparison_figure(rows: list[dict]):
     """Test IoU per dataset and method (dots: seeds; bar: mean)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
+    from aixcell_automl.report import pyplot
+
+    plt = pyplot()
     df = pd.DataFrame(rows)
     datasets = list(dict.fromkeys(df["dataset"])) if len(df) else []
     methods = [m for m in METHODS if len(df) and m in set(df["method"])]

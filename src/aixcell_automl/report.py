@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (the one way figures are made)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +22,7 @@ def _plt():
 
 def halving_figure(trace: dict):
     """Validation IoU of each configuration per rung; dropped ones grey, the winner red."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     scores: dict[str, list[tuple[int, float]]] = {}
     for rung in trace["rungs"]:
@@ -48,7 +49,7 @@ def overlay_figure(images: list[np.ndarray], truths: list[np.ndarray], preds: li
     """Rows of image | ground truth | prediction for a few test images."""
     from aixcell_automl.predict import overlay
 
-    plt = _plt()
+    plt = pyplot()
     n = len(images)
     fig, axes = plt.subplots(n, 3, figsize=(9, 3 * n), squeeze=False)
     for i in range(n):

@@ -61,12 +61,11 @@ def suggest_budget(configs: list[dict], metabase: pd.DataFrame, target: dict,
         exact = speed[same_bb & (rows["hp_patch_size"] == c["patch_size"])
                       & (rows["hp_batch_size"] == c["batch_size"])]
         speeds.append(float((exact if len(exact) else speed[same_bb]).median()))
-    speeds = [v for v in speeds if v > 0] or [float(speed.median())]
-    dataset_pixels = target["hc_n_images"] * target["hc_mean_image_shape"] ** 2
-    winner_pixels = max(fidelity_pixels, dataset_pixels)
-    return {"budget_seconds": float(winner_pixels / np.median(speeds) / winner_share(len(configs))),
-            "k": len(configs), "winner_pixels": float(winner_pixels),
-            "pixels_per_second": float(np.median(speeds)),
+    pps = float(np.median([v for v in speeds if v > 0] or [speed.median()]))
+    winner_pixels = max(fidelity_pixels,
+                        target["hc_n_images"] * target["hc_mean_image_shape"] ** 2)
+    return {"budget_seconds": float(winner_pixels / pps / winner_share(len(configs))),
+            "k": len(configs), "winner_pixels": float(winner_pixels), "pixels_per_second": pps,
             "measured_on": ", ".join(sorted(rows["hardware"].unique())), "rows": len(rows)}
 
 

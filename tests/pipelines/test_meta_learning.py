@@ -7,6 +7,7 @@ from aixcell_automl.pipelines.meta_learning.nodes import (
     scatter_plot,
     summarise,
     versus_baselines,
+    z_by_dataset,
 )
 from aixcell_automl.search_space import DEFAULT_SPACE
 from tests.metalearning.test_evaluation import _synthetic_metabase
@@ -33,7 +34,7 @@ def test_study_summary_and_choice_on_a_synthetic_metabase():
     fig = scatter_plot(choice, rows, mf.reset_index(), DEFAULT_SPACE, params)
     assert len([a for a in fig.axes if a.has_data()]) == 4  # one panel per held-out dataset
     assert choice["z_ci95_datasets"] > 0  # z differs between held-out datasets
-    vs = versus_baselines(study, top5.iloc[0]).set_index("baseline")
+    vs = versus_baselines(z_by_dataset(study), top5.iloc[0]).set_index("baseline")
     assert vs.loc["baseline:random", "z_difference"] == pytest.approx(
         study[study["model"] == choice["meta_model"]].query(
             "representation == @choice['representation']")["z"].mean())  # random's z is 0

@@ -14,6 +14,7 @@ from aixcell_automl.metafeatures.radiomics import (
     normalize_table,
     raw_radiomics_columns,
 )
+from aixcell_automl.report import pyplot
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +106,10 @@ def image_embedding(image_table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_image_embedding(image_table: pd.DataFrame):
     """Image-level radiomics vectors in 2-D (PCA), coloured by dataset, without and with
     feature-wise normalisation."""
-    plt = _pyplot()
+    plt = pyplot()
     emb = image_embedding(image_table)
     names = list(dict.fromkeys(image_table["dataset"]))
     cmap = plt.get_cmap("tab20")
@@ -140,7 +132,7 @@ def plot_image_embedding(image_table: pd.DataFrame):
 
 def plot_similarity_heatmap(meta_features: pd.DataFrame):
     """Cosine distance (1 - similarity) between the datasets' normalised radiomics vectors."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(meta_features["dataset"])
     sim = meta_features[[f"sim_{n}" for n in names]].to_numpy(float)
     dist = 1.0 - sim

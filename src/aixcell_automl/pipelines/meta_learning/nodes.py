@@ -73,27 +73,32 @@ def summarise(study: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     agg = per_seed.groupby(keys).agg(
         **{f"{m}_mean": (m, "mean") for m in METRICS}, z_ci95=("z", _ci),
         seeds=("seed", "nunique")).reset_index()
-    per_dataset = study.groupby([*keys, "dataset"])["z"].mean().reset_index()
-    agg = agg.merge(per_dataset.groupby(keys)["z"].agg(_ci).rename("z_ci95_datasets")
-                    .reset_index(), on=keys)
+    per_dataset = z_by_dataset(study)
+    agg = agg.merge(per_dataset.groupby(keys).agg(_ci).rename("z_ci95_datasets").reset_index(),
+                    on=keys)
     agg = agg.sort_values("z_mean", ascending=False).reset_index(drop=True)
     top5 = agg[~agg["model"].str.startswith("baseline:")].head(5)
     md = ("# Meta-learning study (leave-one-dataset-out)\n\n## The best combination against "
           "each baseline, paired per held-out dataset\n\n" + versus_baselines(
-              study, top5.iloc[0]).to_markdown(index=False, floatfmt=".3f")
+              per_dataset, top5.iloc[0]).to_markdown(index=False, floatfmt=".3f")
           + "\n\n## All combinations\n\n" + agg.to_markdown(index=False, floatfmt=".3f")
           + "\n")
     return agg, top5, md
 
 
-def versus_baselines(study: pd.DataFrame, best: pd.Series) -> pd.DataFrame:
-    """``best``'s seed-averaged z minus each baseline's, paired per held-out dataset: mean,
-    95 % interval, wins / ties / losses."""
-    keys = ["model", "representation", "target"]
-    mine = study.set_index(keys).loc[tuple(best[k] for k in keys)].groupby("dataset")["z"].mean()
+def z_by_dataset(study: pd.DataFrame) -> pd.Series:
+    """Seed-averaged z per model, representation, target and held-out dataset."""
+    return study.groupby(["model", "representation", "target", "dataset"])["z"].mean()
+
+
+def versus_baselines(per_dataset: pd.Series, best: pd.Series) -> pd.DataFrame:
+    """``best``'s z minus each baseline's, paired per held-out dataset (``per_dataset``: z by
+    model, representation, target, dataset): mean, 95 % interval, wins / ties / losses."""
+    mine = per_dataset.loc[(best["model"], best["representation"], best["target"])]
+    models = per_dataset.index.get_level_values("model")
     out = []
-    for name in sorted(m for m in study["model"].unique() if m.startswith("baseline:")):
-        d = (mine - study[study["model"] == name].groupby("dataset")["z"].mean()).dropna()
+    for name in sorted(m for m in set(models) if m.startswith("baseline:")):
+        d = (mine - per_dataset[models == name].droplevel([0, 1, 2])).dropna()
         out.append({"baseline": name, "z_difference": d.mean(), "ci95": _ci(d),
                     "wins": int((d > 1e-9).sum()), "ties": int((d.abs() <= 1e-9).sum()),
                     "losses": int((d < -1e-9).sum())})
@@ -120,10 +125,9 @@ def choose_and_fit(summary: pd.DataFrame, metabase: pd.DataFrame, meta_features:
 
 def z_plot(summary: pd.DataFrame):
     """Mean z per model x representation, one heatmap per target; baselines in the title."""
-    import matplotlib
+    from aixcell_automl.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     models = summary[~summary["model"].str.startswith("baseline:")]
     targets = sorted(models["target"].unique())
@@ -133,7 +137,8 @@ def z_plot(summary: pd.DataFrame):
     for ax, tgt in zip(axes[0], targets, strict=True):
         piv = models[models["target"] == tgt].pivot_table(index="model", columns="representation",
                                                           values="z_mean")
-        im = ax.imshow(piv.to_numpy(), cmap="viridis", vmin=0, vmax=summary["z_mean"].max())
+        im = ax.imshow(piv.to_numpy(), cmap="viridis", vmin=min(0.0, models["z_mean"].min()),
+                       vmax=summary["z_mean"].max())
         ax.set_xticks(range(piv.shape[1]), piv.columns, rotation=60, ha="right", fontsize=8)
         ax.set_yticks(range(piv.shape[0]), piv.index, fontsize=8)
         ax.tick_params(labelleft=ax is axes[0][0])
@@ -150,10 +155,9 @@ def z_plot(summary: pd.DataFrame):
 
 def importance_plot(fitted, metabase: pd.DataFrame, meta_features: pd.DataFrame, params: dict):
     """Permutation importance of the chosen meta-model's inputs (top 20; thesis Figure 33)."""
-    import matplotlib
+    from aixcell_automl.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from aixcell_automl.metalearning.evaluation import permutation_importance
 
@@ -172,10 +176,9 @@ def scatter_plot(choice: dict, metabase: pd.DataFrame, meta_features: pd.DataFra
                  space_params: dict, params: dict):
     """Predicted score vs true IoU per held-out dataset for the chosen combination, the true
     top 10 % in orange (thesis Figure 34)."""
-    import matplotlib
+    from aixcell_automl.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from aixcell_automl.metalearning.evaluation import lodo_predictions, top_n
 

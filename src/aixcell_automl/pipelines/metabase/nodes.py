@@ -80,10 +80,9 @@ def fidelity_agreement(ok: pd.DataFrame) -> dict:
 
 def iou_distribution_figure(metabase: pd.DataFrame):
     """Validation IoU per dataset (thesis Figure 31)."""
-    import matplotlib
+    from aixcell_automl.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     ok = metabase[metabase["status"] == "ok"]
     names = sorted(ok["dataset"].unique())

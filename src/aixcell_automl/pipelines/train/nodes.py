@@ -67,10 +67,9 @@ def evaluate_on_test(model_and_info, dataset: SegmentationDataset, split: dict) 
 
 def plot_learning_curve(state: dict):
     """Validation IoU (and loss) per evaluation against training pixels."""
-    import matplotlib
+    from aixcell_automl.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     hist = state["history"]
     fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -118,10 +118,9 @@ def plot_curves(curves: dict):
     """Validation IoU per epoch, one panel per target, one colour per start (thesis Fig.
     24-27): thin lines are seeds, the thick line their mean; a dot marks where a transferred
     model's frozen layers were released."""
-    import matplotlib
+    from aixcell_automl.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     targets = list(curves["results"])
     fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.4), squeeze=False)
