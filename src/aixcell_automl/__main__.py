@@ -48,25 +48,26 @@ def _validate(args) -> int:
 
 
 def _metabase(args) -> int:
-    from aixcell_automl.metabase import collect
+    from aixcell_automl import metabase
     from aixcell_automl.search_space import build_space, enumerate_configs
 
     root = Path(args.datasets_root)
     paths = [str(root / d) for d in args.datasets.split(",")]
     options = json.loads(args.executor_options) if args.executor_options else {}
     configs = enumerate_configs(build_space())
-    per_dataset, source = args.per_dataset, "sampled"
     if args.configs:  # exactly these configurations (e.g. to place a search's winner)
         wanted = {x.strip() for x in args.configs.split(",") if x.strip()}
         configs = [c for c in configs if c["config_id"] in wanted]
         missing = wanted - {c["config_id"] for c in configs}
         if missing:
             raise SystemExit(f"unknown configuration id(s): {', '.join(sorted(missing))}")
-        per_dataset, source = len(configs), "named"
-    collect(paths, args.out, configs, per_dataset=per_dataset, source=source,
-            fidelity_pixels=args.fidelity_pixels, seed=args.seed, executor=args.executor,
-            executor_options=options, max_trials=args.max_trials, max_minutes=args.minutes,
-            reverse=args.reverse)
+        metabase.collect_named(paths, args.out, configs, fidelity_pixels=args.fidelity_pixels,
+                               seed=args.seed, executor=args.executor, executor_options=options)
+        return 0
+    metabase.collect(paths, args.out, configs, checkpoints=args.checkpoints, seed=args.seed,
+                     executor=args.executor, executor_options=options,
+                     max_trials=args.max_trials, max_minutes=args.minutes,
+                     ladder=metabase.parse_ladder(args.ladder) if args.ladder else metabase.LADDER)
     return 0
 
 
@@ -92,17 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets-root", default="../shared/datasets")
     p.add_argument("--datasets", required=True, help="comma-separated folder names")
     p.add_argument("--out", default="data/03_primary/metabase.jsonl")
-    p.add_argument("--per-dataset", type=int, default=40)
-    p.add_argument("--fidelity-pixels", type=int, default=2**23)
+    p.add_argument("--checkpoints", default="data/03_primary/metabase_checkpoints",
+                   help="where ladder trials keep checkpoints while they can be promoted")
+    p.add_argument("--fidelity-pixels", type=int, default=2**23, help="for --configs")
+    p.add_argument("--ladder", default=None,
+                   help='rungs as "configs@log2 pixels:best promoted"; '
+                        'default "12@23:4,6@25:2,3@26"')
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-trials", type=int, default=None)
     p.add_argument("--executor", default="isolated", choices=["isolated", "local", "ray"])
     p.add_argument("--executor-options", default=None, help='JSON, e.g. {"address": "auto"}')
     p.add_argument("--minutes", type=float, default=None, help="stop starting trials after this")
-    p.add_argument("--reverse", action="store_true", help="work from the end of the plan")
     p.add_argument("--configs", default=None,
-                   help="comma-separated configuration ids to run instead of a sample (all of "
-                        "them on every dataset; rows are marked source=named)")
+                   help="comma-separated configuration ids to train at --fidelity-pixels instead "
+                        "of the ladder (all of them on every dataset; rows are marked "
+                        "source=named)")
     p = sub.add_parser("metabase-merge", help="append rows of other meta-base files (no dups)")
     p.add_argument("sources", nargs="+")
     p.add_argument("--dest", default="data/03_primary/metabase.jsonl")

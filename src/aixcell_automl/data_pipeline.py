@@ -98,13 +98,39 @@ def cut(images: ImageSet, rows: np.ndarray, patch: int) -> tuple[np.ndarray, np.
     return x, y
 
 
-def validation_patches(images: ImageSet, patch: int, max_pixels: int, seed: int
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed, seeded sample of grid patches from the validation images (about ``max_pixels``)."""
-    grid = grid_patches(images, patch)
-    n = max(1, min(len(grid.rows), max_pixels // (patch * patch)))
-    pick = np.sort(np.random.default_rng(seed).permutation(len(grid.rows))[:n])
-    return cut(images, grid.rows[pick], patch)
+VALIDATION_CROP = 384  # side of a validation region: 1.5x the largest patch of the space
+
+
+def validation_regions(images: ImageSet, max_pixels: int, seed: int,
+                       crop: int = VALIDATION_CROP) -> ImageSet:
+    """A fixed, seeded set of validation regions, the same for every configuration.
+
+    Images are visited in a seeded order, repeatedly if needed; from each, one square crop of
+    side ``crop`` (the whole image along an axis shorter than that) at a seeded random position,
+    until ``max_pixels`` are reached (at least one region; the same crop is never taken twice).
+    Regions are predicted by sliding windows of each configuration's patch size, as
+    :mod:`.predict` does, so every score of a dataset is "IoU on these pixels"."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(images.images))
+    taken: set[tuple[int, int, int]] = set()
+    out = ImageSet([], [], [])
+    total, misses = 0, 0
+    while total < max_pixels and misses < 2 * len(order):
+        for i in order:
+            h, w = images.masks[i].shape
+            ch, cw = min(crop, h), min(crop, w)
+            y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            if (i, y, x) in taken:
+                misses += 1
+                continue
+            taken.add((i, y, x))
+            out.images.append(images.images[i][y:y + ch, x:x + cw])
+            out.masks.append(images.masks[i][y:y + ch, x:x + cw])
+            out.stems.append(f"{images.stems[i]}@{y},{x}")
+            total += ch * cw
+            if total >= max_pixels:
+                break
+    return out
 
 
 class Augmenter:

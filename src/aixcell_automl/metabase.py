@@ -1,18 +1,22 @@
-"""The meta-base (SPEC §5): one row per (dataset, configuration, fidelity) trial.
+"""The meta-base (docs/metabase.md): one row per (dataset, configuration, fidelity, protocol).
 
 Rows live in an append-only JSON-lines file. Each row is written with a single ``write`` on a file
 opened in append mode and flushed with ``fsync``; a line cut short by a crash is skipped (with a
-warning) when reading and never merged with the next row. Collection skips every
-``(dataset_hash, config_id, fidelity)`` already present, so re-running after a kill neither loses
-nor duplicates rows.
+warning) when reading and never merged with the next row. Collection skips every key already
+present, so re-running after a kill neither loses nor duplicates rows.
 
-**Fidelity protocol.** A trial trains for a fixed number of *training pixels*
-(``fidelity_pixels``, default 2**23 = 8.4 Mpx: 512 patches of 128 px) - a hardware-independent
-amount of work - and records the validation IoU every ``eval_every_pixels`` (default 2**21) on
-about ``val_pixels`` (2**20) validation pixels, so the cheaper fidelities 2**21 and 2**22 are read
-from the same learning curve. The trial's IoU is
-its best validation IoU (see :mod:`.training`). Data: the dataset's seeded train/val split
-(seed 0); the test split is never touched.
+**Protocol v2** (``PROTOCOL``; rows without a ``protocol`` field are v1 and are never mixed with
+v2 rows). A trial trains for a fixed number of *training pixels* (the fidelity, hardware
+independent) without early stopping, and is scored at every power of two from 2**21 pixels on
+the same fixed validation regions of the dataset (``VAL_PIXELS``), predicted by sliding windows
+of the configuration's patch size (see :mod:`.training`). The trial's IoU is its best validation
+IoU so far. Data: the dataset's seeded train/val split (seed 0); the test split is never touched.
+
+**The ladder** (``LADDER``): per dataset, successive halving run as a collection
+plan. Rung 0 trains 12 sampled configurations to 2**23 pixels; 6 continue from their checkpoint to
+2**25 (the best 4 and 2 drawn at random from the other 8, seeded), 3 of those to 2**26 (the best 2
+and 1 drawn at random). Each rung of each configuration is its own row. Checkpoints live under a
+folder per dataset and configuration only while the configuration can still be promoted.
 """
 
 from __future__ import annotations
@@ -33,7 +37,21 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-KEY = ("dataset_hash", "config_id", "fidelity_pixels")
+PROTOCOL = "v2"
+# per rung: (configurations, training pixels, how many of the best go up; the rest of the next
+# rung is drawn at random from the others)
+LADDER = ((12, 2**23, 4), (6, 2**25, 2), (3, 2**26, 0))
+EVAL_AT = tuple(2**k for k in range(21, 31))  # validation points (training pixels)
+VAL_PIXELS = 2**20  # validation pixels per evaluation (see docs/metabase.md for the cost)
+
+
+def protocol_of(row: dict) -> str:
+    return row.get("protocol", "v1")
+
+
+def row_key(row: dict) -> tuple:
+    """What makes a row unique: dataset content, configuration, fidelity and protocol."""
+    return (row["dataset_hash"], row["config_id"], int(row["fidelity_pixels"]), protocol_of(row))
 
 
 def read_rows(path: Path | str) -> list[dict]:
@@ -85,7 +103,7 @@ def _json_default(o):
 
 
 def done_keys(rows: Iterable[dict]) -> set[tuple]:
-    return {tuple(r[k] for k in KEY) for r in rows}
+    return {row_key(r) for r in rows}
 
 
 def library_versions() -> dict[str, str]:
@@ -120,28 +138,35 @@ def trial_data(dataset_path: str, split_seed: int = 0):
 
 
 def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
-              eval_every_pixels: int = 2**21, val_pixels: int = 2**20) -> dict:
-    """Train one configuration at the given fidelity and return its meta-base row."""
+              run_dir: str | None = None) -> dict:
+    """Train one configuration to ``fidelity_pixels`` and return its meta-base row.
+
+    With ``run_dir`` the trial keeps checkpoints there and continues from them (the ladder);
+    without, it trains in a temporary folder that is removed afterwards."""
+    from aixcell_automl.search_space import hyperparameters
     from aixcell_automl.training import Budget, Settings, hardware, release_models, train_trial
 
     name, dhash, data = trial_data(dataset_path)
-    workdir = Path(tempfile.mkdtemp(prefix=f"trial_{name}_"))
+    workdir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"trial_{name}_"))
     started = dt.datetime.now(dt.UTC)
+    settings = Settings(eval_at=EVAL_AT, val_pixels=VAL_PIXELS, early_stopping=False,
+                        checkpoint=run_dir is not None)
     try:
-        state = train_trial(config, data, workdir, Budget(pixels=fidelity_pixels),
-                            Settings(eval_every_pixels=eval_every_pixels, val_pixels=val_pixels,
-                                     checkpoint=False), seed=seed)
+        state = train_trial(config, data, workdir, Budget(pixels=fidelity_pixels), settings,
+                            seed=seed)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not run_dir:
+            shutil.rmtree(workdir, ignore_errors=True)
         release_models()  # without this, each trial's graph stays in memory
     hist = state["history"]
     best = hist[state["best_eval"] - 1] if state.get("best_eval") else None
-    from aixcell_automl.search_space import hyperparameters
-
+    regions = data.validation(VAL_PIXELS)
+    pure = (state.get("train_seconds") or 0) - (state.get("overhead_seconds") or 0) - (
+        state.get("eval_seconds") or 0)
     return {
         "dataset": name, "dataset_hash": dhash, "config_id": config["config_id"],
         **{f"hp_{k}": v for k, v in hyperparameters(config).items()},
-        "fidelity": "pixels", "fidelity_pixels": int(fidelity_pixels),
+        "protocol": PROTOCOL, "fidelity": "pixels", "fidelity_pixels": int(fidelity_pixels),
         "status": "ok" if state["status"] != "failed" else "failed",
         "reason": state.get("reason"),
         "val_iou": state.get("best_iou"),
@@ -149,79 +174,190 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
         "per_class_iou": best["per_class_iou"] if best else None,
         "curve": [[h["pixels"], h["val_iou"]] for h in hist],
         "train_seconds": state.get("train_seconds"),
-        "overhead_seconds": state.get("overhead_seconds"), "steps": state.get("steps"),
+        "overhead_seconds": state.get("overhead_seconds"),
+        "eval_seconds": state.get("eval_seconds"), "steps": state.get("steps"),
+        "pixels_per_second": round(state["pixels_seen"] / pure, 1)
+        if pure > 0 and state.get("pixels_seen") else None,
         "epochs": round(state["steps"] / max(1, state.get("batches_per_epoch", 1)), 4)
         if state.get("steps") else 0,
         "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),
         "sampling_factors": (state.get("sampling") or {}).get("factors"),
-        "seed": seed, "split_seed": 0, "eval_every_pixels": eval_every_pixels,
-        "val_pixels": val_pixels, "hardware": hardware(), "versions": library_versions(),
+        "seed": seed, "split_seed": 0, "eval_at": [e for e in EVAL_AT if e <= fidelity_pixels],
+        "val_pixels": int(sum(m.size for m in regions.masks)), "val_regions": len(regions.masks),
+        "early_stopping": False, "hardware": hardware(), "versions": library_versions(),
         "started_utc": started.isoformat(timespec="seconds"),
     }
 
 
-def plan(dataset_paths: list[str], configs: list[dict], per_dataset: int, fidelity_pixels: int,
-         seed: int, existing: set[tuple], hashes: dict[str, str]) -> list[tuple]:
-    """Round-robin task list over datasets by position in each dataset's sampled order: the i-th
-    configuration of every dataset, then the (i+1)-th... skipping what ``existing`` already holds,
-    so datasets with fewer rows catch up first."""
+def parse_ladder(text: str) -> tuple:
+    """``"12@23:4,6@25:2,3@26"`` (configurations @ log2 pixels : best promoted) -> rungs."""
+    rungs = []
+    for part in text.split(","):
+        n, rest = part.split("@")
+        px, _, best = rest.partition(":")
+        rungs.append((int(n), 2 ** int(px), int(best or 0)))
+    return tuple(rungs)
+
+
+def ladder_start(configs: list[dict], dataset_hash: str, seed: int, ladder: tuple = LADDER
+                 ) -> list[dict]:
+    """Rung 0 of a dataset's ladder: a seeded sample of the space (seed from the dataset)."""
     from aixcell_automl.search_space import sample_configs
 
-    tasks = []
-    for d, path in enumerate(dataset_paths):
-        order = sample_configs(configs, len(configs), seed=seed * 7919 + _stable_int(hashes[path]))
-        tasks += [(i, d, (path, c, fidelity_pixels, seed))
-                  for i, c in enumerate(order[:per_dataset])
-                  if (hashes[path], c["config_id"], fidelity_pixels) not in existing]
-    return [task for *_, task in sorted(tasks, key=lambda t: t[:2])]
+    return sample_configs(configs, ladder[0][0], seed=seed * 7919 + _stable_int(dataset_hash))
+
+
+def promote(scores: dict[str, float | None], n_best: int, n_random: int, seed: list[int]
+            ) -> list[str]:
+    """Ids promoted from a rung: the ``n_best`` best scores, plus ``n_random`` drawn (seeded)
+    from the other ok ones. Failed trials (score ``None``) are never promoted."""
+    ok = sorted((cid for cid, v in scores.items() if v is not None),
+                key=lambda cid: (-scores[cid], cid))
+    rest = ok[n_best:]
+    drawn = np.random.default_rng(seed).choice(len(rest), min(n_random, len(rest)), replace=False)
+    return ok[:n_best] + sorted(rest[i] for i in drawn)
+
+
+def ladder_position(first: list[dict], rows: dict[tuple[str, int], dict], seed: list[int],
+                    ladder: tuple = LADDER) -> tuple[int, list[dict], list[dict]]:
+    """Where a dataset's ladder stands: ``(rung, its members, members still to train)``;
+    ``rung == len(ladder)`` when the ladder is complete. ``rows`` maps (config id, fidelity)
+    to the dataset's protocol-v2 rows."""
+    members = first
+    for r, (_, fidelity, best) in enumerate(ladder):
+        todo = [c for c in members if (c["config_id"], fidelity) not in rows]
+        if todo or r + 1 == len(ladder):
+            return (r, members, todo) if todo else (len(ladder), [], [])
+        scores = {c["config_id"]: (rows[c["config_id"], fidelity]["val_iou"]
+                                   if rows[c["config_id"], fidelity]["status"] == "ok" else None)
+                  for c in members}
+        keep = set(promote(scores, best, ladder[r + 1][0] - best, seed=[*seed, r]))
+        members = [c for c in members if c["config_id"] in keep]
+    raise AssertionError("unreachable")
+
+
+def _prune_checkpoints(folder: Path, keep: set[str]) -> None:
+    """Remove the checkpoints of configurations that can no longer be promoted."""
+    if folder.exists():
+        for sub in folder.iterdir():
+            if sub.name not in keep:
+                shutil.rmtree(sub, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stable_int(hexstr: str) -> int:
     return int(hexstr[:8], 16)
 
 
+def ladder_tasks(dataset_paths: list[str], configs: list[dict], rows: list[dict],
+                 hashes: dict[str, str], checkpoints: Path, seed: int = 0,
+                 ladder: tuple = LADDER) -> tuple[list[tuple], int]:
+    """The next rung's trials of one dataset, and the trials left over all ladders.
+
+    The dataset is one whose ladder is under way (so few checkpoints exist at a time), else the
+    one with the fewest rows (ties: the configured order). Checkpoints that can no longer be
+    promoted are removed on the way."""
+    mine = [r for r in rows if protocol_of(r) == PROTOCOL and r.get("source") == "ladder"]
+    by_hash: dict[str, dict] = {}
+    for r in mine:
+        by_hash.setdefault(r["dataset_hash"], {})[(r["config_id"], int(r["fidelity_pixels"]))] = r
+    slots = sum(n for n, *_ in ladder)
+    left, choice = 0, None
+    for order, path in enumerate(dataset_paths):
+        h = hashes[path]
+        done = by_hash.get(h, {})
+        rung, members, todo = ladder_position(ladder_start(configs, h, seed, ladder), done,
+                                              [seed, _stable_int(h)], ladder)
+        _prune_checkpoints(checkpoints / h[:16], {c["config_id"] for c in members})
+        if not todo:
+            continue
+        left += max(len(todo), slots - len(done))
+        rank = (not done, len(done), order)
+        if choice is None or rank < choice[0]:
+            choice = (rank, path, h, todo, ladder[rung][1])
+    if choice is None:
+        return [], 0
+    _, path, h, todo, fidelity = choice
+    return [(path, c, fidelity, seed, str(checkpoints / h[:16] / c["config_id"]))
+            for c in todo], left
+
+
+def _run_tasks(tasks, out_path, executor, executor_options, deadline, source, bar) -> int:
+    import time
+
+    from aixcell_automl import executors
+
+    if deadline and executor in ("local", "isolated"):  # these pull tasks one at a time
+        tasks = itertools.takewhile(lambda _: time.time() < deadline, tasks)
+    written = 0
+    for _, row in executors.run(run_trial, tasks, executor, **(executor_options or {})):
+        append_row(out_path, {**row, "source": source})
+        written += 1
+        bar.set_postfix_str(f"{row['dataset']} {row['config_id']} "
+                            f"2^{int(np.log2(row['fidelity_pixels']))} IoU={row['val_iou']}")
+        bar.update()
+        log.info("row: %s %s at 2^%d px status=%s IoU=%s (%.0fs)", row["dataset"],
+                 row["config_id"], int(np.log2(row["fidelity_pixels"])), row["status"],
+                 row["val_iou"], row["train_seconds"] or 0)
+    return written
+
+
 def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
-            per_dataset: int = 40, fidelity_pixels: int = 2**23, seed: int = 0,
+            checkpoints: Path | str = "data/03_primary/metabase_checkpoints", seed: int = 0,
             executor: str = "isolated", executor_options: dict | None = None,
             max_trials: int | None = None, max_minutes: float | None = None,
-            reverse: bool = False, source: str = "sampled") -> int:
-    """Run the planned trials and append their rows; return the number of rows written.
-
-    ``max_minutes`` stops starting new trials after that much wall time (local and isolated
-    executors). ``source`` is recorded in each row: "sampled" (the seeded plan) or "named"
-    (configurations chosen by a person or a search, e.g. to place a search's winner)."""
+            ladder: tuple = LADDER) -> int:
+    """Run the datasets' ladders (see module doc), appending a row per finished trial; return
+    the number of rows written. Stops when the ladders are complete, after ``max_trials`` trials
+    or, for the local and isolated executors, when ``max_minutes`` have passed (no new trial
+    starts after that). Safe to kill at any point and run again."""
     import time
 
     from tqdm.auto import tqdm
 
-    from aixcell_automl import executors
     from aixcell_automl.dataset import load_dataset
 
+    checkpoints = Path(checkpoints)
     hashes = {p: load_dataset(p, check_pixels=False).content_hash() for p in dataset_paths}
-    tasks = plan(dataset_paths, configs, per_dataset, fidelity_pixels, seed,
-                 done_keys(read_rows(out_path)), hashes)
-    if reverse:  # a second collector (e.g. on a GPU) works from the other end of the plan
-        tasks = tasks[::-1]
-    if max_trials is not None:
-        tasks = tasks[:max_trials]
-    log.info("meta-base: %d trials to run (%d datasets, fidelity %d px) -> %s", len(tasks),
-             len(dataset_paths), fidelity_pixels, out_path)
-    written, total = 0, len(tasks)
-    if max_minutes and executor in ("local", "isolated"):  # these pull tasks one at a time
-        deadline = time.time() + 60 * max_minutes
-        tasks = itertools.takewhile(lambda _: time.time() < deadline, tasks)
-    with tqdm(total=total, desc="meta-base trials", unit="trial") as bar:
-        for _, row in executors.run(run_trial, tasks, executor, **(executor_options or {})):
-            append_row(out_path, {**row, "source": source})
-            written += 1
-            bar.set_postfix_str(f"{row['dataset']} {row['config_id']} IoU={row['val_iou']}")
-            bar.update()
-            log.info("row %d/%d: %s %s status=%s IoU=%s (%.0fs)", written, total,
-                     row["dataset"], row["config_id"], row["status"], row["val_iou"],
-                     row["train_seconds"] or 0)
-    if written < total:
-        log.info("stopped after %d of %d trials (time limit)", written, total)
+    deadline = time.time() + 60 * max_minutes if max_minutes else None
+    tasks, left = ladder_tasks(dataset_paths, configs, read_rows(out_path), hashes, checkpoints,
+                               seed, ladder)
+    log.info("meta-base ladder: %d trials left over %d datasets -> %s", left,
+             len(dataset_paths), out_path)
+    written = 0
+    with tqdm(total=left if max_trials is None else min(left, max_trials),
+              desc="meta-base trials", unit="trial") as bar:
+        while tasks and (max_trials is None or written < max_trials):
+            if max_trials is not None:
+                tasks = tasks[:max_trials - written]
+            n = _run_tasks(tasks, out_path, executor, executor_options, deadline, "ladder", bar)
+            written += n
+            if n < len(tasks) or (deadline and time.time() >= deadline):
+                log.info("stopped after %d trials (limit)", written)
+                break
+            tasks, _ = ladder_tasks(dataset_paths, configs, read_rows(out_path), hashes,
+                                    checkpoints, seed, ladder)
     return written
+
+
+def collect_named(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
+                  fidelity_pixels: int = 2**23, seed: int = 0, executor: str = "isolated",
+                  executor_options: dict | None = None) -> int:
+    """Train exactly ``configs`` on every dataset at one fidelity (e.g. to place a search's
+    winner among a dataset's rows); rows are marked ``source="named"``."""
+    from tqdm.auto import tqdm
+
+    from aixcell_automl.dataset import load_dataset
+
+    have = done_keys(read_rows(out_path))
+    tasks = []
+    for path in dataset_paths:
+        h = load_dataset(path, check_pixels=False).content_hash()
+        tasks += [(path, c, fidelity_pixels, seed) for c in configs
+                  if (h, c["config_id"], fidelity_pixels, PROTOCOL) not in have]
+    with tqdm(total=len(tasks), desc="meta-base trials", unit="trial") as bar:
+        return _run_tasks(tasks, out_path, executor, executor_options, None, "named", bar)
 
 
 def merge(sources: Iterable[Path | str], dest: Path | str) -> int:
@@ -230,7 +366,7 @@ def merge(sources: Iterable[Path | str], dest: Path | str) -> int:
     added = 0
     for src in sources:
         for row in read_rows(src):
-            key = tuple(row[k] for k in KEY)
+            key = row_key(row)
             if key not in have:
                 append_row(dest, row)
                 have.add(key)

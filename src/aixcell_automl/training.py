@@ -11,12 +11,15 @@ its limits is reached:
   one batch plus one evaluation. ``Settings.keep_in_memory`` keeps the last few trials built in
   the process, so a survivor's next slice skips that overhead.
 * ``Budget.pixels`` - total training pixels over all calls (the meta-base's fidelity unit).
-* early stopping - the thesis's rule read for noisy scores: stop when the best validation IoU has
-  not risen by more than ``Settings.es_delta`` (0.05) over the last ``Settings.es_patience`` (8)
-  evaluations.
+* early stopping (``Settings.early_stopping``, on by default) - the thesis's rule read for noisy
+  scores: stop when the best validation IoU has not risen by more than ``Settings.es_delta``
+  (0.05) over the last ``Settings.es_patience`` (8) evaluations.
 
 Validation happens every ``Settings.eval_every_pixels`` training pixels (or once per epoch, if an
-epoch is shorter) on a fixed, seeded sample of validation patches. The **trial score** is the
+epoch is shorter), or at the pixel counts of ``Settings.eval_at``. It scores the same fixed,
+seeded validation regions (about ``Settings.val_pixels``) for every configuration of a dataset,
+predicted as :mod:`.predict` predicts whole images: sliding windows of the configuration's patch
+size, overlap-blended (see :func:`.data_pipeline.validation_regions`). The **trial score** is the
 best validation IoU seen so far; the weights that reached it are kept in ``best.weights.h5``, so
 the score always describes a model that exists. (Validation IoU of small-batch U-Nets jumps between
 evaluations; best-so-far is monotone, which successive halving and the meta-base rank by.)
@@ -47,10 +50,11 @@ from aixcell_automl.data_pipeline import (
     PatchIndex,
     PatchStream,
     class_sampled_patches,
-    validation_patches,
+    validation_regions,
 )
 from aixcell_automl.metrics import confusion, mean_iou, per_class_iou
 from aixcell_automl.model import build_model, focal_loss, make_optimizer
+from aixcell_automl.predict import predict_probabilities
 from aixcell_automl.transfer import (
     FINETUNE_LR,
     freeze_all_but,
@@ -74,7 +78,9 @@ class Settings:
     """Evaluation, early stopping and checkpointing."""
 
     eval_every_pixels: int = 2**22
-    val_pixels: int = 2**21
+    eval_at: tuple[int, ...] | None = None  # evaluate exactly at these pixel counts instead
+    val_pixels: int = 2**20
+    early_stopping: bool = True
     es_delta: float = 0.05
     es_patience: int = 8
     checkpoint: bool = True
@@ -103,12 +109,11 @@ class TrialData:
             self._patches[patch] = (index, summary, images)
         return self._patches[patch]
 
-    def validation(self, patch: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
-        key = (patch, max_pixels)
-        if key not in self._val:
-            self._val[key] = validation_patches(self.val.padded(patch), patch, max_pixels,
-                                                self.seed)
-        return self._val[key]
+    def validation(self, max_pixels: int) -> ImageSet:
+        """The fixed validation regions (the same for every patch size)."""
+        if max_pixels not in self._val:
+            self._val[max_pixels] = validation_regions(self.val, max_pixels, self.seed)
+        return self._val[max_pixels]
 
 
 def make_trial_data(ds, split: dict[str, list[str]], seed: int = 0) -> TrialData:
@@ -208,6 +213,9 @@ def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budg
     state_path = run_dir / "state.json"
     state = (json.loads(state_path.read_text()) if state_path.exists()
              else _fresh_state(config, seed))
+    if state["status"] == "finished" and state["stopped_by"] == "pixels" and (
+            budget.pixels is None or budget.pixels > state["pixels_seen"]):
+        state["status"] = "paused"  # a larger pixel budget continues a finished trial
     if state["status"] in ("failed", "finished"):
         return state
     try:
@@ -227,7 +235,7 @@ class _Live:
     """A trial's model, optimizer and compiled functions, kept in memory between calls."""
 
     model: object
-    predict_step: object
+    probabilities: object
     steps: int
     optimizer: object = None
     manager: object = None
@@ -269,10 +277,10 @@ def _open(config, data, run_dir: Path, settings: Settings, seed: int, state: dic
         freeze_all_but(model, state["new_layers"])
 
     @tf.function(reduce_retracing=True)
-    def predict_step(x):
-        return tf.argmax(model(x, training=False), axis=-1)
+    def probabilities(x, training=False):
+        return model(x, training=False)
 
-    live = _Live(model, predict_step, state["steps"])
+    live = _Live(model, probabilities, state["steps"])
     ckpt = live.compile(_learning_rate(config, state), run_dir / "ckpt")
     if state["history"] and live.manager.latest_checkpoint:
         ckpt.restore(live.manager.latest_checkpoint).expect_partial()
@@ -321,15 +329,24 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
     augment = {k: float(v) for k, v in config.items() if k in _augmentation_names()}
     stream = PatchStream(images, index, bs, seed, augment)
     state["batches_per_epoch"] = stream.batches_per_epoch
-    val_x, val_y = data.validation(p, settings.val_pixels)
+    regions = data.validation(settings.val_pixels)
     eval_every = min(settings.eval_every_pixels, stream.batches_per_epoch * bs * p * p)
 
+    def due(since: int) -> bool:
+        if settings.eval_at is None:
+            return since >= eval_every
+        now = state["pixels_seen"]  # was an evaluation point crossed by the last step?
+        return any(now - bs * p * p < e <= now for e in settings.eval_at)
+
     def evaluate(loss_value: float) -> None:
+        t0 = time.perf_counter()
         cm = np.zeros((data.num_classes, data.num_classes), np.int64)
-        for i in range(0, len(val_x), 16):
-            pred = live.predict_step(val_x[i:i + 16]).numpy()
-            cm += confusion(val_y[i:i + 16], pred, data.num_classes)
+        for image, truth in zip(regions.images, regions.masks, strict=True):
+            probs = predict_probabilities(live.probabilities, image, p, batch_size=8)
+            cm += confusion(truth, probs.argmax(-1), data.num_classes)
         iou = mean_iou(cm)
+        state["eval_seconds"] = round(state.get("eval_seconds", 0.0)
+                                      + time.perf_counter() - t0, 3)
         state["history"].append({
             "eval": len(state["history"]) + 1, "steps": state["steps"],
             "patches": state["patches_seen"], "pixels": state["pixels_seen"],
@@ -374,7 +391,7 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
         state["patches_seen"] += bs
         state["pixels_seen"] += bs * p * p
         since_eval += bs * p * p
-        if since_eval >= eval_every:
+        if due(since_eval):
             evaluate(last_loss)
             since_eval = 0
             if (state.get("phase") == "new_layers"
@@ -385,8 +402,9 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
                 log.info("%s: new layers settled after %d evaluations; all layers train at "
                          "lr %g", config.get("config_id"), len(state["history"]), FINETUNE_LR)
             checkpoint()
-            if _early_stop(state["history"][state.get("phase_start", 0):], settings.es_delta,
-                           settings.es_patience):
+            if settings.early_stopping and _early_stop(
+                    state["history"][state.get("phase_start", 0):], settings.es_delta,
+                    settings.es_patience):
                 stop = "early_stopping"
     if since_eval or not state["history"]:
         evaluate(last_loss)

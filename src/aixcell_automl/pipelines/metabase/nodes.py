@@ -16,13 +16,13 @@ log = logging.getLogger(__name__)
 
 
 def collect_rows(params: dict, space_params: dict) -> dict:
-    """Run the planned trials. Rows are appended to ``params['out']`` as each trial ends (one
-    durable write per row), so a crash loses at most the running trial; re-running resumes."""
+    """Run the datasets' fidelity ladders. Rows are appended to ``params['out']`` as each trial
+    ends (one durable write per row), so a crash loses at most the running trial's progress since
+    its last checkpoint; re-running resumes."""
     root = Path(params["datasets_root"])
     paths = [str(root / d) for d in params["datasets"]]
     written = collect(paths, params["out"], enumerate_configs(build_space(space_params)),
-                      per_dataset=int(params["per_dataset"]),
-                      fidelity_pixels=int(params["fidelity_pixels"]), seed=int(params["seed"]),
+                      checkpoints=params["checkpoints"], seed=int(params["seed"]),
                       executor=params.get("executor", "local"),
                       executor_options=params.get("executor_options") or {},
                       max_trials=params.get("max_trials"))
