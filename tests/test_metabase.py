@@ -100,13 +100,15 @@ def test_ladder_tasks_finish_a_started_ladder_first_and_prune_checkpoints(tmp_pa
     assert not (tmp_path / hashes["a"][:16]).exists()  # a finished ladder keeps nothing
 
 
-def test_outlier_removal_keeps_raw_rows():
+def test_outlier_removal_drops_iou_outliers_per_fidelity_but_not_slow_configurations():
     rows = [_row(i, t=10 + (i % 3), iou=0.5 + 0.01 * (i % 5)) for i in range(40)]
-    rows.append(_row(99, t=500.0))
+    rows.append(_row(98, t=500.0))  # slow by design: kept
+    rows.append(_row(99, iou=0.0))  # collapsed: |z| > 4 within its dataset and fidelity
+    rows += [{**_row(i, iou=0.0 if i else 0.9), "fidelity_pixels": 2} for i in range(3)]
     df = pd.DataFrame(rows)
     clean = remove_outliers(df)
-    assert "c99" not in set(clean["config_id"]) and len(clean) == 40
-    assert len(df) == 41
+    assert "c99" not in set(clean["config_id"]) and "c98" in set(clean["config_id"])
+    assert len(clean) == 44 and len(df) == 45  # the 3 rows at fidelity 2 are a group of their own
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ is overhead and shows in the wall time each run records):
   ranks every configuration; successive halving over its top-k.
 * ``random_halving`` - k configurations drawn at random (seeded); the same successive halving.
 * ``rule_default`` - the nnU-Net-style fixed configuration
-  (:func:`aixcell_automl.metalearning.evaluation.rule_based_default`) trained for the whole budget.
+  (:func:`aixcell_automl.plan.planned_configuration`) trained for the whole budget.
 * ``optuna`` - Optuna's TPE sampler with its successive-halving pruner over the same space. A
   trial trains in chunks of the first halving rung's slice, reporting its best validation IoU
   after each; a trial gets at most as many chunks as the halving winner gets.

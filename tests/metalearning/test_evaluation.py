@@ -7,10 +7,10 @@ from aixcell_automl.metalearning.evaluation import (
     lodo_baselines,
     random_baseline,
     ranking_metrics,
-    rule_based_default,
 )
 from aixcell_automl.metalearning.ranking import deciles, fit_meta_model, rank_configurations
 from aixcell_automl.metalearning.representation import REPRESENTATIONS, build_matrix
+from aixcell_automl.plan import planned_configuration
 from aixcell_automl.search_space import DEFAULT_SPACE, enumerate_configs
 
 
@@ -51,7 +51,8 @@ def _synthetic_metabase(n_datasets=4, per=24, seed=0):
                          **{f"hp_{k}": v for k, v in c.items() if k != "config_id"},
                          "val_iou": float(np.clip(iou, 0, 1)), "train_seconds": 60.0,
                          "pixels_seen": 2**23, "hardware": "test:0", "status": "ok",
-                         "fidelity_pixels": 1})
+                         "fidelity_pixels": 1,
+                         "steps": 2**23 // (c["batch_size"] * c["patch_size"] ** 2)})
     return pd.DataFrame(rows), pd.DataFrame(mf).set_index("dataset")
 
 
@@ -62,7 +63,8 @@ def test_meta_model_beats_random_on_learnable_synthetic_metabase():
     assert res["z"].mean() > 0.8 and res["kendall"].mean() > 0.3
     base = pd.DataFrame(lodo_baselines(rows, mf, DEFAULT_SPACE))
     assert set(base["model"]) == {"baseline:random", "baseline:average_rank_top3_similar",
-                                  "baseline:best_on_average", "baseline:rule_based_default"}
+                                  "baseline:best_on_average", "baseline:rule_based_default",
+                                  "baseline:most_steps_first", "baseline:smallest_patch_first"}
 
 
 def test_ranker_and_ranking_of_all_configurations():
@@ -83,9 +85,53 @@ def test_engineered_columns_in_matrix():
     assert X[0, cols.index("en_patches_per_image")] == pytest.approx(ppi)
 
 
-def test_rule_based_default_follows_the_fingerprint():
-    small = rule_based_default({"hc_mean_image_shape": 116, "hc_n_images": 120, "hc_is_rgb": 1})
+def test_planned_configuration_follows_the_fingerprint():
+    small = planned_configuration({"hc_mean_image_shape": 116, "hc_n_images": 120, "hc_is_rgb": 1})
     assert small["patch_size"] == 64 and small["backbone"] == "resnet50"
     assert small["brightness_blur"] == 0.5
-    big = rule_based_default({"hc_mean_image_shape": 1200, "hc_n_images": 30, "hc_is_rgb": 0})
+    big = planned_configuration({"hc_mean_image_shape": 1200, "hc_n_images": 30, "hc_is_rgb": 0})
     assert big["patch_size"] == 256 and big["backbone"] == "resnet18"
+
+
+def _two_fidelity_metabase(seed=0):
+    """At 1 px the small patches win, at 4 px the large ones: a fidelity-blind ranker cannot
+    get both right."""
+    rows, mf = _synthetic_metabase(seed=seed)
+    cheap = rows.assign(val_iou=0.5 - 0.001 * rows["hp_patch_size"] + 5 * (
+        rows["hp_learning_rate"] == 0.001), fidelity_pixels=1)
+    full = rows.assign(val_iou=0.3 + 0.001 * rows["hp_patch_size"] + 5 * (
+        rows["hp_learning_rate"] == 0.001), fidelity_pixels=4)
+    return pd.concat([cheap, full], ignore_index=True), mf
+
+
+def test_fidelity_aware_model_ranks_each_fidelity_and_lodo_reports_both():
+    rows, mf = _two_fidelity_metabase()
+    fitted = fit_meta_model(rows, mf, DEFAULT_SPACE, "random_forest", "hp+hc", "iou")
+    assert fitted.fidelity_aware and fitted.fidelities == [1, 4]
+    configs = enumerate_configs(DEFAULT_SPACE)
+    at = {f: rank_configurations(fitted, configs, "d1", mf, f) for f in (1, 4)}
+    assert at[1]["patch_size"].head(20).mean() < 100 < at[4]["patch_size"].head(20).mean()
+    assert set(at[4]["fidelity_pixels"]) == {4}
+    res = pd.DataFrame(lodo(rows, mf, DEFAULT_SPACE, "random_forest", "hp+hc", "iou", 0))
+    assert sorted(res["fidelity_pixels"].unique()) == [1, 4] and len(res) == 8
+    assert res.groupby("fidelity_pixels")["kendall"].mean().min() > 0.5
+    base = pd.DataFrame(lodo_baselines(rows, mf, DEFAULT_SPACE))
+    small = base[base["model"] == "baseline:smallest_patch_first"].set_index(
+        ["dataset", "fidelity_pixels"])["kendall"]
+    assert small.xs(1, level=1).mean() > 0.2 and small.xs(4, level=1).mean() < -0.2
+
+
+def test_radiomics_space_of_a_held_out_dataset_is_fitted_without_it():
+    from aixcell_automl.metalearning.evaluation import held_out_frame
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.normal(size=(5, 6)), columns=[f"rad_f{i}" for i in range(6)])
+    table.insert(0, "dataset", [f"d{i}" for i in range(5)])
+    a = held_out_frame(table, "d0")
+    changed = table.copy()
+    changed.loc[0, "rad_f0"] = 100.0  # only the held-out dataset's features change
+    b = held_out_frame(changed, "d0")
+    pca = [c for c in a.columns if c.startswith("rad_pca_")]
+    assert pca and np.allclose(a.drop(index="d0")[pca], b.drop(index="d0")[pca])
+    assert not np.allclose(a.loc["d0", pca], b.loc["d0", pca])
+    assert not [c for c in a.columns if c == "sim_d0"]  # no similarity to itself

@@ -1,8 +1,9 @@
-"""Leave-one-dataset-out evaluation of meta-models and baselines (SPEC §6).
+"""Leave-one-dataset-out evaluation of meta-models and baselines (docs/method.md, §6).
 
-For each held-out dataset the meta-model is trained on the other datasets' rows and scores the
-held-out dataset's rows (the configurations that were actually evaluated there). Metrics, per
-held-out dataset:
+For each held-out dataset the meta-model is trained on the other datasets' rows (every fidelity)
+and scores the held-out dataset's rows (the configurations that were actually evaluated there),
+each at its own fidelity. The radiomics normalisation and PCA are fitted without the held-out
+dataset (:func:`held_out_frame`). Metrics, per held-out dataset and fidelity:
 
 * ``rmse`` of the predicted IoU (regressors on the raw-IoU target only)
 * ``pearson`` r and ``kendall`` tau between predicted and true scores
@@ -21,8 +22,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, pearsonr
 
-from aixcell_automl.metalearning.ranking import deciles, fit_meta_model
-from aixcell_automl.metalearning.representation import build_matrix, config_of
+from aixcell_automl.metalearning.ranking import deciles, fit_meta_model, log2_fidelity
+from aixcell_automl.metalearning.representation import (
+    build_matrix,
+    config_of,
+    meta_feature_frame,
+)
+from aixcell_automl.plan import planned_configuration
 from aixcell_automl.search_space import encode_configs
 
 
@@ -106,35 +112,32 @@ def most_similar(meta_features: pd.DataFrame, target: str, candidates: Sequence[
     return [candidates[i] for i in np.argsort(-sims)[:k]]
 
 
-def rule_based_default(mf: Mapping[str, float]) -> dict:
-    """One fixed configuration from the dataset fingerprint, in the spirit of nnU-Net:
-    patch = largest of 64/128/256 not above half the mean image side; batch 8 (16 for 64 px);
-    ResNet-18 below 50 images, else ResNet-50; learning rate 1e-3; flips always, brightness/blur
-    for RGB data, no grid distortion."""
-    side = mf["hc_mean_image_shape"]
-    patch = max([p for p in (64, 128, 256) if p <= max(64, side / 2)])
-    return {"patch_size": patch, "batch_size": 16 if patch == 64 else 8,
-            "learning_rate": 0.001, "backbone": "resnet18" if mf["hc_n_images"] < 50
-            else "resnet50", "flip": 0.5, "brightness_blur": 0.5 if mf["hc_is_rgb"] else 0.0,
-            "grid_distortion": 0.0}
+MIN_ROWS = 3  # rows of a (held-out dataset, fidelity) for its metrics (the ladder's top rung)
+
+
+def held_out_frame(table: pd.DataFrame, held: str) -> pd.DataFrame:
+    """:func:`meta_feature_frame` with the radiomics space fitted on every dataset but
+    ``held`` (``table``: the raw meta-feature table, one row per dataset)."""
+    df = table.set_index("dataset") if "dataset" in table.columns else table
+    return meta_feature_frame(df, {"dataset": held, **df.loc[held].to_dict()})
 
 
 def lodo_predictions(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mapping[str, list],
                      model_name: str, representation: str, target: str, seed: int
                      ) -> pd.DataFrame:
     """Every row of every held-out dataset (>= 5 rows, >= 2 training datasets) with the score
-    ``predicted`` by the meta-model trained on the other datasets' rows."""
+    ``predicted`` by the meta-model trained on the other datasets' rows, at the row's fidelity.
+    ``meta_features``: the raw table (see :func:`held_out_frame`)."""
     parts = []
     for held in sorted(rows["dataset"].unique()):
         train = rows[rows["dataset"] != held].reset_index(drop=True)
         test = rows[rows["dataset"] == held].reset_index(drop=True)
         if train["dataset"].nunique() < 2 or len(test) < 5:
             continue
-        fitted = fit_meta_model(train, meta_features, space, model_name, representation, target,
-                                seed)
-        X, _ = build_matrix(test.to_dict("records"), test["dataset"].tolist(), meta_features,
-                            space, representation, fitted.train_datasets)
-        parts.append(test.assign(predicted=np.asarray(fitted.estimator.predict(X), float)))
+        mf = held_out_frame(meta_features, held)
+        fitted = fit_meta_model(train, mf, space, model_name, representation, target, seed)
+        parts.append(test.assign(predicted=fitted.score(
+            test.to_dict("records"), held, mf, test["fidelity_pixels"].to_numpy(float))))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -146,13 +149,16 @@ def lodo(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mapping[str, li
     out = []
     regression = target == "iou" and get("metamodel", model_name).kind == "regressor"
     preds = lodo_predictions(rows, meta_features, space, model_name, representation, target, seed)
-    for held, test in (preds.groupby("dataset", sort=True) if len(preds) else []):
+    groups = preds.groupby(["dataset", "fidelity_pixels"], sort=True) if len(preds) else []
+    for (held, fidelity), test in groups:
+        if len(test) < MIN_ROWS:
+            continue
         m = ranking_metrics(test["val_iou"].to_numpy(float), test["predicted"], regression)
         if target == "decile":  # correlations against the decile labels the model learnt
             lab = deciles(test["val_iou"]).to_numpy(float)
             m["kendall"] = ranking_metrics(lab, test["predicted"])["kendall"]
         out.append({"model": model_name, "representation": representation, "target": target,
-                    "seed": seed, "dataset": held, **m})
+                    "seed": seed, "dataset": held, "fidelity_pixels": int(fidelity), **m})
     return out
 
 
@@ -165,6 +171,9 @@ def permutation_importance(fitted, rows: pd.DataFrame, meta_features: pd.DataFra
     between rows."""
     X, cols = build_matrix(rows.to_dict("records"), rows["dataset"].tolist(), meta_features,
                            fitted.space, fitted.representation, fitted.train_datasets)
+    if fitted.fidelity_aware:
+        X = np.column_stack([X, log2_fidelity(rows["fidelity_pixels"])])
+        cols = [*cols, "log2_fidelity"]
     groups = [np.flatnonzero((rows["dataset"] == d).to_numpy()) for d in rows["dataset"].unique()]
     true = rows["val_iou"].to_numpy(float)
 
@@ -192,28 +201,39 @@ def permutation_importance(fitted, rows: pd.DataFrame, meta_features: pd.DataFra
 
 def lodo_baselines(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mapping[str, list],
                    k_similar: int = 3) -> list[dict]:
-    """Random, average ranking over the k most similar datasets, best-on-average, rule-based."""
+    """Per held-out dataset and fidelity: random; average ranking over the k most similar
+    datasets and best-on-average (both from the other datasets' rows at the same fidelity);
+    the rule-based default (rows ranked by closeness to it); and two one-line rules: most
+    optimizer steps first, smallest patch first. ``meta_features``: the raw table."""
     out = []
     for held in sorted(rows["dataset"].unique()):
-        test = rows[rows["dataset"] == held].reset_index(drop=True)
         others = sorted(set(rows["dataset"]) - {held})
-        if len(others) < 2 or len(test) < 5:
-            continue
-        true = test["val_iou"].to_numpy(float)
-        cfgs = test.to_dict("records")
-        out.append({"model": "baseline:random", "dataset": held, **random_baseline(true)})
-        near = most_similar(meta_features, held, others, k_similar)
-        out.append({"model": f"baseline:average_rank_top{k_similar}_similar", "dataset": held,
-                    **ranking_metrics(true, surrogate_scores(rows, near, cfgs, space))})
-        out.append({"model": "baseline:best_on_average", "dataset": held,
-                    **ranking_metrics(true, surrogate_scores(rows, others, cfgs, space))})
-        # rule-based: one configuration; rank the rows by closeness to it in config space
-        rule = rule_based_default(meta_features.loc[held])
-        X, _ = encode_configs([config_of(c) for c in cfgs] + [rule], space)
-        sd = X.std(0)
-        d = np.abs((X[:-1] - X[-1]) / np.where(sd > 0, sd, 1)).sum(1)
-        out.append({"model": "baseline:rule_based_default", "dataset": held,
-                    **ranking_metrics(true, -d)})
+        mf = held_out_frame(meta_features, held)
+        for fidelity, test in rows[rows["dataset"] == held].groupby("fidelity_pixels"):
+            pool = rows[rows["fidelity_pixels"] == fidelity]
+            peers = sorted(set(pool["dataset"]) - {held})
+            if len(others) < 2 or len(test) < MIN_ROWS or len(rows[rows["dataset"] == held]) < 5:
+                continue
+            test = test.reset_index(drop=True)
+            true = test["val_iou"].to_numpy(float)
+            cfgs = test.to_dict("records")
+            scores = {"random": None}
+            if len(peers) >= 2:
+                near = most_similar(mf, held, peers, k_similar)
+                scores[f"average_rank_top{k_similar}_similar"] = surrogate_scores(
+                    pool, near, cfgs, space)
+                scores["best_on_average"] = surrogate_scores(pool, peers, cfgs, space)
+            rule = planned_configuration(mf.loc[held])
+            X, _ = encode_configs([config_of(c) for c in cfgs] + [rule], space)
+            sd = X.std(0)
+            scores["rule_based_default"] = -np.abs(
+                (X[:-1] - X[-1]) / np.where(sd > 0, sd, 1)).sum(1)
+            scores["most_steps_first"] = test["steps"].to_numpy(float)
+            scores["smallest_patch_first"] = -test["hp_patch_size"].to_numpy(float)
+            for name, pred in scores.items():
+                m = random_baseline(true) if pred is None else ranking_metrics(true, pred)
+                out.append({"model": f"baseline:{name}", "dataset": held,
+                            "fidelity_pixels": int(fidelity), **m})
     for r in out:
         r.setdefault("representation", "-")
         r.setdefault("target", "-")

@@ -30,9 +30,9 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
     ``params['out']``) are skipped, so an interrupted evaluation resumes. Each run trains in a
     fresh process (``params['executor']``, default ``isolated``, see :mod:`.executors`).
     Returns this evaluation's rows."""
-    from aixcell_automl.metalearning.evaluation import rule_based_default
     from aixcell_automl.pipelines.search.nodes import measure_dataset, rank, top_k
     from aixcell_automl.pipelines.train.nodes import make_split, settings_from
+    from aixcell_automl.plan import planned_configuration
 
     methods = list(params.get("methods") or METHODS)
     unknown = set(methods) - set(METHODS)
@@ -53,7 +53,7 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
         target = measure_dataset(ds, mf_params)
         for seed in seeds:
             candidates = {"random_halving": sample_configs(configs, k, seed),
-                          "rule_default": rule_based_default(target)}
+                          "rule_default": planned_configuration(target)}
             for method in methods:
                 key = (ds.content_hash(), method, seed, budget, k)
                 keys.add(key)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from aixcell_automl.metalearning.evaluation import lodo, lodo_baselines
 from aixcell_automl.metalearning.ranking import fit_meta_model, training_rows
-from aixcell_automl.metalearning.representation import REPRESENTATIONS, meta_feature_frame
+from aixcell_automl.metalearning.representation import meta_feature_frame, representations
 from aixcell_automl.search_space import build_space
 
 log = logging.getLogger(__name__)
@@ -19,8 +19,10 @@ METRICS = ["z", "z_norm", "kendall", "pearson", "rmse", "diff_iou", "regret"]
 
 
 def study_rows(metabase: pd.DataFrame, params: dict) -> pd.DataFrame:
-    """The meta-base rows the study uses: training rows of datasets with enough of them."""
-    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"))
+    """The meta-base rows the study uses: training rows of one protocol (every fidelity unless
+    ``fidelity_pixels`` names one) of datasets with enough of them."""
+    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"),
+                         protocol=params.get("protocol"))
     counts = rows.groupby("dataset").size()
     rows = rows[rows["dataset"].isin(counts[counts >= params.get("min_rows_per_dataset", 10)]
                                      .index)].reset_index(drop=True)
@@ -42,15 +44,15 @@ def run_study(metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params:
     t = time.perf_counter()
     space = build_space(space_params)
     rows = study_rows(metabase, params)
-    mf = meta_feature_frame(meta_features)
+    mf = meta_features  # the radiomics space is fitted per held-out dataset (evaluation.py)
     models = params.get("models") or sorted(metamodels())
-    reps = params.get("representations") or list(REPRESENTATIONS)
+    reps = params.get("representations") or list(representations())
     jobs = []
     for m, r, tgt in itertools.product(models, reps, params.get("targets", ["iou", "decile"])):
         seeds = range(params["seeds"]) if metamodels()[m].stochastic else [0]
         jobs += [(m, r, tgt, s) for s in seeds]
-    log.info("meta-learning study: %d rows, %d datasets, %d jobs", len(rows),
-             rows["dataset"].nunique(), len(jobs))
+    log.info("meta-learning study: %d rows, %d datasets, fidelities %s, %d jobs", len(rows),
+             rows["dataset"].nunique(), sorted(rows["fidelity_pixels"].unique()), len(jobs))
     results = tqdm(Parallel(n_jobs=params.get("n_jobs", -1), return_as="generator")(
         delayed(lodo)(rows, mf, space, m, r, tgt, s) for m, r, tgt, s in jobs),
         total=len(jobs), desc="meta-learning study", unit="job")
@@ -65,40 +67,50 @@ def _ci(x: pd.Series) -> float:
     return float(1.96 * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else 0.0
 
 
+KEYS = ["fidelity_pixels", "model", "representation", "target"]
+
+
 def summarise(study: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Mean over held-out datasets per seed, then mean and 95 % interval over seeds; also the
-    95 % interval of z over held-out datasets (seed-averaged), the larger uncertainty."""
-    keys = ["model", "representation", "target"]
-    per_seed = study.groupby([*keys, "seed"])[METRICS].mean().reset_index()
-    agg = per_seed.groupby(keys).agg(
+    """Per fidelity: mean over held-out datasets per seed, then mean and 95 % interval over
+    seeds; also the 95 % interval of z over held-out datasets (seed-averaged), the larger
+    uncertainty. The top five and the headline are at the top fidelity."""
+    per_seed = study.groupby([*KEYS, "seed"])[METRICS].mean().reset_index()
+    agg = per_seed.groupby(KEYS).agg(
         **{f"{m}_mean": (m, "mean") for m in METRICS}, z_ci95=("z", _ci),
         seeds=("seed", "nunique")).reset_index()
     per_dataset = z_by_dataset(study)
-    agg = agg.merge(per_dataset.groupby(keys).agg(_ci).rename("z_ci95_datasets").reset_index(),
-                    on=keys)
-    agg = agg.sort_values("z_mean", ascending=False).reset_index(drop=True)
-    top5 = agg[~agg["model"].str.startswith("baseline:")].head(5)
-    md = ("# Meta-learning study (leave-one-dataset-out)\n\n## The best combination against "
-          "each baseline, paired per held-out dataset\n\n" + versus_baselines(
-              per_dataset, top5.iloc[0]).to_markdown(index=False, floatfmt=".3f")
-          + "\n\n## All combinations\n\n" + agg.to_markdown(index=False, floatfmt=".3f")
-          + "\n")
+    agg = agg.merge(per_dataset.groupby(KEYS).agg(_ci).rename("z_ci95_datasets").reset_index(),
+                    on=KEYS)
+    agg = agg.sort_values(["fidelity_pixels", "z_mean"], ascending=[False, False]
+                          ).reset_index(drop=True)
+    top = agg[agg["fidelity_pixels"] == agg["fidelity_pixels"].max()]
+    top5 = top[~top["model"].str.startswith("baseline:")].head(5)
+    md = "# Meta-learning study (leave-one-dataset-out)\n"
+    for fid, part in agg.groupby("fidelity_pixels", sort=False):
+        best = part[~part["model"].str.startswith("baseline:")].iloc[0]
+        md += (f"\n## Fidelity 2^{np.log2(fid):g} training pixels\n\n### {best['model']} / "
+               f"{best['representation']} / {best['target']} against each baseline, paired per "
+               f"held-out dataset\n\n" + versus_baselines(per_dataset, best).to_markdown(
+                   index=False, floatfmt=".3f")
+               + "\n\n### All combinations\n\n" + part.drop(columns="fidelity_pixels")
+               .to_markdown(index=False, floatfmt=".3f") + "\n")
     return agg, top5, md
 
 
 def z_by_dataset(study: pd.DataFrame) -> pd.Series:
-    """Seed-averaged z per model, representation, target and held-out dataset."""
-    return study.groupby(["model", "representation", "target", "dataset"])["z"].mean()
+    """Seed-averaged z per fidelity, model, representation, target and held-out dataset."""
+    return study.groupby([*KEYS, "dataset"])["z"].mean()
 
 
 def versus_baselines(per_dataset: pd.Series, best: pd.Series) -> pd.DataFrame:
-    """``best``'s z minus each baseline's, paired per held-out dataset (``per_dataset``: z by
-    model, representation, target, dataset): mean, 95 % interval, wins / ties / losses."""
-    mine = per_dataset.loc[(best["model"], best["representation"], best["target"])]
-    models = per_dataset.index.get_level_values("model")
+    """``best``'s z minus each baseline's at ``best``'s fidelity, paired per held-out dataset
+    (``per_dataset``: see :func:`z_by_dataset`): mean, 95 % interval, wins / ties / losses."""
+    at = per_dataset.xs(best["fidelity_pixels"], level="fidelity_pixels")
+    mine = at.loc[(best["model"], best["representation"], best["target"])]
+    models = at.index.get_level_values("model")
     out = []
     for name in sorted(m for m in set(models) if m.startswith("baseline:")):
-        d = (mine - per_dataset[models == name].droplevel([0, 1, 2])).dropna()
+        d = (mine - at[models == name].droplevel([0, 1, 2])).dropna()
         out.append({"baseline": name, "z_difference": d.mean(), "ci95": _ci(d),
                     "wins": int((d > 1e-9).sum()), "ties": int((d.abs() <= 1e-9).sum()),
                     "losses": int((d < -1e-9).sum())})
@@ -107,14 +119,17 @@ def versus_baselines(per_dataset: pd.Series, best: pd.Series) -> pd.DataFrame:
 
 def choose_and_fit(summary: pd.DataFrame, metabase: pd.DataFrame, meta_features: pd.DataFrame,
                    space_params: dict, params: dict) -> tuple[object, dict]:
-    """The best combination by mean z, refitted on all meta-base rows."""
-    best = summary[~summary["model"].str.startswith("baseline:")].iloc[0]
-    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"))
+    """The best combination by mean z at the top fidelity, refitted on all the study's rows."""
+    top = summary[summary["fidelity_pixels"] == summary["fidelity_pixels"].max()]
+    best = top[~top["model"].str.startswith("baseline:")].iloc[0]
+    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"),
+                         protocol=params.get("protocol"))
     fitted = fit_meta_model(rows, meta_feature_frame(meta_features), build_space(space_params),
                             best["model"], best["representation"], best["target"], seed=0)
-    avg = summary[summary["model"].str.startswith("baseline:average_rank")]
+    avg = top[top["model"].str.startswith("baseline:average_rank")]
     choice = {"meta_model": best["model"], "representation": best["representation"],
-              "target": best["target"], "z_mean": float(best["z_mean"]),
+              "target": best["target"], "fidelity_pixels": int(best["fidelity_pixels"]),
+              "protocol": params.get("protocol"), "z_mean": float(best["z_mean"]),
               "z_ci95": float(best["z_ci95"]),
               "z_ci95_datasets": float(best["z_ci95_datasets"]), "rows": fitted.n_rows,
               "datasets": fitted.train_datasets,
@@ -129,6 +144,7 @@ def z_plot(summary: pd.DataFrame):
 
     plt = pyplot()
 
+    summary = summary[summary["fidelity_pixels"] == summary["fidelity_pixels"].max()]
     models = summary[~summary["model"].str.startswith("baseline:")]
     targets = sorted(models["target"].unique())
     base = summary[summary["model"].str.startswith("baseline:")]
@@ -182,9 +198,10 @@ def scatter_plot(choice: dict, metabase: pd.DataFrame, meta_features: pd.DataFra
 
     from aixcell_automl.metalearning.evaluation import lodo_predictions, top_n
 
-    preds = lodo_predictions(study_rows(metabase, params), meta_feature_frame(meta_features),
+    preds = lodo_predictions(study_rows(metabase, params), meta_features,
                              build_space(space_params), choice["meta_model"],
                              choice["representation"], choice["target"], seed=0)
+    preds = preds[preds["fidelity_pixels"] == choice["fidelity_pixels"]]
     groups = list(preds.groupby("dataset", sort=True))
     n_rows = -(-len(groups) // 4)
     fig, axes = plt.subplots(n_rows, 4, figsize=(12, 3 * n_rows), squeeze=False)
