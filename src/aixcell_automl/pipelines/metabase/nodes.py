@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aixcell_automl.metabase import collect, remove_outliers, to_frame
+from aixcell_automl.metabase import LADDER, PROTOCOL, collect, remove_outliers, to_frame
 from aixcell_automl.search_space import build_space, enumerate_configs
 
 log = logging.getLogger(__name__)
@@ -30,51 +31,50 @@ def collect_rows(params: dict, space_params: dict) -> dict:
 
 
 def summarise(metabase: pd.DataFrame, _collected: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Outlier-free table (raw rows kept in the JSON-lines file), per-dataset summary and the
-    fidelity agreement (Kendall tau between cheap and 4x more expensive fidelities)."""
-    ok = metabase[metabase["status"] == "ok"]
-    clean = remove_outliers(metabase) if len(ok) else ok
-    summary = ok.groupby("dataset").agg(
+    """Outlier-free table (raw rows kept in the JSON-lines file), a summary per protocol,
+    dataset and fidelity, and the fidelity agreement of the protocol-v2 ladders."""
+    frame = metabase.assign(protocol=metabase["protocol"].fillna("v1") if "protocol" in metabase
+                            else "v1")
+    ok = frame[frame["status"] == "ok"]
+    clean = remove_outliers(ok) if len(ok) else ok
+    summary = ok.groupby(["protocol", "dataset", "fidelity_pixels"]).agg(
         rows=("val_iou", "size"), configs=("config_id", "nunique"), iou_mean=("val_iou", "mean"),
         iou_std=("val_iou", "std"), iou_max=("val_iou", "max"),
         cpu_hours=("train_seconds", lambda s: s.sum() / 3600)).reset_index()
-    failed = metabase[metabase["status"] != "ok"]
-    agreement = fidelity_agreement(ok)
-    stats = {"rows": len(metabase), "ok_rows": len(ok), "failed_rows": len(failed),
+    failed = frame[frame["status"] != "ok"]
+    stats = {"rows": len(frame), "ok_rows": len(ok), "failed_rows": len(failed),
+             "rows_by_protocol": frame["protocol"].value_counts().to_dict(),
              "failure_reasons": failed["reason"].value_counts().to_dict() if len(failed) else {},
              "rows_after_outlier_removal": len(clean), "datasets": int(ok["dataset"].nunique()),
-             "train_hours": float(metabase["train_seconds"].fillna(0).sum() / 3600),
-             "fidelity_agreement": agreement}
+             "train_hours": float(frame["train_seconds"].fillna(0).sum() / 3600),
+             "fidelity_agreement": fidelity_agreement(ok[ok["protocol"] == PROTOCOL])}
     log.info("meta-base: %s", json.dumps({k: v for k, v in stats.items()
                                            if k != "fidelity_agreement"}))
     return to_frame(clean.to_dict("records")), summary, stats
 
 
-def curve_score(curve: list, max_pixels: float) -> float:
-    """Best validation IoU reached within ``max_pixels`` training pixels of a learning curve."""
-    vals = [iou for px, iou in curve if px <= max_pixels]
-    return max(vals) if vals else np.nan
-
-
 def fidelity_agreement(ok: pd.DataFrame) -> dict:
-    """Per dataset, Kendall tau between the score at the first evaluation (cheap fidelity) and
-    at >= 4x the pixels (the full run), read from each row's learning curve."""
+    """Per dataset and pair of adjacent ladder fidelities (2^23 -> 2^25, 2^25 -> 2^26): Kendall
+    tau between the scores of the same configurations at both, with n. Also the mean tau of
+    each pair over datasets."""
     from scipy.stats import kendalltau
 
-    out = {}
+    out: dict = {}
+    fids = [f for _, f, _ in LADDER]
     for name, g in ok.groupby("dataset"):
-        curves = [json.loads(c) if isinstance(c, str) else c for c in g["curve"]]
-        full = g["fidelity_pixels"].iloc[0]
-        cheap = full / 4
-        a = np.array([curve_score(c, cheap) for c in curves])
-        b = np.array([curve_score(c, full) for c in curves])
-        m = ~np.isnan(a) & ~np.isnan(b)
-        if m.sum() >= 5:
-            tau = kendalltau(a[m], b[m]).statistic
-            out[name] = {"tau": float(tau), "n": int(m.sum()), "cheap_pixels": int(cheap),
-                         "full_pixels": int(full)}
-    if out:
-        out["mean_tau"] = float(np.mean([v["tau"] for v in out.values()]))
+        score = g.pivot_table(index="config_id", columns="fidelity_pixels", values="val_iou")
+        for lo, hi in itertools.pairwise(fids):
+            if lo in score and hi in score:
+                both = score[[lo, hi]].dropna()
+                if len(both) >= 3:
+                    tau = kendalltau(both[lo], both[hi]).statistic
+                    out.setdefault(name, {})[f"2^{int(np.log2(lo))}->2^{int(np.log2(hi))}"] = {
+                        "tau": None if np.isnan(tau) else float(tau), "n": len(both)}
+    for lo, hi in itertools.pairwise(fids):
+        key = f"2^{int(np.log2(lo))}->2^{int(np.log2(hi))}"
+        taus = [v[key]["tau"] for v in out.values() if key in v and v[key]["tau"] is not None]
+        if taus:
+            out.setdefault("mean", {})[key] = {"tau": float(np.mean(taus)), "n": len(taus)}
     return out
 
 

@@ -1,0 +1,40 @@
+import pandas as pd
+import pytest
+
+from aixcell_automl.pipelines.metabase.nodes import fidelity_agreement, summarise
+
+
+def _rows():
+    rows = []
+    for d, flip in (("a", False), ("b", True)):
+        for i in range(6):  # rung 1: 6 configurations at 2^23 and 2^25
+            rows.append({"dataset": d, "config_id": f"c{i}", "fidelity_pixels": 2**23,
+                         "val_iou": 0.1 * i, "status": "ok", "protocol": "v2",
+                         "train_seconds": 60.0})
+            rows.append({"dataset": d, "config_id": f"c{i}", "fidelity_pixels": 2**25,
+                         "val_iou": 0.1 * (5 - i if flip else i) + 0.05, "status": "ok",
+                         "protocol": "v2", "train_seconds": 240.0})
+        for i in range(3):
+            rows.append({"dataset": d, "config_id": f"c{i}", "fidelity_pixels": 2**26,
+                         "val_iou": 0.2 * i, "status": "ok", "protocol": "v2",
+                         "train_seconds": 480.0})
+    return pd.DataFrame(rows)
+
+
+def test_fidelity_agreement_pairs_the_same_configurations_of_adjacent_rungs():
+    agree = fidelity_agreement(_rows())
+    assert agree["a"]["2^23->2^25"] == {"tau": pytest.approx(1.0), "n": 6}
+    assert agree["b"]["2^23->2^25"]["tau"] == pytest.approx(-1.0)
+    assert agree["a"]["2^25->2^26"] == {"tau": pytest.approx(1.0), "n": 3}
+    assert agree["mean"]["2^23->2^25"] == {"tau": pytest.approx(0.0), "n": 2}
+
+
+def test_summary_keeps_protocols_apart():
+    v1 = pd.DataFrame([{"dataset": "a", "config_id": f"x{i}", "fidelity_pixels": 2**23,
+                        "val_iou": 0.5, "status": "ok", "train_seconds": 60.0} for i in range(4)])
+    frame = pd.concat([_rows(), v1], ignore_index=True)
+    clean, summary, stats = summarise(frame, {})
+    assert stats["rows_by_protocol"] == {"v2": 30, "v1": 4}
+    a23 = summary.set_index(["protocol", "dataset", "fidelity_pixels"]).loc[("v2", "a", 2**23)]
+    assert a23["rows"] == 6 and a23["iou_max"] == pytest.approx(0.5)
+    assert set(stats["fidelity_agreement"]) == {"a", "b", "mean"}  # v2 rows only
