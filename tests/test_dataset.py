@@ -14,6 +14,7 @@ from aixcell_automl.dataset import (
     split_dataset,
     validate_dataset,
 )
+from aixcell_automl.errors import UserError
 
 ALL_SHARED = ["bbbc010_worms", "coelho_nih3t3", "coelho_u2os", "ctc_gowt1", "ctc_hela",
               "drosophila_vnc_em", "dsb2018_stage1test", "glioma_he", "isbi14_cervical_synth",
@@ -147,3 +148,114 @@ def test_magnification_parsing():
     assert parse_magnification("40x") == 40.0
     assert parse_magnification(20) == 20.0
     assert parse_magnification(None) is None
+
+
+def test_a_dataset_without_foreground_is_refused_and_an_absent_class_warned(tmp_path):
+    root = _write(tmp_path / "bg", classes=("background", "cell", "nucleus"))
+    problems, warnings = validate_dataset(root)
+    assert problems == []
+    assert any("class 'nucleus' (label 2) occurs in no mask" in w for w in warnings), warnings
+    for p in (root / "masks").iterdir():
+        iio.imwrite(p, np.zeros((20, 30), np.uint8))
+    problems, _ = validate_dataset(root)
+    assert len(problems) == 1 and "no mask has a foreground pixel" in problems[0]
+    with pytest.raises(DatasetError, match="nothing to learn"):
+        load_dataset(root)
+
+
+def _instances(size=(40, 50), n=5) -> np.ndarray:
+    m = np.zeros(size, np.uint16)
+    for i in range(n):  # separate squares, ids 1..n (as Cellpose writes them)
+        m[5:12, 2 + 9 * i:8 + 9 * i] = i + 1
+    return m
+
+
+def test_binary_255_and_instance_masks_are_recognised_with_the_fix(tmp_path):
+    root = _write(tmp_path / "b255")
+    for p in (root / "masks").iterdir():
+        iio.imwrite(p, iio.imread(p) * 255)
+    problems, _ = validate_dataset(root)
+    assert len(problems) == 1, problems  # one line for all three masks, naming the fix
+    assert "3 mask(s) have labels outside 0..1" in problems[0]
+    assert "fix: add 'mask_encoding: binary_255'" in problems[0]
+
+    inst = _write(tmp_path / "inst", size=(40, 50))
+    for p in (inst / "masks").iterdir():
+        p.unlink()
+        tifffile.imwrite(inst / "masks" / f"{p.stem}.tif", _instances())
+    problems, _ = validate_dataset(inst)
+    assert len(problems) == 1 and "fix: add 'mask_encoding: instances'" in problems[0], problems
+
+    # a class map with too few class_names is not mistaken for either
+    many = _write(tmp_path / "many")
+    m = np.zeros((20, 30), np.uint8)
+    m[:, :10], m[:, 10:20], m[:5, 20:], m[10:, 20:] = 1, 2, 3, 3  # label 3 in two regions
+    iio.imwrite(many / "masks" / "im0.png", m)
+    problems, _ = validate_dataset(many)
+    assert problems == [f"{many / 'masks' / 'im0.png'}: labels [2, 3] outside 0..1 "
+                        f"(2 class_names)"]
+
+
+@pytest.mark.parametrize("encoding", ["binary_255", "instances"])
+def test_declared_mask_encoding_is_mapped_by_the_loader(tmp_path, encoding):
+    root = _write(tmp_path / encoding, size=(40, 50))
+    for p in (root / "masks").iterdir():
+        p.unlink()
+        stored = _instances() if encoding == "instances" else (_instances() > 0) * np.uint8(255)
+        tifffile.imwrite(root / "masks" / f"{p.stem}.tif", stored)
+    (root / "dataset.yaml").write_text(
+        yaml.safe_dump({"class_names": ["background", "cell"], "mask_encoding": encoding}))
+    ds = load_dataset(root)
+    mask = ds.mask(0)
+    np.testing.assert_array_equal(mask, (_instances() > 0).astype(np.uint8))
+    assert ds.num_classes == 2 and mask.dtype == np.uint8
+
+
+def test_mask_encoding_errors(tmp_path):
+    root = _write(tmp_path / "e")
+    (root / "dataset.yaml").write_text("class_names: [a, b, c]\nmask_encoding: instances\n")
+    assert any("gives two classes" in p for p in _problems(root))
+    (root / "dataset.yaml").write_text("class_names: [a, b]\nmask_encoding: rle\n")
+    assert any("'mask_encoding' 'rle' is not one of" in p for p in _problems(root))
+    (root / "dataset.yaml").write_text("class_names: [a, b]\nmask_encoding: binary_255\n")
+    problems = _problems(root)  # the masks hold 0/1, not 0/255
+    assert len(problems) == 3 and all("values [1] besides 0 and 255" in p for p in problems)
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("labels", {"class_names": ["background", "class_1", "class_2"]}),
+    ("binary_255", {"class_names": ["background", "foreground"], "mask_encoding": "binary_255"}),
+    ("instances", {"class_names": ["background", "foreground"], "mask_encoding": "instances"}),
+])
+def test_starter_yaml_reads_classes_and_encoding_from_the_masks(tmp_path, kind, expected):
+    from aixcell_automl.dataset import write_starter_yaml
+
+    root = _write(tmp_path / kind, size=(40, 120))
+    (root / "dataset.yaml").unlink()
+    for i, p in enumerate(sorted((root / "masks").iterdir())):
+        m = _instances((40, 120), n=12).astype(np.uint8)
+        if kind == "labels":
+            m = np.minimum(m, 1 + i % 2)
+        elif kind == "binary_255":
+            m = (m > 0) * np.uint8(255)
+        iio.imwrite(p, m)
+    path, meta, notes = write_starter_yaml(root)
+    assert {k: v for k, v in meta.items() if k != "name"} == expected and notes
+    assert yaml.safe_load(path.read_text()) == meta
+    problems, _ = validate_dataset(root)
+    assert problems == []
+    with pytest.raises(UserError, match="exists; not overwriting"):
+        write_starter_yaml(root)
+
+
+@pytest.mark.shared_data
+def test_starter_yaml_matches_every_shared_dataset(shared_datasets, tmp_path):
+    """The guess reproduces each real dataset's class count and finds no encoding (the folders
+    are read; the starter is computed without writing)."""
+    from aixcell_automl.dataset import starter_metadata
+
+    for name in ALL_SHARED:
+        meta, _ = starter_metadata(shared_datasets / name)
+        given = yaml.safe_load((shared_datasets / name / "dataset.yaml").read_text())
+        assert len(meta["class_names"]) == len(given["class_names"]), name
+        assert "mask_encoding" not in meta, name

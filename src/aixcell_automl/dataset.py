@@ -3,13 +3,16 @@
 * ``images/<stem>.<ext>`` and ``masks/<stem>.<ext>`` are paired by file stem; PNG and TIFF
   (``.png .tif .tiff .jpg .jpeg .bmp``) are read. Images may be 8- or 16-bit, grey, 2-channel,
   RGB or RGBA (alpha is dropped). Channel-first TIFFs (C, H, W with C <= 4) are transposed.
-* Masks are single-channel label maps: 0 = background, 1..C-1 = classes, C = ``len(class_names)``.
+* Masks are single-channel label maps: 0 = background, 1..C-1 = classes, C = ``len(class_names)``,
+  unless ``mask_encoding`` says otherwise: ``binary_255`` (0 / 255 masks) or ``instances`` (every
+  object its own id, as Cellpose and StarDist write them); both are read as classes 0 / 1.
 * ``dataset.yaml`` must hold ``class_names`` (a list of at least two names). Optional fields:
   ``name``, ``technique``, ``object_of_interest``, ``magnification`` (e.g. ``40x`` or ``40``),
-  ``split`` (a mapping ``stem -> train|val|test``).
+  ``split`` (a mapping ``stem -> train|val|test``), ``mask_encoding``.
 
 :func:`validate_dataset` lists *every* problem at once, each naming its file; :func:`load_dataset`
-raises :class:`DatasetError` with that list. The folder is only ever read.
+raises :class:`DatasetError` with that list. The folder is only ever read;
+:func:`write_starter_yaml` writes a ``dataset.yaml`` guessed from the masks for a new folder.
 """
 
 from __future__ import annotations
@@ -24,13 +27,17 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from aixcell_automl.errors import UserError
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 SPLIT_NAMES = ("train", "val", "test")
+MASK_ENCODINGS = {"binary_255": "0/255 binary masks (255 = foreground)",
+                  "instances": "instance-label masks (every object its own id)"}
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset folder breaks the contract; ``problems`` lists every issue found."""
 
     def __init__(self, root: Path | str, problems: Sequence[str]):
@@ -63,13 +70,38 @@ def read_image(path: Path | str) -> np.ndarray:
     return arr
 
 
-def read_mask(path: Path | str) -> np.ndarray:
-    """Read a label mask as ``(H, W)``; a mask stored with identical channels is reduced to one."""
+def read_mask(path: Path | str, encoding: str | None = None) -> np.ndarray:
+    """Read a label mask as ``(H, W)``; a mask stored with identical channels is reduced to one.
+    With a ``mask_encoding`` (see :data:`MASK_ENCODINGS`) every non-zero value becomes class 1."""
     arr = read_image(path)
     if arr.shape[-1] > 1 and not all(
             np.array_equal(arr[..., 0], arr[..., c]) for c in range(1, arr.shape[-1])):
         raise ValueError(f"{path}: mask has {arr.shape[-1]} different channels, expected one")
-    return arr[..., 0]
+    return (arr[..., 0] > 0).astype(np.uint8) if encoding in MASK_ENCODINGS else arr[..., 0]
+
+
+def looks_like_instances(mask: np.ndarray) -> bool:
+    """At least two non-zero ids, at least 80 % of them one connected region each (8-connected):
+    how instance-label masks look, unlike class maps, whose classes recur across objects."""
+    from scipy import ndimage
+
+    ids = np.unique(mask)
+    ids = ids[ids > 0]
+    if ids.size < 2:
+        return False
+    boxes = ndimage.find_objects(mask)
+    single = sum(ndimage.label(mask[boxes[i - 1]] == i, np.ones((3, 3)))[1] == 1 for i in ids)
+    return single >= 0.8 * ids.size
+
+
+def encoding_hint(mask: np.ndarray, num_classes: int) -> str | None:
+    """The :data:`MASK_ENCODINGS` key a 2-class dataset's mask with labels >= 2 seems to use."""
+    labels = np.unique(mask)
+    if num_classes != 2 or labels.max() < 2:
+        return None
+    if set(labels.tolist()) <= {0, 255}:
+        return "binary_255"
+    return "instances" if looks_like_instances(mask) else None
 
 
 def parse_magnification(value) -> float | None:
@@ -114,6 +146,10 @@ class SegmentationDataset:
         return len(self.class_names)
 
     @property
+    def mask_encoding(self) -> str | None:
+        return self.metadata.get("mask_encoding")
+
+    @property
     def stems(self) -> list[str]:
         return [s.stem for s in self.samples]
 
@@ -121,7 +157,7 @@ class SegmentationDataset:
         return read_image(self.samples[i].image_path)
 
     def mask(self, i: int) -> np.ndarray:
-        return read_mask(self.samples[i].mask_path)
+        return read_mask(self.samples[i].mask_path, self.mask_encoding)
 
     def content_hash(self) -> str:
         """SHA-256 (first 16 hex digits) over class names and every image/mask file's bytes;
@@ -187,6 +223,13 @@ def _check_metadata(root: Path, problems: list[str]) -> dict:
     mag = meta.get("magnification")
     if mag is not None and parse_magnification(mag) is None:
         problems.append(f"{meta_path}: 'magnification' {mag!r} has no number in it")
+    enc = meta.get("mask_encoding")
+    if enc is not None and enc not in MASK_ENCODINGS:
+        problems.append(f"{meta_path}: 'mask_encoding' {enc!r} is not one of "
+                        f"{', '.join(MASK_ENCODINGS)}")
+    elif enc is not None and isinstance(names, list) and len(names) != 2:
+        problems.append(f"{meta_path}: 'mask_encoding: {enc}' gives two classes (background, "
+                        f"foreground) but class_names has {len(names)}")
     return meta
 
 
@@ -194,7 +237,9 @@ def validate_dataset(root: Path | str, check_pixels: bool = True) -> tuple[list[
     """Check a dataset folder against the contract; return ``(problems, warnings)``.
 
     With ``check_pixels`` every image and mask is opened: unreadable files, size mismatches and
-    labels outside ``0..C-1`` are reported per file.
+    labels outside ``0..C-1`` are reported per file (0/255 and instance-label masks as one line
+    that names the fix); a dataset without any foreground pixel is a problem, a class that occurs
+    in no mask a warning.
     """
     root = Path(root)
     problems: list[str] = []
@@ -216,32 +261,76 @@ def validate_dataset(root: Path | str, check_pixels: bool = True) -> tuple[list[
             problems.append(f"{root / 'dataset.yaml'}: split names '{stem}', which has no image")
     n_classes = len(meta["class_names"]) if isinstance(meta.get("class_names"), list) else None
     if check_pixels:
-        for stem in sorted(set(images) & set(masks)):
-            try:
-                img = read_image(images[stem])
-            except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
-                problems.append(f"{images[stem]}: unreadable image ({exc})")
-                img = None
-            try:
-                mask = read_mask(masks[stem])
-            except Exception as exc:  # noqa: BLE001
-                problems.append(f"{masks[stem]}: unreadable mask ({exc})")
-                continue
-            if img is not None and img.shape[:2] != mask.shape:
-                problems.append(
-                    f"{masks[stem]}: size {mask.shape[1]}x{mask.shape[0]} (WxH) does not match "
-                    f"image {images[stem].name} {img.shape[1]}x{img.shape[0]}"
-                )
-            if not np.issubdtype(mask.dtype, np.integer):
-                problems.append(f"{masks[stem]}: mask dtype {mask.dtype} is not an integer type")
-            elif n_classes is not None:
-                bad = np.unique(mask[(mask < 0) | (mask >= n_classes)])
-                if bad.size:
-                    problems.append(
-                        f"{masks[stem]}: labels {bad.tolist()[:10]} outside 0..{n_classes - 1} "
-                        f"({n_classes} class_names)"
-                    )
+        _check_pixels(root, meta, images, masks, n_classes, problems, warnings)
     return problems, warnings
+
+
+def _check_pixels(root: Path, meta: dict, images: dict[str, Path], masks: dict[str, Path],
+                  n_classes: int | None, problems: list[str], warnings: list[str]) -> None:
+    """Per pair: readable, same size, integer labels in ``0..C-1`` (after ``mask_encoding``);
+    over the dataset: some foreground, and every class somewhere."""
+    encoding = meta.get("mask_encoding") if meta.get("mask_encoding") in MASK_ENCODINGS else None
+    counts = np.zeros(n_classes or 0, np.int64)
+    hinted: dict[str, list[Path]] = {}
+    all_valid = True
+    for stem in sorted(set(images) & set(masks)):
+        try:
+            img = read_image(images[stem])
+        except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
+            problems.append(f"{images[stem]}: unreadable image ({exc})")
+            img = None
+        try:
+            mask = read_mask(masks[stem])
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"{masks[stem]}: unreadable mask ({exc})")
+            all_valid = False
+            continue
+        if img is not None and img.shape[:2] != mask.shape:
+            problems.append(
+                f"{masks[stem]}: size {mask.shape[1]}x{mask.shape[0]} (WxH) does not match "
+                f"image {images[stem].name} {img.shape[1]}x{img.shape[0]}"
+            )
+        if not np.issubdtype(mask.dtype, np.integer):
+            problems.append(f"{masks[stem]}: mask dtype {mask.dtype} is not an integer type")
+            all_valid = False
+            continue
+        if n_classes is None:
+            continue
+        if encoding == "binary_255" and not set(np.unique(mask).tolist()) <= {0, 255}:
+            other = sorted(set(np.unique(mask).tolist()) - {0, 255})
+            problems.append(f"{masks[stem]}: values {other[:10]} besides 0 and 255 "
+                            f"(mask_encoding: binary_255)")
+            all_valid = False
+            continue
+        labels = (mask > 0).astype(np.uint8) if encoding else mask
+        bad = np.unique(labels[(labels < 0) | (labels >= n_classes)])
+        if bad.size:
+            all_valid = False
+            hint = encoding_hint(mask, n_classes)
+            if hint:
+                hinted.setdefault(hint, []).append(masks[stem])
+            else:
+                problems.append(f"{masks[stem]}: labels {bad.tolist()[:10]} outside "
+                                f"0..{n_classes - 1} ({n_classes} class_names)")
+            continue
+        counts += np.bincount(labels.ravel(), minlength=n_classes)[:n_classes]
+    for hint, paths in hinted.items():
+        problems.append(
+            f"{root / 'masks'}: {len(paths)} mask(s) have labels outside 0..1 and look like "
+            f"{MASK_ENCODINGS[hint]} (e.g. {', '.join(p.name for p in paths[:3])}); fix: add "
+            f"'mask_encoding: {hint}' to {root / 'dataset.yaml'}")
+    if n_classes is None or not all_valid or not counts.sum():
+        return
+    names = meta["class_names"]
+    if not counts[1:].any():
+        problems.append(
+            f"{root / 'masks'}: no mask has a foreground pixel (every label is 0, "
+            f"'{names[0]}'), so there is nothing to learn; the classes to segment "
+            f"({', '.join(names[1:])}) need labels 1..{n_classes - 1}")
+        return
+    for c in np.flatnonzero(counts == 0):
+        warnings.append(f"{root / 'dataset.yaml'}: class '{names[c]}' (label {c}) occurs in no "
+                        f"mask; a model cannot learn it")
 
 
 def load_dataset(root: Path | str, check_pixels: bool = True) -> SegmentationDataset:
@@ -288,3 +377,67 @@ def split_dataset(
         "val": sorted(stems[:n_val]),
         "test": sorted(stems[n_val:n_val + n_test]),
     }
+
+
+def starter_metadata(root: Path | str) -> tuple[dict, list[str]]:
+    """``dataset.yaml`` fields guessed from a folder's ``masks/`` (class count and encoding),
+    and notes saying how. 0/255 masks -> ``binary_255``; masks with more than 10 ids or ids
+    above 255 that look like instances (see :func:`looks_like_instances`) -> ``instances``;
+    otherwise label maps with classes 0..max label."""
+    root = Path(root)
+    problems: list[str] = []
+    files = _list_images(root / "masks", problems, [])
+    if not (root / "images").is_dir():
+        problems.append(f"{root / 'images'}: folder is missing")
+    if (root / "masks").is_dir() and not files:
+        problems.append(f"{root / 'masks'}: no masks")
+    masks = {}
+    for stem, path in files.items():
+        try:
+            masks[stem] = read_mask(path)
+        except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
+            problems.append(f"{path}: unreadable mask ({exc})")
+    if problems:
+        raise DatasetError(root, problems)
+    labels = sorted(set().union(*(np.unique(m).tolist() for m in masks.values())))
+    ids_per_mask = max(np.count_nonzero(np.unique(m)) for m in masks.values())
+    meta: dict = {"name": root.name}
+    notes = []
+    instance_like = [looks_like_instances(m) for m in masks.values()
+                     if np.count_nonzero(np.unique(m)) >= 2]
+    mostly_instances = bool(instance_like) and np.mean(instance_like) >= 0.8
+    if labels[-1] == 0:
+        raise DatasetError(root, [f"{root / 'masks'}: no mask has a non-zero pixel, so there "
+                                  f"are no classes to read from them"])
+    if set(labels) <= {0, 255}:
+        meta |= {"class_names": ["background", "foreground"], "mask_encoding": "binary_255"}
+        notes.append("masks hold only 0 and 255: read as background / foreground")
+    elif (ids_per_mask > 10 or labels[-1] > 255) and mostly_instances:
+        meta |= {"class_names": ["background", "foreground"], "mask_encoding": "instances"}
+        notes.append(f"masks hold up to {ids_per_mask} ids, each one connected object: read as "
+                     f"instance labels (every object is 'foreground')")
+    else:
+        n = int(labels[-1]) + 1
+        meta["class_names"] = (["background", "foreground"] if n == 2 else
+                               ["background"] + [f"class_{c}" for c in range(1, n)])
+        notes.append(f"labels {labels[:12]}{' ...' if len(labels) > 12 else ''}: {n} classes; "
+                     f"rename them in class_names (index = label)")
+        if n > 2 and mostly_instances:
+            notes.append("each label is one connected object in most masks: if these are "
+                         "object ids, use class_names [background, foreground] and "
+                         "'mask_encoding: instances' instead")
+    return meta, notes
+
+
+def write_starter_yaml(root: Path | str, force: bool = False) -> tuple[Path, dict, list[str]]:
+    """Write ``root/dataset.yaml`` from :func:`starter_metadata` (never over an existing one
+    unless ``force``); returns the path, the fields and the notes."""
+    root = Path(root)
+    path = root / "dataset.yaml"
+    if path.exists() and not force:
+        raise UserError(f"{path} exists; not overwriting it (use --force to replace it)")
+    meta, notes = starter_metadata(root)
+    header = "".join(f"# {n}\n" for n in ["written by `aixcell-automl init-dataset`; check it",
+                                           *notes])
+    path.write_text(header + yaml.safe_dump(meta, sort_keys=False))
+    return path, meta, notes

@@ -254,9 +254,9 @@ def _image_job(job) -> dict[str, float] | None:
     global _WORKER_EXTRACTOR
     if _WORKER_EXTRACTOR is None:
         _WORKER_EXTRACTOR = _extractor()
-    image_path, mask_path, num_classes = job
-    return image_radiomics(read_image(image_path), read_mask(mask_path), num_classes,
-                           _WORKER_EXTRACTOR)
+    image_path, mask_path, num_classes, mask_encoding = job
+    return image_radiomics(read_image(image_path), read_mask(mask_path, mask_encoding),
+                           num_classes, _WORKER_EXTRACTOR)
 
 
 def radiomics_image_table(ds, sample_size: int | None = 20, seed: int = 0,
@@ -271,7 +271,8 @@ def radiomics_image_table(ds, sample_size: int | None = 20, seed: int = 0,
         _MEMO.move_to_end(key)
         return _MEMO[key].copy()
     idx = sample_indices(len(ds), sample_size, seed, image_strata(ds))
-    jobs = [(ds.samples[i].image_path, ds.samples[i].mask_path, ds.num_classes) for i in idx]
+    jobs = [(ds.samples[i].image_path, ds.samples[i].mask_path, ds.num_classes,
+             ds.mask_encoding) for i in idx]
     n_jobs = min(DEFAULT_JOBS if n_jobs is None else int(n_jobs), os.cpu_count() or 1, len(jobs))
     if n_jobs > 1 and sys.platform == "linux":
         import multiprocessing
