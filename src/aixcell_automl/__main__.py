@@ -1,6 +1,8 @@
 """Command line: ``python -m aixcell_automl <command>`` (also installed as ``aixcell-automl``).
 
-Commands map one-to-one to core functions; Kedro pipelines call the same functions.
+Commands map one-to-one to core functions; Kedro pipelines call the same functions. An error the
+user can fix (:class:`aixcell_automl.errors.UserError`) ends with its message and exit status 1;
+``--verbose`` shows its traceback too.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 import logging
 import sys
 from pathlib import Path
+
+from aixcell_automl.errors import UserError
 
 
 def _plugins(args) -> int:
@@ -38,6 +42,20 @@ def _demo(args) -> int:
 def _validate(args) -> int:
     from aixcell_automl.dataset import validate_dataset
 
+    problems, warnings = validate_dataset(args.path)
+    for w in warnings:
+        print(f"warning: {w}")
+    for p in problems:
+        print(f"error: {p}")
+    print(f"{args.path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+def _init_dataset(args) -> int:
+    from aixcell_automl.dataset import validate_dataset, write_starter_yaml
+
+    path, _, _ = write_starter_yaml(args.path, force=args.force)
+    print(f"wrote {path}:\n{path.read_text()}")
     problems, warnings = validate_dataset(args.path)
     for w in warnings:
         print(f"warning: {w}")
@@ -89,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("validate", help="check a dataset folder against the contract")
     p.add_argument("path")
+    p = sub.add_parser("init-dataset", help="write a starter dataset.yaml for a folder with "
+                       "images/ and masks/ (class count and mask encoding read from the masks)")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace an existing dataset.yaml")
     p = sub.add_parser("metabase", help="collect meta-base rows (resumable)")
     p.add_argument("--datasets-root", default="../shared/datasets")
     p.add_argument("--datasets", required=True, help="comma-separated folder names")
@@ -115,8 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     verbose = args.verbose or args.command == "metabase"
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return {"plugins": _plugins, "demo": _demo, "validate": _validate,
-            "metabase": _metabase, "metabase-merge": _merge}[args.command](args)
+    command = {"plugins": _plugins, "demo": _demo, "validate": _validate,
+               "init-dataset": _init_dataset, "metabase": _metabase,
+               "metabase-merge": _merge}[args.command]
+    try:
+        return command(args)
+    except UserError as exc:
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
 from aixcell_automl.dataset import IMAGE_SUFFIXES, load_dataset, read_image, read_mask
+from aixcell_automl.errors import UserError
 
 
 class MicroscopyDataset(AbstractDataset):
@@ -39,22 +40,27 @@ class ImageFolderDataset(AbstractDataset):
     """A flat folder of images as ``{stem: array}``.
 
     Loading accepts a dataset folder too (its ``images/`` are read); ``labels: true`` reads
-    single-channel label masks as ``(H, W)``. Saving writes PNG, or TIFF
+    single-channel label masks as ``(H, W)``; ``paths: true`` returns ``{stem: Path}`` without
+    reading, so a caller can skip files it cannot read. Saving writes PNG, or TIFF
     when an array does not fit 8 bits (``> 255`` classes) or has more than 4 channels.
     """
 
-    def __init__(self, path: str, labels: bool = False, metadata: dict | None = None):
+    def __init__(self, path: str, labels: bool = False, paths: bool = False,
+                 metadata: dict | None = None):
         self._path = Path(path)
         self._labels = labels
+        self._paths = paths
         self.metadata = metadata
 
-    def load(self) -> dict[str, np.ndarray]:
+    def load(self) -> dict:
         folder = self._path / "images" if (self._path / "images").is_dir() else self._path
         if not folder.is_dir():
-            raise DatasetError(f"{folder}: folder of images to predict does not exist")
+            raise UserError(f"{folder}: folder of images to predict does not exist")
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
-            raise DatasetError(f"{folder}: no images found ({', '.join(IMAGE_SUFFIXES)})")
+            raise UserError(f"{folder}: no images found ({', '.join(IMAGE_SUFFIXES)})")
+        if self._paths:
+            return {p.stem: p for p in files}
         return {p.stem: read_mask(p) if self._labels else read_image(p) for p in files}
 
     def save(self, data: dict[str, np.ndarray]) -> None:
@@ -86,8 +92,8 @@ class ModelDataset(AbstractDataset):
         from aixcell_automl.model import load_model
 
         if not (self._path / "model.json").exists():
-            raise DatasetError(f"{self._path}: no trained model here; run the 'train' or "
-                               f"'search' pipeline first or set predict.model")
+            raise UserError(f"{self._path}: no trained model here; run the 'train' or "
+                            f"'search' pipeline first or set predict.model")
         return load_model(self._path)
 
     def save(self, data) -> None:

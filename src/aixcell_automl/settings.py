@@ -2,9 +2,9 @@
 
 import datetime as _dt
 
-from aixcell_automl.kedro_hooks import DemoDataHooks
+from aixcell_automl.kedro_hooks import DemoDataHooks, UserErrorHooks
 
-HOOKS = (DemoDataHooks(),)
+HOOKS = (DemoDataHooks(), UserErrorHooks())
 
 _RUN_ID = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 

@@ -1,42 +1,83 @@
-"""Nodes of the ``predict`` pipeline."""
+"""Nodes of the ``predict`` pipeline.
+
+Every readable image is predicted; a file that cannot be read (or that the model cannot take,
+e.g. 2 channels for a 3-channel model) is skipped with one warning naming it and the reason, and
+listed in ``skipped.csv``. The run fails only when no image could be predicted, or, with
+``predict.strict``, after writing every output when any file was skipped.
+"""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from aixcell_automl.dataset import read_image
+from aixcell_automl.errors import UserError
 from aixcell_automl.predict import overlay, predict_mask
 
 log = logging.getLogger(__name__)
 
 
-def predict_images(model_and_info, images: dict[str, np.ndarray]
-                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """A label mask and an overlay preview per image."""
+def _reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def predict_images(model_and_info, paths: dict[str, Path]
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], pd.DataFrame]:
+    """A label mask and an overlay preview per image, and the table of skipped files."""
     model, info = model_and_info
-    masks, previews = {}, {}
-    for stem, img in tqdm(sorted(images.items()), desc="predict", unit="image"):
-        masks[stem] = predict_mask(model, img, info)
-        previews[stem] = overlay(img, masks[stem])
-    log.info("predicted %d images with %s (%d classes)", len(masks), info["backbone"],
-             info["num_classes"])
-    return masks, previews
+    masks, previews, skipped = {}, {}, []
+    for stem, path in tqdm(sorted(paths.items()), desc="predict", unit="image"):
+        try:
+            img = read_image(path)
+        except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
+            reason = f"unreadable ({_reason(exc)})"
+        else:
+            try:
+                masks[stem] = predict_mask(model, img, info)
+                previews[stem] = overlay(img, masks[stem])
+                continue
+            except ValueError as exc:  # an image the model cannot take
+                reason = _reason(exc)
+        log.warning("skipped %s: %s", path, reason)
+        skipped.append({"file": str(path), "reason": reason})
+    if not masks:
+        reasons = "; ".join(f"{Path(s['file']).name}: {s['reason']}" for s in skipped[:5])
+        raise UserError(f"none of the {len(paths)} image(s) could be predicted ({reasons}"
+                        f"{' ...' if len(skipped) > 5 else ''})")
+    log.info("predicted %d images with %s (%d classes); %d skipped", len(masks), info["backbone"],
+             info["num_classes"], len(skipped))
+    return masks, previews, pd.DataFrame(skipped, columns=["file", "reason"])
 
 
-def postprocess(model_and_info, images: dict[str, np.ndarray], masks: dict[str, np.ndarray],
-                params: dict) -> pd.DataFrame:
-    """Run the configured post-processors (plugin registry) and stack their rows per image."""
+def postprocess(model_and_info, paths: dict[str, Path], masks: dict[str, np.ndarray],
+                skipped: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Run the configured post-processors (plugin registry) on this run's predicted images (the
+    mask folder may hold older ones) and stack their rows per image."""
     from aixcell_automl.plugins.registry import get
 
     _, info = model_and_info
     names = info.get("class_names") or [str(i) for i in range(info["num_classes"])]
+    done = sorted(s for s, p in paths.items() if str(p) not in set(skipped["file"]))
+    images = {stem: read_image(paths[stem]) for stem in done}
     rows = []
     for pp in params.get("postprocessors", ["object_stats"]):
         run = get("postprocessor", pp).run
-        for stem in sorted(masks):
+        for stem in done:
             rows += [{"image": stem, "postprocessor": pp, **r}
                      for r in run(images[stem], masks[stem], names)]
     return pd.DataFrame(rows)
+
+
+def check_skipped(skipped: pd.DataFrame, table: pd.DataFrame, params: dict) -> None:
+    """With ``predict.strict``, fail if any file was skipped (``table`` is an input only so that
+    this runs after every output is written)."""
+    if params.get("strict") and len(skipped):
+        raise UserError(f"predict.strict: {len(skipped)} file(s) skipped, see "
+                        f"data/07_model_output/predictions/skipped.csv (first: "
+                        f"{skipped.iloc[0]['file']}: {skipped.iloc[0]['reason']})")

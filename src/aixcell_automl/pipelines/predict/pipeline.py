@@ -1,14 +1,22 @@
-"""``kedro run --pipeline=predict``: masks, overlays and an object table for a folder of images."""
+"""``kedro run --pipeline=predict``: masks, overlays and an object table for a folder of images;
+unreadable files are skipped and listed in ``skipped.csv``."""
 
 from kedro.pipeline import Pipeline, node
 
-from aixcell_automl.pipelines.predict.nodes import postprocess, predict_images
+from aixcell_automl.engines import select_engine
+from aixcell_automl.pipelines.predict.nodes import check_skipped, postprocess, predict_images
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(predict_images, ["trained_model", "predict_input"],
-             ["predicted_masks", "prediction_overlays"], name="predict_images"),
+        node(select_engine, ["trained_model", "onnx_model", "params:predict"], "predict_model",
+             name="select_engine"),
+        node(predict_images, ["predict_model", "predict_input"],
+             ["predicted_masks", "prediction_overlays", "prediction_skipped"],
+             name="predict_images"),
         node(postprocess, ["trained_model", "predict_input", "predicted_masks",
-                           "params:predict"], "prediction_table", name="postprocess"),
+                           "prediction_skipped", "params:predict"], "prediction_table",
+             name="postprocess"),
+        node(check_skipped, ["prediction_skipped", "prediction_table", "params:predict"], None,
+             name="check_skipped"),
     ])

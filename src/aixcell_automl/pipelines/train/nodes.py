@@ -1,12 +1,23 @@
-"""Nodes of the ``train`` pipeline."""
+"""Nodes of the ``train`` pipeline.
+
+The trained model is installed as the current model only if its best validation IoU beats the
+best *constant* predictor's (one class everywhere) on the same validation pixels; otherwise the
+run fails with the reason and the current model stays. A configuration value outside the search
+space logs a warning naming the range; one that cannot train at all is an error.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
+import numpy as np
+
 from aixcell_automl.dataset import SegmentationDataset, split_dataset
-from aixcell_automl.search_space import config_id
+from aixcell_automl.errors import UserError
+from aixcell_automl.metrics import mean_iou
+from aixcell_automl.search_space import TRAINING_DIMENSIONS, config_id
 from aixcell_automl.training import Budget, Settings, best_model, make_trial_data, train_trial
 
 log = logging.getLogger(__name__)
@@ -30,27 +41,112 @@ def settings_from(params: dict) -> Settings:
                     init_weights=params.get("init_weights"))
 
 
-def train_model(dataset: SegmentationDataset, split: dict, params: dict):
-    """Train (or resume) the configured trial; returns ``((model, info), state)``."""
+def check_config(config: dict, space: dict) -> list[str]:
+    """Raise :class:`UserError` for values no model can train with; return a warning for each
+    value outside the search space (numbers: outside its min..max; others: not among its
+    values)."""
+    from aixcell_automl.plugins.registry import augmentations, backbones
+
+    errors = [f"train.config.{k} is missing" for k in TRAINING_DIMENSIONS if k not in config]
+    for k in ("patch_size", "batch_size"):
+        v = config.get(k)
+        if k in config and not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+            errors.append(f"train.config.{k}={v!r} must be a positive integer")
+    patch = config.get("patch_size")
+    if isinstance(patch, int) and patch > 0 and patch % 32:
+        errors.append(f"train.config.patch_size={config['patch_size']} must be a multiple of 32 "
+                      f"(the U-Net halves it five times)")
+    lr = config.get("learning_rate", 1.0)
+    if not (isinstance(lr, int | float) and not isinstance(lr, bool) and math.isfinite(lr)
+            and lr > 0):
+        errors.append(f"train.config.learning_rate={lr!r} must be a positive number")
+    if "backbone" in config and config["backbone"] not in backbones():
+        errors.append(f"train.config.backbone={config['backbone']!r} is not registered; "
+                      f"registered: {sorted(backbones())}")
+    for k, v in config.items():
+        if k not in TRAINING_DIMENSIONS and k not in augmentations():
+            errors.append(f"train.config.{k} is neither a training hyperparameter nor a "
+                          f"registered augmentation ({sorted(augmentations())})")
+        elif k in augmentations() and not (isinstance(v, int | float) and 0 <= v <= 1):
+            errors.append(f"train.config.{k}={v!r} must be a probability in 0..1")
+    if errors:
+        raise UserError("; ".join(errors))
+    warnings = []
+    for k, values in space.items():
+        v = config.get(k)
+        if v is None:
+            continue
+        numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in values)
+        if numeric and not min(values) <= v <= max(values):
+            warnings.append(f"train.config.{k}={v} is outside the search space "
+                            f"({min(values)}...{max(values)}); the meta-base holds no evidence "
+                            f"for it")
+        elif not numeric and v not in values:
+            warnings.append(f"train.config.{k}={v!r} is not in the search space {values}")
+    return warnings
+
+
+def trivial_iou(masks: list[np.ndarray], num_classes: int) -> tuple[float, int]:
+    """Mean IoU (as :mod:`.metrics` scores) of the best constant predictor on ``masks``: one
+    class everywhere; returns ``(iou, that class)``."""
+    counts = sum(np.bincount(m.ravel(), minlength=num_classes)[:num_classes] for m in masks)
+    scores = []
+    for c in range(num_classes):
+        cm = np.zeros((num_classes, num_classes), np.int64)
+        cm[:, c] = counts
+        scores.append(mean_iou(cm))
+    return max(scores), int(np.argmax(scores))
+
+
+def check_beats_trivial(best_iou: float | None, masks: list[np.ndarray], class_names: list[str]
+                        ) -> None:
+    """Raise :class:`UserError` unless ``best_iou`` (on ``masks``) beats the best constant
+    predictor; a model that does not is not installed."""
+    if not any(m.any() for m in masks):
+        raise UserError("model not installed: the validation images hold no foreground, so the "
+                        "model cannot be told apart from predicting background everywhere; put "
+                        "images with objects in the validation split (dataset.yaml 'split')")
+    triv, c = trivial_iou(masks, len(class_names))
+    if best_iou is None or best_iou <= triv:
+        raise UserError(
+            f"model not installed: its best validation IoU {best_iou or 0.0:.3f} does not beat "
+            f"predicting '{class_names[c]}' everywhere ({triv:.3f}); the current model is left "
+            f"as it was. Check train.config (values inside the search space) or train longer "
+            f"(train.budget_seconds)")
+    log.info("validation IoU %.3f beats the best constant predictor ('%s' everywhere, %.3f)",
+             best_iou, class_names[c], triv)
+
+
+def train_model(dataset: SegmentationDataset, split: dict, params: dict, space: dict):
+    """Train (or resume) the configured trial; returns ``((model, info), state)`` if the model
+    beats a constant predictor (see module doc)."""
     config = {k: v for k, v in params["config"].items()}
+    for w in check_config(config, space):
+        log.warning(w)
     config["config_id"] = config_id(config)
     data = make_trial_data(dataset, split, seed=split["seed"])
     run_dir = Path(params["run_root"]) / dataset.name / config["config_id"]
     log.info("training %s on %s (run folder %s)", config, dataset.name, run_dir)
+    settings = settings_from(params)
     state = train_trial(config, data, run_dir,
                         Budget(seconds=params.get("budget_seconds"),
                                pixels=params.get("max_pixels")),
-                        settings_from(params), seed=int(params.get("seed", 0)))
+                        settings, seed=int(params.get("seed", 0)))
     if state["status"] == "failed":
-        raise RuntimeError(f"training failed: {state['reason']}")
+        raise UserError(f"training failed: {state['reason']} (run folder {run_dir}; delete it "
+                        f"to start this configuration afresh)")
+    check_beats_trivial(state["best_iou"], data.validation(settings.val_pixels).masks,
+                        dataset.class_names)
     model_and_info = best_model(run_dir, data, dataset=dataset.name,
                                 dataset_hash=dataset.content_hash(),
                                 seed=int(params.get("seed", 0)))
     return model_and_info, state
 
 
-def evaluate_on_test(model_and_info, dataset: SegmentationDataset, split: dict) -> dict:
-    """Whole-image IoU of the model on the test split (falls back to val if test is empty)."""
+def evaluate_on_test(model_and_info, dataset: SegmentationDataset, split: dict,
+                     metric: str = "iou") -> dict:
+    """Whole-image IoU and ``metric`` of the model on the test split (falls back to val if test
+    is empty)."""
     from aixcell_automl.predict import evaluate
 
     model, info = model_and_info
@@ -58,7 +154,7 @@ def evaluate_on_test(model_and_info, dataset: SegmentationDataset, split: dict) 
     index = {s: i for i, s in enumerate(dataset.stems)}
     images = [dataset.image(index[s]) for s in split[part]]
     masks = [dataset.mask(index[s]) for s in split[part]]
-    result = evaluate(model, info, images, masks)
+    result = evaluate(model, info, images, masks, metric)
     log.info("%s IoU on %d %s images: %.4f %s", dataset.name, len(images), part,
              result["mean_iou"], result["per_class_iou"])
     return {"split": part, "images": split[part], "dataset": dataset.name,

@@ -13,7 +13,7 @@ from aixcell_automl.pipelines.train.nodes import (
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(make_split, ["raw_dataset", "params:dataset"], "split", name="split_dataset"),
-        node(train_model, ["raw_dataset", "split", "params:train"],
+        node(train_model, ["raw_dataset", "split", "params:train", "params:search_space"],
              ["trained_model", "train_state"], name="train_model"),
         node(evaluate_on_test, ["trained_model", "raw_dataset", "split"], "train_metrics",
              name="evaluate_on_test"),
