@@ -37,3 +37,32 @@ def demo_trial_data(demo_path):
 
     ds = load_dataset(demo_path)
     return make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """:mod:`aixcell_automl.training`'s clock, advanced by ``clock.step`` seconds (0.25) per
+    optimisation step and by nothing else: budget tests without timed assertions."""
+    import time
+    import types
+
+    from aixcell_automl import training
+
+    clock = types.SimpleNamespace(now=0.0, step=0.25)
+    fake_time = types.ModuleType("time")
+    fake_time.__dict__.update(vars(time))
+    fake_time.perf_counter = lambda: clock.now
+    monkeypatch.setattr(training, "time", fake_time)
+    real = training.make_train_step
+
+    def make_train_step(*args):
+        step = real(*args)
+
+        def timed(x, y):
+            clock.now += clock.step
+            return step(x, y)
+
+        return timed
+
+    monkeypatch.setattr(training, "make_train_step", make_train_step)
+    return clock

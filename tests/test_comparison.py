@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -33,28 +34,40 @@ def test_summary_and_wins_ties_losses():
     assert wins_ties_losses(table) == {"optuna": {"win": 1, "tie": 1, "loss": 0}}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("method", ["random_halving", "rule_default", "optuna"])
-def test_each_method_trains_within_budget_and_scores_its_winner_on_test(
-        method, demo_path, demo_trial_data, tmp_path):
+@pytest.mark.parametrize("method, trained_per_trial", [
+    ("random_halving", [3.0, 9.0]),  # rung 1: 2 x 3 s; rung 2: the better one 6 s more
+    ("rule_default", [12.0]),  # one configuration, the whole budget
+    ("optuna", None)])  # chunks of the first rung's 3 s, at most 3 per trial
+def test_each_method_trains_its_budget_and_scores_its_winner_on_test(
+        method, trained_per_trial, demo_path, demo_trial_data, tmp_path, fake_clock):
+    """The budget logic on a fake clock (a step takes 0.25 s): each slice trains until its
+    seconds are used up, the step that starts the slice's clock counted as overhead, so a
+    method's trials add up to exactly the budget when slices are multiples of a step."""
     from aixcell_automl.dataset import load_dataset, split_dataset
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
     from aixcell_automl.search_space import config_id, enumerate_configs
 
+    base, space = {**BASE, "backbone": "tiny"}, {**SPACE, "backbone": ["tiny"]}
     ds = load_dataset(demo_path)
     split = {**split_dataset(ds, seed=0), "seed": 0}
-    cands = [{**BASE, "learning_rate": lr} for lr in (0.001, 0.01)]
+    cands = [{**base, "learning_rate": lr} for lr in (0.001, 0.01)]
     cands = [{**c, "config_id": config_id(c)} for c in cands]
-    candidates = {"random_halving": cands, "rule_default": {**BASE, "learning_rate": 0.001}}
+    candidates = {"random_halving": cands, "rule_default": {**base, "learning_rate": 0.001}}
     budget = 12.0
-    row = run_once(method, ds, split, demo_trial_data, candidates, SPACE, budget, 2, FAST, 0,
-                   tmp_path)
+    settings = replace(FAST, early_stopping=False)  # the budget alone ends every slice
+    with plugin_manager_with(TinyBackbone()):
+        row = run_once(method, ds, split, demo_trial_data, candidates, space, budget, 2,
+                       settings, 0, tmp_path)
     assert 0.0 < row["test_iou"] <= 1.0 and row["method"] == method
-    assert row["winner_config_id"] in {c["config_id"] for c in enumerate_configs(SPACE)}
+    assert row["winner_config_id"] in {c["config_id"] for c in enumerate_configs(space)}
     states = [json.loads(p.read_text()) for p in tmp_path.rglob("state.json")]
-    trained = sum(s["train_seconds"] - s.get("overhead_seconds", 0) for s in states)
-    evals = sum(len(s["history"]) for s in states)
-    assert trained <= budget + evals * 3.0  # slices overrun by at most one evaluation each
-    assert row["trials"] == len(states) >= (1 if method == "rule_default" else 2)
+    trained = sorted(s["train_seconds"] - s["overhead_seconds"] for s in states)
+    assert sum(trained) == pytest.approx(budget)
+    if trained_per_trial:
+        assert trained == pytest.approx(trained_per_trial)
+    else:
+        assert all(t in (3.0, 6.0, 9.0) for t in trained) and len(trained) >= 2
+    assert row["trials"] == len(states)
     assert row["val_iou"] == max(s["best_iou"] for s in states
                                  if s["config"]["config_id"] == row["winner_config_id"])
 

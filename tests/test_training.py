@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -30,17 +31,21 @@ def test_training_learns_and_resume_continues_history(demo_trial_data, tmp_path)
     assert (run / "best.weights.h5").exists()
 
 
-@pytest.mark.slow
-def test_time_budget_is_respected_within_one_evaluation(demo_trial_data, tmp_path):
-    import time
+def test_time_budget_ends_the_slice_on_a_fake_clock(demo_trial_data, tmp_path, fake_clock):
+    """The slice clock starts after the first step (building, restoring and tracing are
+    overhead); then the slice trains until its seconds are used up, checked before each batch."""
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
 
-    t = time.perf_counter()
-    s = train_trial(CFG, demo_trial_data, tmp_path / "r", Budget(seconds=25), FAST)
-    took = time.perf_counter() - t
-    assert s["status"] == "paused" and s["stopped_by"] == "seconds"
-    # the slice clock starts after building + tracing (overhead_seconds); past the slice at
-    # most one batch + one evaluation (+ saving)
-    assert took - s["overhead_seconds"] < 25 + 15
+    with plugin_manager_with(TinyBackbone()):
+        s = train_trial({**CFG, "backbone": "tiny"}, demo_trial_data, tmp_path / "r",
+                        Budget(seconds=2.1), FAST)
+        assert s["status"] == "paused" and s["stopped_by"] == "seconds"
+        assert s["steps"] == 1 + 9  # 9 x 0.25 s is the first multiple of a step >= 2.1 s
+        assert s["overhead_seconds"] == 0.25 and s["train_seconds"] == 2.5
+        again = train_trial({**CFG, "backbone": "tiny"}, demo_trial_data, tmp_path / "r",
+                            Budget(seconds=1.0), FAST)  # the next slice continues
+    assert again["steps"] == 10 + 1 + 4 and again["train_seconds"] == 2.5 + 1.25
+    assert again["overhead_seconds"] == 0.5
 
 
 def test_failure_is_a_result(demo_trial_data, tmp_path):
@@ -102,3 +107,29 @@ def test_kill_9_mid_run_then_resume_continues_the_history(demo_path, tmp_path):
     assert after["history"][:len(before["history"])] == before["history"]
     assert [h["eval"] for h in after["history"]] == list(range(1, 13))
     assert [h["steps"] for h in after["history"]] == [4 * i for i in range(1, 13)]
+
+
+def test_the_settings_metric_scores_validation_and_is_recorded(demo_trial_data, tmp_path):
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
+
+    cfg = {**CFG, "backbone": "tiny"}
+    budget = Budget(pixels=FAST.eval_every_pixels)
+    with plugin_manager_with(TinyBackbone()):
+        with pytest.raises(KeyError, match="no metric named 'f2'"):  # not a failed trial
+            train_trial(cfg, demo_trial_data, tmp_path / "x", budget, replace(FAST, metric="f2"))
+        s = train_trial(cfg, demo_trial_data, tmp_path / "d", budget, replace(FAST, metric="dice"))
+        assert s["metric"] == "dice" and s["status"] == "finished"
+        iou = train_trial(cfg, demo_trial_data, tmp_path / "i", budget, FAST)
+        assert iou["metric"] == "iou"
+        # the same seed trains the same model: Dice >= IoU per class, > where imperfect
+        assert s["history"][0]["val_iou"] > iou["history"][0]["val_iou"]
+        with pytest.raises(ValueError, match="was scored by 'dice'; cannot continue it with "
+                                             "metric 'iou'"):
+            train_trial(cfg, demo_trial_data, tmp_path / "d", Budget(pixels=2 * budget.pixels),
+                        FAST)
+        state = json.loads((tmp_path / "i" / "state.json").read_text())
+        del state["metric"]  # a state written before metrics were plugins was scored by IoU
+        (tmp_path / "i" / "state.json").write_text(json.dumps(state))
+        again = train_trial(cfg, demo_trial_data, tmp_path / "i", Budget(pixels=2 * budget.pixels),
+                            FAST)
+        assert again["metric"] == "iou" and len(again["history"]) == 2

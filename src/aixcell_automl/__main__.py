@@ -18,17 +18,15 @@ from aixcell_automl.errors import UserError
 
 def _plugins(args) -> int:
     from aixcell_automl.plugins import registry
+    from aixcell_automl.plugins.kinds import KINDS
     from aixcell_automl.plugins.manager import list_plugins
 
     for row in list_plugins():
         print(f"{row['name']:<48} {row['origin']:<12} {row['distribution']:<28} {row['status']}")
         if row["hooks"]:
             print(f"    hooks: {', '.join(row['hooks'])}")
-    for kind, table in (("backbones", registry.backbones()), ("augmentations",
-                        registry.augmentations()), ("meta-feature extractors",
-                        registry.metafeature_extractors()), ("meta-models", registry.metamodels()),
-                        ("post-processors", registry.postprocessors())):
-        print(f"{kind}: {', '.join(sorted(table))}")
+    for kind in KINDS:
+        print(f"{kind.title}: {', '.join(sorted(registry.specs(kind.name)))}")
     return 0
 
 

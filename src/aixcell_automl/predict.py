@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aixcell_automl.metrics import confusion, mean_iou, per_class_iou
+from aixcell_automl.metrics import confusion, mean_iou, per_class_iou, score
 from aixcell_automl.normalization import normalize_image
 from aixcell_automl.patching import pad_to, patch_grid
 
@@ -57,17 +57,23 @@ def predict_mask(model, image: np.ndarray, info: dict) -> np.ndarray:
     return probs.argmax(-1).astype(np.uint8 if probs.shape[-1] <= 256 else np.uint16)
 
 
-def evaluate(model, info: dict, images: list[np.ndarray], masks: list[np.ndarray]) -> dict:
-    """IoU over whole images (see :mod:`.metrics` for the averaging rule)."""
+def evaluate(model, info: dict, images: list[np.ndarray], masks: list[np.ndarray],
+             metric: str = "iou") -> dict:
+    """IoU and the registered ``metric`` (``score``, ``per_class``) over whole images (see
+    :mod:`.metrics` for the averaging rule)."""
     c = int(info["num_classes"])
     cm = np.zeros((c, c), np.int64)
     for img, truth in zip(images, masks, strict=True):
         cm += confusion(truth, predict_mask(model, img, info), c)
-    pc = per_class_iou(cm)
     names = info.get("class_names") or [str(i) for i in range(c)]
-    return {"mean_iou": mean_iou(cm),
-            "per_class_iou": {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, pc,
-                                                                                     strict=True)},
+
+    def by_class(values: np.ndarray) -> dict:
+        return {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, values,
+                                                                       strict=True)}
+
+    value, per_class = score(metric, cm)
+    return {"mean_iou": mean_iou(cm), "per_class_iou": by_class(per_class_iou(cm)),
+            "metric": metric, "score": value, "per_class": by_class(per_class),
             "pixels": int(cm.sum())}
 
 

@@ -1,5 +1,9 @@
 """The search space (SPEC §1): dimensions from configuration, extended by plugins.
 
+Every dimension is a training hyperparameter (:data:`TRAINING_DIMENSIONS`) or a registered
+augmentation (its values are the probabilities it is applied with), and every ``backbone`` value
+is a registered backbone: :func:`build_space` refuses anything else, naming where it came from.
+
 A *configuration* is a plain ``dict`` ``{dimension: value}``. Its id is a hash of the canonical
 JSON of its items, so the same configuration has the same id on every machine and in every
 ordering of the space.
@@ -23,6 +27,7 @@ DEFAULT_SPACE: dict[str, list] = {
     "brightness_blur": [0.0, 0.5],
     "grid_distortion": [0.0, 0.5],
 }
+TRAINING_DIMENSIONS = ("patch_size", "batch_size", "learning_rate", "backbone")
 
 
 def _canonical(value):
@@ -44,19 +49,48 @@ def config_id(config: Mapping) -> str:
 
 def build_space(configured: Mapping[str, list] | None = None, with_plugins: bool = True
                 ) -> dict[str, list]:
-    """The configured dimensions plus the values plugins add (duplicates dropped, order kept)."""
+    """The configured dimensions plus the values plugins add (duplicates dropped, order kept),
+    checked against the registered backbones and augmentations."""
     space = {k: list(v) for k, v in (configured or DEFAULT_SPACE).items()}
+    added: dict[tuple[str, str], str] = {}  # (dimension, repr(value) or "") -> plugin name
     if with_plugins:
         from aixcell_automl.plugins.registry import search_space_extensions
 
-        for ext in search_space_extensions():
+        for plugin, ext in search_space_extensions():
             for dim, values in ext.items():
-                space.setdefault(dim, [])
-                space[dim] += [v for v in values if v not in space[dim]]
+                if dim not in space:
+                    space[dim] = []
+                    added[(dim, "")] = plugin
+                for v in values:
+                    if v not in space[dim]:
+                        space[dim].append(v)
+                        added[(dim, repr(v))] = plugin
     for dim, values in space.items():
         if not values:
             raise ValueError(f"search space dimension {dim!r} has no values")
+
+    def origin(dim: str, value=None) -> str:
+        plugin = added.get((dim, "" if value is None else repr(value)))
+        return (f"extend_search_space of plugin {plugin!r}" if plugin
+                else "the configured search_space, conf/base/parameters.yml")
+
+    _check_registered(space, origin)
     return space
+
+
+def _check_registered(space: Mapping[str, list], origin) -> None:
+    from aixcell_automl.plugins.registry import augmentations, backbones
+
+    for v in space.get("backbone", []):
+        if v not in backbones():
+            raise ValueError(f"search space: backbone {v!r} (from {origin('backbone', v)}) is "
+                             f"not registered; registered backbones: {sorted(backbones())}")
+    for dim in space:
+        if dim not in TRAINING_DIMENSIONS and dim not in augmentations():
+            raise ValueError(
+                f"search space: dimension {dim!r} (from {origin(dim)}) is neither a training "
+                f"hyperparameter {list(TRAINING_DIMENSIONS)} nor a registered augmentation; "
+                f"registered augmentations: {sorted(augmentations())}")
 
 
 def enumerate_configs(space: Mapping[str, list]) -> list[dict]:

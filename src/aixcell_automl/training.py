@@ -23,6 +23,8 @@ size, overlap-blended (see :func:`.data_pipeline.validation_regions`). The **tri
 best validation IoU seen so far; the weights that reached it are kept in ``best.weights.h5``, so
 the score always describes a model that exists. (Validation IoU of small-batch U-Nets jumps between
 evaluations; best-so-far is monotone, which successive halving and the meta-base rank by.)
+The score is the registered metric ``Settings.metric`` (IoU by default, see :mod:`.metrics`);
+the state records its name as ``metric`` (the ``*_iou`` keys then hold that metric's values).
 
 A trial can start from pre-trained weights (``Settings.init_weights``); it is then fine-tuned by
 the protocol of :mod:`.transfer`, whose phase is part of the state and survives a resume.
@@ -52,8 +54,9 @@ from aixcell_automl.data_pipeline import (
     class_sampled_patches,
     validation_regions,
 )
-from aixcell_automl.metrics import confusion, mean_iou, per_class_iou
+from aixcell_automl.metrics import confusion, score
 from aixcell_automl.model import build_model, focal_loss, make_optimizer
+from aixcell_automl.plugins.registry import get
 from aixcell_automl.predict import predict_probabilities
 from aixcell_automl.transfer import (
     FINETUNE_LR,
@@ -86,6 +89,7 @@ class Settings:
     checkpoint: bool = True
     init_weights: str | None = None  # local weights file or model folder (see .transfer)
     keep_in_memory: int = 0  # trials kept built in this process between calls (saves tracing)
+    metric: str = "iou"  # registered metric that scores validation (see .metrics)
 
 
 @dataclass
@@ -173,8 +177,9 @@ def _write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def _fresh_state(config: dict, seed: int) -> dict:
-    return {"config": config, "seed": seed, "status": "running", "reason": None, "epoch": 0,
+def _fresh_state(config: dict, seed: int, metric: str) -> dict:
+    return {"config": config, "seed": seed, "metric": metric, "status": "running",
+            "reason": None, "epoch": 0,
             "batch": 0, "steps": 0, "patches_seen": 0, "pixels_seen": 0, "train_seconds": 0.0,
             "history": [], "best_iou": None, "best_eval": None, "stopped_by": None,
             "init_weights": None, "phase": None, "new_layers": [], "phase_start": 0}
@@ -212,7 +217,11 @@ def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budg
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "state.json"
     state = (json.loads(state_path.read_text()) if state_path.exists()
-             else _fresh_state(config, seed))
+             else _fresh_state(config, seed, settings.metric))
+    get("metric", settings.metric)  # an unknown metric is an error, not a failed trial
+    if state.setdefault("metric", "iou") != settings.metric:  # states before metrics: IoU
+        raise ValueError(f"{state_path} was scored by {state['metric']!r}; cannot continue it "
+                         f"with metric {settings.metric!r}")
     if state["status"] == "finished" and state["stopped_by"] == "pixels" and (
             budget.pixels is None or budget.pixels > state["pixels_seen"]):
         state["status"] = "paused"  # a larger pixel budget continues a finished trial
@@ -344,7 +353,7 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
         for image, truth in zip(regions.images, regions.masks, strict=True):
             probs = predict_probabilities(live.probabilities, image, p, batch_size=8)
             cm += confusion(truth, probs.argmax(-1), data.num_classes)
-        iou = mean_iou(cm)
+        iou, per_class = score(settings.metric, cm)
         state["eval_seconds"] = round(state.get("eval_seconds", 0.0)
                                       + time.perf_counter() - t0, 3)
         state["history"].append({
@@ -353,7 +362,7 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
             "epoch": round(state["steps"] / stream.batches_per_epoch, 4),
             "train_seconds": elapsed(),
             "loss": loss_value, "val_iou": iou,
-            "per_class_iou": [None if math.isnan(v) else v for v in per_class_iou(cm)],
+            "per_class_iou": [None if math.isnan(v) else v for v in per_class],
         })
         if state["best_iou"] is None or iou > state["best_iou"]:
             state["best_iou"], state["best_eval"] = iou, len(state["history"])

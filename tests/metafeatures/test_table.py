@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from aixcell_automl.dataset import load_dataset
@@ -36,11 +37,13 @@ def test_runs_every_extractor_and_caches(tiny, tmp_path):
     d["value"]["hc_n_images"] = 99.0
     hc.write_text(json.dumps(d))
     assert extract_dataset_features(tiny, params, cache_dir=tmp_path)["hc_n_images"] == 99.0
-    # other params -> other keys; cache_dir None (also via params) -> no cache
+    # other values of an extractor's declared parameters -> other keys for that extractor only
     extract_dataset_features(tiny, {"sample_size": 2, "seed": 1}, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.json"))) == 6
+    assert len(list(tmp_path.glob("*_radiomics_*.json"))) == 2
+    assert len(list(tmp_path.glob("*.json"))) == 4
+    # cache_dir None (also via params) -> no cache
     g = extract_dataset_features(tiny, {**params, "cache_dir": None}, cache_dir=tmp_path)
-    assert g["hc_n_images"] == 3 and len(list(tmp_path.glob("*.json"))) == 6
+    assert g["hc_n_images"] == 3 and len(list(tmp_path.glob("*.json"))) == 4
     assert {k: v for k, v in g.items() if k.startswith("rad_")} == {
         k: v for k, v in f.items() if k.startswith("rad_")}
 
@@ -54,8 +57,18 @@ def test_cache_key_depends_on_everything():
                 cache_key("abc", "radiomics", "1", {"sample_size": 10, "seed": 0})}) == 5
 
 
-def test_image_table_round_trips_through_the_cache(tiny, tmp_path):
+def test_image_table_round_trips_through_the_cache(tiny, tmp_path, monkeypatch):
+    from aixcell_automl.metafeatures import radiomics
+
     a = image_radiomics_table(tiny, {"sample_size": 2}, cache_dir=tmp_path)
-    b = image_radiomics_table(tiny, {"sample_size": 2}, cache_dir=tmp_path)
+    assert len(a) == 2 and a.columns.str.startswith("rad_").all()
     assert len(list(tmp_path.glob("*radiomics_images*.json"))) == 1
-    assert a.equals(b) and len(a) == 2
+
+    def never(*args):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(radiomics, "radiomics_image_table", never)  # the cache must answer
+    b = image_radiomics_table(tiny, {"sample_size": 2}, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(a, b)  # NaN, index name and dtypes survive the JSON file
+    with pytest.raises(AssertionError, match="recomputed"):
+        image_radiomics_table(tiny, {"sample_size": 2}, cache_dir=None)

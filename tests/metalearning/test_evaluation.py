@@ -65,6 +65,21 @@ def test_meta_model_beats_random_on_learnable_synthetic_metabase():
     assert set(base["model"]) == {"baseline:random", "baseline:average_rank_top3_similar",
                                   "baseline:best_on_average", "baseline:rule_based_default",
                                   "baseline:most_steps_first", "baseline:smallest_patch_first"}
+    by = {m: g.set_index("dataset") for m, g in base.groupby("model")}
+    assert (by["baseline:random"][["z", "kendall"]] == 0).all().all()
+    assert (by["baseline:random"]["z_oracle"] > 1).all()
+    # 3 other datasets: the 3 most similar are all of them, so both surrogates agree
+    pd.testing.assert_frame_equal(by["baseline:average_rank_top3_similar"].drop(columns="model"),
+                                  by["baseline:best_on_average"].drop(columns="model"))
+    # smallest patch first is the ranking by -patch size: right on small images, wrong on large
+    for held, test in rows.groupby("dataset"):
+        expected = ranking_metrics(test["val_iou"].to_numpy(), -test["hp_patch_size"].to_numpy())
+        assert by["baseline:smallest_patch_first"].loc[held, "z"] == pytest.approx(
+            expected["z"])
+    small = by["baseline:smallest_patch_first"]["kendall"]
+    assert small["d0"] > 0.5 and small["d3"] < -0.3  # image sides 128 and 1024 px
+    # the planned configuration has the learning rate that matters most here
+    assert (by["baseline:rule_based_default"]["z"] > 0.3).all()
 
 
 def test_ranker_and_ranking_of_all_configurations():

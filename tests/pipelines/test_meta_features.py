@@ -70,10 +70,18 @@ def test_image_embedding_and_plots():
     import matplotlib.pyplot as plt
 
     fig = plot_image_embedding(_image_table())
-    assert len(fig.axes) == 2
+    for ax, e in zip(fig.axes[:2], emb.values(), strict=True):  # one scatter per dataset
+        for points, d in zip(ax.collections, ("a", "b"), strict=True):
+            np.testing.assert_allclose(points.get_offsets(),
+                                       e[e.dataset == d][["pc1", "pc2"]].to_numpy())
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["a", "b"]
     plt.close(fig)
-    fig = plot_similarity_heatmap(add_radiomics_space(_raw(), {}))
-    assert fig.axes
+    space = add_radiomics_space(_raw(), {})
+    fig = plot_similarity_heatmap(space)
+    shown = fig.axes[0].get_images()[0].get_array()
+    np.testing.assert_allclose(shown, 1 - space[[f"sim_d{i}" for i in range(5)]].to_numpy())
+    np.testing.assert_allclose(np.diag(shown), 0.0, atol=1e-12)  # a dataset is itself
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [f"d{i}" for i in range(5)]
     plt.close(fig)
 
 

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from aixcell_automl.metalearning.evaluation import permutation_importance
@@ -32,7 +33,13 @@ def test_study_summary_and_choice_on_a_synthetic_metabase():
     assert set(imp.index[:2]) == {"log10_learning_rate", "en_patches_per_image"}
     assert imp.iloc[1] > 0.2 and abs(imp["flip"]) < 0.05 and imp["hc_n_classes"] == 0
     fig = scatter_plot(choice, rows, mf.reset_index(), DEFAULT_SPACE, params)
-    assert len([a for a in fig.axes if a.has_data()]) == 4  # one panel per held-out dataset
+    panels = [a for a in fig.axes if a.has_data()]
+    assert [a.get_title() for a in panels] == ["d0", "d1", "d2", "d3"]  # one per held-out set
+    for ax in panels:  # every row of the held-out dataset, its true top 10 % in orange
+        true = rows.loc[rows["dataset"] == ax.get_title(), "val_iou"].to_numpy()
+        rest, top = (c.get_offsets()[:, 1] for c in ax.collections)
+        np.testing.assert_allclose(np.sort(np.r_[rest, top]), np.sort(true))
+        assert len(top) == 3 and top.min() > rest.max()  # 10 % of 24 rows, rounded up
     assert choice["z_ci95_datasets"] > 0  # z differs between held-out datasets
     vs = versus_baselines(z_by_dataset(study), top5.iloc[0]).set_index("baseline")
     assert vs.loc["baseline:random", "z_difference"] == pytest.approx(

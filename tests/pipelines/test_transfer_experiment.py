@@ -93,4 +93,12 @@ def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path):
     assert np.isnan(scratch["all_layers_from_eval"])
     report = write_report(table, curves)
     assert "target, mix: best IoU" in report and "seeds [0, 1]" in report
-    assert len(plot_curves(curves).axes) == 1
+    fig = plot_curves(curves)
+    assert [ax.get_title() for ax in fig.axes] == ["target"]
+    means = [line for line in fig.axes[0].get_lines() if line.get_linewidth() == 2]
+    assert [line.get_label() for line in means] == ["scratch", "mix"]
+    for line in means:  # the thick line is the mean of the seeds' validation curves
+        seeds = runs[line.get_label()]
+        n = min(len(r["history"]) for r in seeds)
+        np.testing.assert_allclose(line.get_ydata(), np.mean(
+            [[h["val_iou"] for h in r["history"][:n]] for r in seeds], axis=0))

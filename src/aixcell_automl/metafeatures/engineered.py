@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-AUGMENTATION_KEYS = ("flip", "brightness_blur", "grid_distortion")
+from collections.abc import Iterable, Mapping
 
 
 def engineered_features(mf: Mapping[str, float], config: Mapping, backbone_factor: float,
-                        augmentation_names: tuple[str, ...] = AUGMENTATION_KEYS,
+                        augmentation_names: Iterable[str] | None = None,
                         radiomics: Mapping[str, float] | None = None) -> dict[str, float]:
     """The five formulas of SPEC §4 plus radiomics x (learning rate, backbone, classes).
 
     ``mf`` needs ``hc_mean_image_shape``, ``hc_n_images`` and ``hc_n_classes``;
     ``backbone_factor`` is the backbone's size factor (0.5 ResNet-18, 2 ResNet-50);
-    ``radiomics`` holds the dataset's radiomics PCA components or similarity scores.
+    ``augmentation_names`` are the configuration's augmentation dimensions (default: every
+    registered augmentation); ``radiomics`` holds the dataset's radiomics PCA components or
+    similarity scores.
     """
+    if augmentation_names is None:
+        from aixcell_automl.plugins.registry import augmentations
+
+        augmentation_names = augmentations()
     patch, batch, lr = float(config["patch_size"]), float(config["batch_size"]), float(
         config["learning_rate"])
     ppi = (mf["hc_mean_image_shape"] / patch) ** 2

@@ -5,9 +5,9 @@
 extractor's result is cached as one JSON file in ``cache_dir`` (default
 :data:`DEFAULT_CACHE_DIR`), keyed by the dataset's content hash (class names and every image and
 mask file's bytes), the extractor's name and version (for the built-in radiomics extractor
-also a digest of the radiomics settings), and the parameters. Changing a file of the
-dataset, bumping an extractor's ``version`` or changing a parameter gives a new key; stale files are
-simply never read again (delete the folder to reclaim the space).
+also a digest of the radiomics settings), and the values of the parameters it declares. Changing
+a file of the dataset, bumping an extractor's ``version`` or changing one of its parameters gives a
+new key; stale files are simply never read again (delete the folder to reclaim the space).
 """
 
 from __future__ import annotations
@@ -23,15 +23,13 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = Path("data/02_intermediate/meta_feature_cache")
-EXTRACTOR_PARAMS = ("sample_size", "seed")  # the parameters passed on to the extractors
 
 
-def extractor_params(params: Mapping | None) -> dict:
-    """The subset of ``params`` the extractors see (and that enters the cache key)."""
+def extractor_params(spec, params: Mapping | None) -> dict:
+    """The parameters ``spec`` declares, valued from ``params`` or the declared defaults (what
+    its ``extract`` receives and what enters its cache key)."""
     params = params or {}
-    out = {"sample_size": 20, "seed": 0}
-    out |= {k: params[k] for k in EXTRACTOR_PARAMS if k in params}
-    return out
+    return {k: params.get(k, default) for k, default in spec.params.items()}
 
 
 def cache_key(dataset_hash: str, name: str, version: str, params: Mapping) -> str:
@@ -68,29 +66,31 @@ def extract_dataset_features(ds, params: Mapping | None = None,
                              timings: dict[str, float] | None = None) -> dict:
     """Flat dict: ``dataset``, ``dataset_hash`` and every registered extractor's features.
 
-    ``params`` may hold ``sample_size``/``seed`` (radiomics sample) and ``cache_dir`` (overrides the
-    argument; ``null`` disables caching). ``timings``, when given, receives the seconds each
-    extractor took (about 0 on a cache hit).
+    ``params`` holds the extractors' declared parameters (e.g. ``sample_size``/``seed`` of the
+    radiomics sample) and ``cache_dir`` (overrides the argument; ``null`` disables caching).
+    ``timings``, when given, receives the seconds each extractor took (about 0 on a cache hit).
+    Every feature must carry its extractor's declared prefix.
     """
     from aixcell_automl.plugins.registry import metafeature_extractors
 
     params = dict(params or {})
     if "cache_dir" in params:
         cache_dir = params["cache_dir"]
-    eparams = extractor_params(params)
     dataset_hash = dataset_hash or ds.content_hash()
     out: dict = {"dataset": ds.name, "dataset_hash": dataset_hash}
     for name, spec in metafeature_extractors().items():
         t0 = time.perf_counter()
+        eparams = extractor_params(spec, params)
         key = cache_key(dataset_hash, name, spec.version, eparams)
         values = cached(cache_dir, key,
-                        lambda spec=spec: {k: float(v)
-                                           for k, v in spec.extract(ds, **eparams).items()})
+                        lambda spec=spec, eparams=eparams: {
+                            k: float(v) for k, v in spec.extract(ds, **eparams).items()})
         if timings is not None:
             timings[name] = time.perf_counter() - t0
-        clash = set(values) & set(out)
-        if clash:
-            raise ValueError(f"extractor {name!r} returns names already used: {sorted(clash)}")
+        stray = sorted(k for k in values if not k.startswith(spec.prefix))
+        if stray:
+            raise ValueError(f"extractor {name!r} returns names without its declared prefix "
+                             f"{spec.prefix!r}: {stray[:5]}")
         out.update(values)
     return out
 
@@ -107,11 +107,12 @@ def image_radiomics_table(ds, params: Mapping | None = None,
     import pandas as pd
 
     from aixcell_automl.metafeatures import radiomics
+    from aixcell_automl.plugins.registry import get
 
     params = dict(params or {})
     if "cache_dir" in params:
         cache_dir = params["cache_dir"]
-    eparams = extractor_params(params)
+    eparams = extractor_params(get("metafeature_extractor", "radiomics"), params)
     key = cache_key(dataset_hash or ds.content_hash(), "radiomics_images", radiomics.version(),
                     eparams)
 

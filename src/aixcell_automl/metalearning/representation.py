@@ -1,15 +1,20 @@
 """Feature representations for meta-models: configuration vector + dataset meta-features.
 
-A representation is a list of *families*:
+A representation is a ``+``-joined list of *families*:
 
 * ``hp`` - the encoded configuration (:func:`aixcell_automl.search_space.encode_configs`)
-* ``hc`` - handcrafted dataset features, ``ug`` - user-given ones
+* one family per registered meta-feature extractor, named by its declared prefix without the
+  ``_`` (:func:`extractor_families`): the built-ins give ``hc`` (handcrafted), ``ug``
+  (user-given) and ``rad`` (raw radiomics); a plugin's extractor with prefix ``tex_`` gives
+  ``tex``, so ``"hp+hc+tex"`` feeds its features to the meta-model
 * ``en`` - engineered (dataset x configuration) features, the five formulas of SPEC §4
-* ``rad_pca`` - radiomics PCA components; ``rad_sim`` - cosine similarity to each *training*
-  dataset; ``en_rad`` - radiomics PCA components x (learning rate, backbone, classes)
-* ``rad_raw`` - the full normalised radiomics vector
+* derived from the radiomics features by :func:`meta_feature_frame`: ``rad_pca`` - radiomics PCA
+  components; ``rad_sim`` - cosine similarity to each *training* dataset; ``en_rad`` - radiomics
+  PCA components x (learning rate, backbone, classes); ``rad_raw`` - the full normalised
+  radiomics vector
 
-:data:`REPRESENTATIONS` holds the 11 combinations studied (thesis Figure 21).
+:data:`REPRESENTATIONS` holds the 11 combinations studied (thesis Figure 21);
+:func:`representations` adds two for each plugin extractor family the 11 do not use.
 """
 
 from __future__ import annotations
@@ -35,6 +40,62 @@ REPRESENTATIONS: dict[str, tuple[str, ...]] = {
     "hp+rad_raw": ("hp", "rad_raw"),
     "hp+hc+en+ug+rad_raw": ("hp", "hc", "en", "ug", "rad_raw"),
 }
+# families the core computes -> the extractor family they are computed from (None: none)
+DERIVED: dict[str, str | None] = {"hp": None, "en": "hc", "rad_pca": "rad", "rad_raw": "rad",
+                                  "rad_sim": "rad", "en_rad": "rad"}
+# column prefixes of the derived families; an extractor prefix may not start with one
+DERIVED_COLUMNS = {"en": "en_", "rad_pca": "rad_pca_", "rad_raw": "radn_", "rad_sim": "sim_"}
+# the study's representation that a plugin family is added to (besides ``hp``)
+EXTENDED = "hp+hc+en+ug+rad_pca+en_rad"
+
+
+def extractor_families() -> dict[str, str]:
+    """``{family: column prefix}`` of every registered meta-feature extractor, in registration
+    order; a family clashing with a derived one is a :class:`PluginError`."""
+    from aixcell_automl.plugins.registry import PluginError, metafeature_extractors
+
+    out = {}
+    for name, spec in metafeature_extractors().items():
+        taken = [d for d, col in DERIVED_COLUMNS.items() if spec.prefix.startswith(col)]
+        if spec.family in DERIVED or taken:
+            raise PluginError(f"meta-feature extractor {name!r}: prefix {spec.prefix!r} clashes "
+                              f"with the derived family {(taken or [spec.family])[0]!r}; "
+                              f"reserved: {sorted(DERIVED)} and prefixes "
+                              f"{sorted(DERIVED_COLUMNS.values())}")
+        out[spec.family] = spec.prefix
+    return out
+
+
+def representations() -> dict[str, tuple[str, ...]]:
+    """:data:`REPRESENTATIONS` plus ``hp+F`` and ``EXTENDED+F`` for every extractor family
+    ``F`` they do not use (directly or derived): what ``meta_learning.representations: null``
+    studies."""
+    used = {f for fams in REPRESENTATIONS.values() for f in fams} | {
+        s for s in DERIVED.values() if s}
+    out = dict(REPRESENTATIONS)
+    for fam in extractor_families():
+        if fam not in used:
+            out[f"hp+{fam}"] = ("hp", fam)
+            out[f"{EXTENDED}+{fam}"] = (*REPRESENTATIONS[EXTENDED], fam)
+    return out
+
+
+def parse_representation(representation: str | Sequence[str]) -> tuple[str, ...]:
+    """The families of a representation name (``"hp+hc+tex"``) or sequence, checked against
+    the derived and the registered extractor families."""
+    fams = tuple(representation.split("+") if isinstance(representation, str)
+                 else representation)
+    extractors = extractor_families()
+    known = [*DERIVED, *extractors]
+    for fam in fams:
+        if fam not in known:
+            raise ValueError(f"representation {representation!r}: unknown family {fam!r}; "
+                             f"known: {known} (one per meta-feature extractor prefix)")
+        need = DERIVED.get(fam)
+        if need and need not in extractors:
+            raise ValueError(f"representation {representation!r}: {fam!r} needs the "
+                             f"{need!r} meta-features, which no extractor registers")
+    return fams
 
 
 def _backbone_factor(name: str) -> float:
@@ -56,11 +117,12 @@ def build_matrix(configs: Sequence[Mapping], datasets: Sequence[str], meta_featu
                  train_datasets: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Rows = (configuration, dataset) pairs; ``meta_features`` is indexed by dataset name.
 
-    ``train_datasets`` names the datasets whose similarity columns ``rad_sim`` uses (the
+    Blocks come in a fixed order whatever the order of the families: ``hp``, the extractor
+    families (registration order), ``rad_pca``, ``rad_raw``, ``rad_sim``, then the engineered
+    ones. ``train_datasets`` names the datasets whose similarity columns ``rad_sim`` uses (the
     meta-model's training datasets, so a held-out dataset never sees itself).
     """
-    families = REPRESENTATIONS[representation] if isinstance(representation, str) else tuple(
-        representation)
+    families = parse_representation(representation)
     cfgs = [config_of(c) for c in configs]
     blocks, cols = [], []
     if "hp" in families:
@@ -68,31 +130,28 @@ def build_matrix(configs: Sequence[Mapping], datasets: Sequence[str], meta_featu
         blocks.append(X)
         cols += names
     mf = meta_features.loc[list(datasets)]
-
-    def take(prefix: str, exclude: str | None = None) -> None:
-        names = [c for c in meta_features.columns if c.startswith(prefix)
-                 and not (exclude and c.startswith(exclude))]
-        blocks.append(mf[names].to_numpy(float))
-        cols.extend(names)
-
-    if "hc" in families:
-        take("hc_")
-    if "ug" in families:
-        take("ug_")
-    if "rad_pca" in families:
-        take("rad_pca_")
-    if "rad_raw" in families:
-        take("radn_")
+    prefixes = {**extractor_families(), **{f: DERIVED_COLUMNS[f] for f in ("rad_pca", "rad_raw")}}
+    for fam, prefix in prefixes.items():
+        if fam in families:
+            longer = [p for p in prefixes.values() if p != prefix and p.startswith(prefix)]
+            names = [c for c in meta_features.columns if c.startswith(prefix)
+                     and not c.startswith(tuple(longer))]
+            blocks.append(mf[names].to_numpy(float))
+            cols.extend(names)
     if "rad_sim" in families:
         names = [f"sim_{d}" for d in (train_datasets or [])]
         blocks.append(mf[names].to_numpy(float))
         cols += names
     if "en" in families or "en_rad" in families:
+        from aixcell_automl.plugins.registry import augmentations
+
+        augs = tuple(augmentations())
         rows = []
         for cfg, (_, m) in zip(cfgs, mf.iterrows(), strict=True):
             rad = {c: m[c] for c in meta_features.columns if c.startswith("rad_pca_")} if (
                 "en_rad" in families) else None
-            e = engineered_features(m, cfg, _backbone_factor(cfg["backbone"]), radiomics=rad)
+            e = engineered_features(m, cfg, _backbone_factor(cfg["backbone"]), augs,
+                                    radiomics=rad)
             if "en" not in families:
                 e = {k: v for k, v in e.items() if k.startswith("en_rad_")}
             elif "en_rad" not in families:

@@ -47,3 +47,9 @@ def extend_search_space():
 
     Values are appended to those configured in ``conf/base/parameters.yml`` (duplicates dropped).
     """
+
+
+@hookspec
+def register_metrics():
+    """Return a list of :class:`aixcell_automl.plugins.specs.Metric` (validation and test scores;
+    ``search.metric`` chooses one)."""

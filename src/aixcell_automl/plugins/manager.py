@@ -14,17 +14,12 @@ from importlib import metadata
 import pluggy
 
 from aixcell_automl.plugins import hookspecs
+from aixcell_automl.plugins.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
 GROUP = "aixcell_automl"
-DEFAULT_PLUGINS = (
-    "aixcell_automl.plugins.builtin.backbones",
-    "aixcell_automl.plugins.builtin.augmentations",
-    "aixcell_automl.plugins.builtin.metafeatures",
-    "aixcell_automl.plugins.builtin.metamodels",
-    "aixcell_automl.plugins.builtin.postprocessors",
-)
+DEFAULT_PLUGINS = tuple(kind.builtin for kind in KINDS)
 
 _pm: pluggy.PluginManager | None = None
 FAILED: dict[str, str] = {}
@@ -64,24 +59,12 @@ def get_plugin_manager() -> pluggy.PluginManager:
         if os.environ.get("AIXCELL_AUTOML_NO_ENTRYPOINTS") != "1":
             load_entrypoint_plugins(pm)
         _pm = pm
-        from aixcell_automl.plugins import registry
-
-        registry.clear_cache()
     return _pm
 
 
-def reset_plugin_manager() -> None:
-    """Forget the manager (tests register plugins on a fresh one)."""
-    global _pm
-    _pm = None
-    FAILED.clear()
-    from aixcell_automl.plugins import registry
-
-    registry.clear_cache()
-
-
 def list_plugins() -> list[dict]:
-    """Name, origin, version and implemented hooks of every registered (or failed) plugin."""
+    """Name, origin, version, implemented hooks and what it provides per kind (``{kind title:
+    [names]}``) of every registered (or failed) plugin."""
     pm = get_plugin_manager()
     rows = []
     for name, plugin in pm.list_name_plugin():
@@ -91,9 +74,11 @@ def list_plugins() -> list[dict]:
             "origin": "built-in" if name in DEFAULT_PLUGINS else "entry point",
             "distribution": DISTRIBUTIONS.get(name, "aixcell-automl"),
             "hooks": hooks,
+            "provides": {k.title: [s.name for s in getattr(plugin, k.hook)() or []]
+                         for k in KINDS if k.hook in hooks},
             "status": "ok",
         })
     for name, why in FAILED.items():
         rows.append({"name": name, "origin": "entry point", "distribution": "?", "hooks": [],
-                     "status": f"failed: {why}"})
+                     "provides": {}, "status": f"failed: {why}"})
     return rows

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,23 @@ class Augmentation:
 class MetaFeatureExtractor:
     """``extract(dataset, **params)`` returns ``{feature_name: float}`` for one dataset.
 
-    ``version`` is part of the cache key: bump it when the numbers an extractor returns change.
+    Every feature name starts with ``prefix`` (e.g. ``"tex_"``); the prefix without its ``_``
+    is the extractor's *family*, the name a meta-model representation uses for these features
+    (``"hp+hc+tex"``, see :mod:`aixcell_automl.metalearning.representation`). ``params`` are the
+    parameters ``extract`` takes, with defaults; a ``meta_features`` parameter of the same name
+    overrides a default. ``version`` and the parameter values are part of the cache key: bump
+    ``version`` when the numbers an extractor returns change.
     """
 
     name: str
     extract: Callable[..., dict[str, float]]
+    prefix: str
     version: str = "1"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return self.prefix.removesuffix("_")
 
 
 @dataclass(frozen=True)
@@ -63,3 +76,18 @@ class PostProcessor:
 
     name: str
     run: Callable[..., list[dict]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A segmentation score computed from the ``(C, C)`` confusion matrix (rows = truth).
+
+    ``per_class(cm)`` returns one value per class in [0, 1], NaN for a class absent from both
+    truth and prediction. The score is the mean over the foreground classes that are not NaN
+    (:func:`aixcell_automl.metrics.mean_foreground`: the one averaging rule). Higher is better.
+    ``label`` names it in reports and figures.
+    """
+
+    name: str
+    per_class: Callable[[np.ndarray], np.ndarray]
+    label: str

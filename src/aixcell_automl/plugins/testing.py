@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
-from aixcell_automl.plugins import manager, registry
-from aixcell_automl.plugins.specs import (
-    Augmentation,
-    Backbone,
-    MetaFeatureExtractor,
-    MetaModel,
-    PostProcessor,
-)
-
-_SPEC_TYPES = {
-    "register_backbones": Backbone,
-    "register_augmentations": Augmentation,
-    "register_metafeature_extractors": MetaFeatureExtractor,
-    "register_metamodels": MetaModel,
-    "register_postprocessors": PostProcessor,
-}
+from aixcell_automl.plugins import hookimpl, manager, registry
+from aixcell_automl.plugins.kinds import BY_HOOK, KINDS
+from aixcell_automl.plugins.specs import Backbone
 
 
 @contextlib.contextmanager
@@ -35,21 +24,59 @@ def plugin_manager_with(*plugins) -> Iterator:
             pm.register(p)
     pm.check_pending()
     manager._pm = pm
-    registry.clear_cache()
     try:
         yield pm
     finally:
         manager._pm = saved
-        registry.clear_cache()
+
+
+def _build_tiny(channels: int, num_classes: int):
+    from aixcell_automl._env import tensorflow
+
+    _, keras, _ = tensorflow()
+    x = keras.Input((None, None, channels))
+    return keras.Model(x, keras.layers.Conv2D(num_classes, 3, padding="same",
+                                              activation="softmax", name="tiny_conv")(x))
+
+
+class TinyBackbone:
+    """A plugin with the backbone ``tiny``: one 3x3 softmax convolution that builds and trains
+    in about a second, for tests of the search machinery (``plugin_manager_with(TinyBackbone())``;
+    not a segmentation model)."""
+
+    @hookimpl
+    def register_backbones(self):
+        return [Backbone("tiny", _build_tiny, size_factor=0.1)]
+
+
+def import_plugin(module: str, source: Path | str):
+    """``module`` if it is installed, else loaded from its ``__init__.py`` in the ``source``
+    folder (a plugin's tests run from a checkout where it is not installed)."""
+    import importlib
+    import importlib.util
+    import sys
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        spec = importlib.util.spec_from_file_location(module, Path(source) / "__init__.py")
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[module] = loaded
+        spec.loader.exec_module(loaded)
+        return loaded
 
 
 def check_plugin(plugin, build_models: bool = False) -> None:
     """Assert that ``plugin`` registers cleanly beside the built-ins and that what it provides
-    behaves: right record types, unique names, augmentations keep image/mask aligned, meta-models
-    fit and predict, post-processors return rows. Raises ``AssertionError`` naming the problem."""
+    behaves: right record types, unique names, backbones and augmentations in the search space,
+    augmentations keep image/mask aligned, meta-feature extractors return prefixed numbers,
+    meta-models rank by their inputs, metrics score confusion matrices, post-processors return
+    rows; with ``build_models`` every backbone builds and trains one step. Raises
+    ``AssertionError`` naming the problem."""
     with plugin_manager_with(plugin) as pm:
         hooks = [h.name for h in pm.get_hookcallers(plugin)]
         assert hooks, f"{plugin!r} implements none of the aixcell_automl hooks"
+        provided: dict[str, list] = {}
         for hook in hooks:
             if hook == "extend_search_space":
                 ext = getattr(plugin, hook)()
@@ -58,47 +85,156 @@ def check_plugin(plugin, build_models: bool = False) -> None:
                     assert isinstance(dim, str) and isinstance(values, list) and values, (
                         f"extend_search_space: {dim!r} needs a non-empty list of values")
                 continue
+            kind = BY_HOOK[hook]
             specs = getattr(plugin, hook)()
             assert isinstance(specs, list) and specs, f"{hook} must return a non-empty list"
             for spec in specs:
-                assert isinstance(spec, _SPEC_TYPES[hook]), (
-                    f"{hook} returned {type(spec).__name__}, expected {_SPEC_TYPES[hook].__name__}")
+                assert isinstance(spec, kind.spec), (
+                    f"{hook} returned {type(spec).__name__}, expected {kind.spec.__name__}")
                 assert spec.name and spec.name.isidentifier(), f"bad name {spec.name!r}"
-        # name clashes with built-ins raise here
-        for fn in (registry.backbones, registry.augmentations, registry.metafeature_extractors,
-                   registry.metamodels, registry.postprocessors):
-            fn()
-        _exercise(plugin, hooks, build_models)
+            provided[kind.name] = specs
+        _check_registry()
+        _check_search_space(provided)
+        _exercise(provided, build_models)
 
 
-def _exercise(plugin, hooks: list[str], build_models: bool) -> None:
+def _check_registry() -> None:
+    """Name clashes with the built-ins, overlapping or reserved meta-feature prefixes."""
+    from aixcell_automl.metalearning.representation import extractor_families
+
+    try:
+        for kind in KINDS:
+            registry.specs(kind.name)
+        extractor_families()
+    except registry.PluginError as exc:
+        raise AssertionError(str(exc)) from exc
+
+
+def _check_search_space(provided: dict[str, list]) -> None:
+    """A backbone or augmentation needs its register hook and ``extend_search_space`` to agree
+    by name: what the space names is registered, what is registered is in the space."""
+    from aixcell_automl.search_space import build_space
+
+    try:
+        space = build_space()
+    except ValueError as exc:
+        raise AssertionError(str(exc)) from exc
+    for bb in provided.get("backbone", []):
+        assert bb.name in space["backbone"], (
+            f"backbone {bb.name!r} is registered but not in the search space: return "
+            f"{{'backbone': [{bb.name!r}]}} from extend_search_space")
+    for aug in provided.get("augmentation", []):
+        assert aug.name in space, (
+            f"augmentation {aug.name!r} is registered but is no search-space dimension: return "
+            f"{{{aug.name!r}: [0.0, 0.5]}} (its probabilities) from extend_search_space")
+
+
+def _exercise(provided: dict[str, list], build_models: bool) -> None:
     rng = np.random.default_rng(0)
-    if "register_augmentations" in hooks:
-        for aug in plugin.register_augmentations():
-            t = aug.make(1.0)
-            img = rng.uniform(size=(64, 64, 2)).astype(np.float32)
-            mask = (rng.uniform(size=(64, 64)) > 0.5).astype(np.uint8)
-            out = t(image=img, mask=mask)
-            assert out["image"].shape == img.shape, f"{aug.name}: image shape changed"
-            assert out["mask"].shape == mask.shape, f"{aug.name}: mask shape changed"
-            assert set(np.unique(out["mask"])) <= {0, 1}, f"{aug.name}: mask labels changed"
-    if "register_metamodels" in hooks:
-        X = rng.uniform(size=(60, 4))
-        y = X[:, 0] + 0.1 * rng.uniform(size=60)
-        for mm in plugin.register_metamodels():
-            est = mm.make(0)
-            est.fit(X, y, group=[30, 30]) if mm.kind == "ranker" else est.fit(X, y)
-            pred = np.asarray(est.predict(X))
-            assert pred.shape == (60,), f"{mm.name}: predict must return one score per row"
-    if "register_postprocessors" in hooks:
+    for aug in provided.get("augmentation", []):
+        t = aug.make(1.0)
+        img = rng.uniform(size=(64, 64, 2)).astype(np.float32)
+        mask = (rng.uniform(size=(64, 64)) > 0.5).astype(np.uint8)
+        out = t(image=img, mask=mask)
+        assert out["image"].shape == img.shape, f"{aug.name}: image shape changed"
+        assert out["mask"].shape == mask.shape, f"{aug.name}: mask shape changed"
+        assert set(np.unique(out["mask"])) <= {0, 1}, f"{aug.name}: mask labels changed"
+    for mm in provided.get("metamodel", []):
+        check_metamodel(mm)
+    for metric in provided.get("metric", []):
+        check_metric(metric)
+    if provided.get("metafeature_extractor"):
+        with tempfile.TemporaryDirectory() as tmp:
+            from aixcell_automl.dataset import load_dataset
+            from aixcell_automl.demo_data import write_demo_dataset
+
+            ds = load_dataset(write_demo_dataset(Path(tmp) / "d", n_images=3, size=48, seed=0))
+            for ex in provided["metafeature_extractor"]:
+                check_extractor(ex, ds)
+    for pp in provided.get("postprocessor", []):
         mask = np.zeros((32, 32), np.uint8)
         mask[4:10, 4:10] = 1
-        for pp in plugin.register_postprocessors():
-            rows = pp.run(np.zeros((32, 32, 1)), mask, ["background", "object"])
-            assert isinstance(rows, list) and all(isinstance(r, dict) for r in rows), (
-                f"{pp.name}: run must return a list of dicts")
-    if build_models and "register_backbones" in hooks:
-        for bb in plugin.register_backbones():
-            model = bb.build(1, 2, None)
-            out = model(np.zeros((1, 64, 64, 1), np.float32))
-            assert tuple(out.shape) == (1, 64, 64, 2), f"{bb.name}: output shape {out.shape}"
+        rows = pp.run(np.zeros((32, 32, 1)), mask, ["background", "object"])
+        assert isinstance(rows, list) and all(isinstance(r, dict) for r in rows), (
+            f"{pp.name}: run must return a list of dicts")
+    if build_models:
+        for bb in provided.get("backbone", []):
+            check_backbone(bb)
+
+
+def check_metamodel(mm) -> None:
+    """Fit on rows whose score rises with the first input; the predictions must be a function of
+    each row (shuffling rows shuffles them) and rank the rows by that score (Kendall tau > 0.5):
+    a model that ignores its inputs, e.g. one returning constants, fails."""
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(60, 4))
+    y = X[:, 0] + 0.1 * rng.uniform(size=60)
+    est = mm.make(0)
+    est.fit(X, y, group=[30, 30]) if mm.kind == "ranker" else est.fit(X, y)
+    pred = np.asarray(est.predict(X), float)
+    assert pred.shape == (60,), f"{mm.name}: predict must return one score per row"
+    assert np.ptp(pred) > 0, f"{mm.name}: predictions are constant, the ranking ignores X"
+    perm = rng.permutation(60)
+    assert np.allclose(np.asarray(est.predict(X[perm]), float), pred[perm]), (
+        f"{mm.name}: predictions do not follow the rows of X")
+    tau = kendalltau(pred, y).statistic
+    assert tau > 0.5, (f"{mm.name}: its ranking ignores its inputs (Kendall tau {tau:.2f} with "
+                       f"a score that rises with X[:, 0])")
+
+
+def check_metric(metric) -> None:
+    """Per-class values in [0, 1]: 1 for a perfectly predicted class, 0 for a class never hit,
+    NaN for a class absent from truth and prediction."""
+    perfect = np.diag([50, 30, 0])
+    missed = np.array([[0, 40], [60, 0]])
+    partial = np.array([[50, 5, 1], [4, 30, 2], [3, 0, 20]])
+    p = np.asarray(metric.per_class(perfect), float)
+    assert p.shape == (3,), f"{metric.name}: per_class must return one value per class"
+    assert np.allclose(p[:2], 1.0) and np.isnan(p[2]), (
+        f"{metric.name}: a perfect confusion matrix must give 1 per present class and NaN for an "
+        f"absent one, got {p}")
+    assert np.allclose(np.asarray(metric.per_class(missed), float), 0.0), (
+        f"{metric.name}: classes never predicted correctly must score 0")
+    q = np.asarray(metric.per_class(partial), float)
+    assert ((q >= 0) & (q <= 1)).all() and (q < 1).all(), (
+        f"{metric.name}: values must lie in [0, 1] and be < 1 with errors, got {q}")
+
+
+def check_extractor(ex, ds) -> None:
+    """``extract`` on a small dataset returns numbers, all named with the declared prefix, the
+    same on a second call."""
+    a = ex.extract(ds, **dict(ex.params))
+    assert isinstance(a, dict) and a, f"{ex.name}: extract must return a non-empty dict"
+    stray = [k for k in a if not k.startswith(ex.prefix)]
+    assert not stray, f"{ex.name}: features without the declared prefix {ex.prefix!r}: {stray[:5]}"
+    values = np.array([float(v) for v in a.values()])
+    b = np.array([float(v) for v in ex.extract(ds, **dict(ex.params)).values()])
+    assert np.array_equal(values, b, equal_nan=True), f"{ex.name}: extract is not deterministic"
+
+
+def check_backbone(bb) -> None:
+    """Build through the core (2 input channels, 3 classes), check the softmax output on a tiny
+    input and run one training step that changes the weights and gives a finite loss."""
+    from aixcell_automl._env import tensorflow
+    from aixcell_automl.model import build_model, focal_loss, make_optimizer
+
+    tf, _, _ = tensorflow()
+    rng = np.random.default_rng(0)
+    model = build_model(bb.name, 2, 3)
+    x = rng.uniform(size=(2, 64, 64, 2)).astype(np.float32)
+    out = np.asarray(model(x, training=False))
+    assert out.shape == (2, 64, 64, 3), f"{bb.name}: output shape {out.shape}, not (2, 64, 64, 3)"
+    assert np.allclose(out.sum(-1), 1.0, atol=1e-3), f"{bb.name}: output is not a softmax"
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, size=(2, 64, 64))]
+    before = [w.numpy().copy() for w in model.trainable_variables]
+    with tf.GradientTape() as tape:  # eager: one step does not pay for tracing a graph
+        loss = focal_loss()(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    make_optimizer(1e-3).apply_gradients(zip(grads, model.trainable_variables, strict=True))
+    loss = float(loss)
+    assert np.isfinite(loss), f"{bb.name}: training step gave loss {loss}"
+    changed = sum(not np.array_equal(b, w.numpy()) for b, w in zip(
+        before, model.trainable_variables, strict=True))
+    assert changed, f"{bb.name}: one training step changed no weight"

@@ -1,0 +1,68 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aixcell_automl.metrics import mean_foreground, mean_iou
+from aixcell_automl.plugins.testing import (
+    TinyBackbone,
+    check_plugin,
+    import_plugin,
+    plugin_manager_with,
+)
+
+tversky = import_plugin("aixcell_tversky", Path(__file__).parents[1] / "src" / "aixcell_tversky")
+
+
+def test_conforms():
+    check_plugin(tversky)
+
+
+def test_weighs_misses_more_than_false_alarms():
+    cm = np.array([[50, 5], [10, 35]])  # class 1: TP 35, FP 5, FN 10
+    assert tversky.per_class_tversky(cm)[1] == pytest.approx(35 / (35 + 0.3 * 5 + 0.7 * 10))
+    more_misses = np.array([[50, 10], [5, 35]])  # FP 10, FN 5: the same IoU, a higher Tversky
+    assert mean_iou(cm) == mean_iou(more_misses)
+    assert tversky.per_class_tversky(more_misses)[1] > tversky.per_class_tversky(cm)[1]
+
+
+def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch):
+    """``search.metric=tversky``: every validation score of the halving trial and the test score
+    are the plugin's values for the confusion matrices evaluated."""
+    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.demo_data import write_demo_dataset
+    from aixcell_automl.pipelines.search.nodes import finalize, halve
+    from aixcell_automl.pipelines.train.nodes import make_split
+    from aixcell_automl.search_space import config_id
+
+    original, seen = tversky.per_class_tversky, []
+
+    def spy(cm):
+        seen.append(np.array(cm))
+        return original(cm)
+
+    monkeypatch.setattr(tversky, "per_class_tversky", spy)  # what register_metrics hands over
+    cfg = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.01, "backbone": "tiny",
+           "flip": 0.0, "brightness_blur": 0.0, "grid_distortion": 0.0}
+    cid = config_id(cfg)
+    ranking = pd.DataFrame([{"config_id": cid, **cfg, "predicted_score": 1.0, "rank": 1}])
+    params = {"k": 1, "budget_minutes": 0.05, "min_slice_seconds": 1, "metric": "tversky",
+              "run_root": str(tmp_path), "run_name": "s", "keep_in_memory": 0, "seed": 0}
+    train = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64}
+    ds = load_dataset(write_demo_dataset(tmp_path / "demo", n_images=8, size=128, seed=1))
+    split = make_split(ds, {"split_seed": 0})
+    with plugin_manager_with(tversky, TinyBackbone()):
+        trace = halve(ds, split, ranking, {"k": 1}, {"configuration": ranking.iloc[0][
+            ["config_id", *cfg]].to_dict()}, params, train)  # k = 1: the plan alone
+        n_val = len(seen)
+        _, metrics = finalize(ds, split, ranking, trace, pd.DataFrame())
+    state = json.loads((tmp_path / "s" / cid / "state.json").read_text())
+    assert trace["metric"] == state["metric"] == metrics["metric"] == "tversky"
+    assert n_val == len(state["history"]) >= 1 and len(seen) == n_val + 1  # + the test split
+    val = [mean_foreground(original(cm)) for cm in seen[:n_val]]
+    assert [h["val_iou"] for h in state["history"]] == val
+    assert trace["rungs"][0]["trials"][0]["score"] == max(val)
+    assert metrics["test_score"] == mean_foreground(original(seen[-1]))
+    assert metrics["test_score"] != metrics["test_iou"]
