@@ -25,26 +25,29 @@ def test_unknown_executor_is_refused():
 
 @pytest.mark.slow
 def test_ray_gives_the_same_metabase_rows_as_local(demo_path, tmp_path):
-    """A few tiny real trials through a local 2-CPU Ray instance and in-process."""
+    """Two tiny real trials through a local 2-CPU Ray instance and in-process: training is
+    deterministic, so the rows agree in every field but the timings."""
     import ray
 
-    from aixcell_automl.metabase import collect, read_rows
+    from aixcell_automl.metabase import collect_named, read_rows
     from aixcell_automl.search_space import DEFAULT_SPACE, enumerate_configs
 
-    configs = enumerate_configs(DEFAULT_SPACE)
-    common = {"per_dataset": 2, "fidelity_pixels": 2**16, "seed": 3}
-    collect([str(demo_path)], tmp_path / "local.jsonl", configs, executor="local", **common)
+    configs = enumerate_configs(DEFAULT_SPACE)[:2]
+    common = {"fidelity_pixels": 2**16, "seed": 3}
+    collect_named([str(demo_path)], tmp_path / "local.jsonl", configs, executor="local", **common)
     try:
-        collect([str(demo_path)], tmp_path / "ray.jsonl", configs, executor="ray",
-                executor_options={"max_cpus": 2}, **common)
+        collect_named([str(demo_path)], tmp_path / "ray.jsonl", configs, executor="ray",
+                      executor_options={"max_cpus": 2}, **common)
     finally:
         ray.shutdown()
-    local = {r["config_id"]: r for r in read_rows(tmp_path / "local.jsonl")}
-    remote = {r["config_id"]: r for r in read_rows(tmp_path / "ray.jsonl")}
-    assert set(local) == set(remote) and len(local) == 2
-    for cid, a in local.items():
-        b = remote[cid]
-        assert a["status"] == b["status"] == "ok"
-        assert (a["steps"], a["pixels_seen"], a["dataset_hash"]) == (
-            b["steps"], b["pixels_seen"], b["dataset_hash"])
-        assert abs(a["val_iou"] - b["val_iou"]) < 0.1
+    timings = {"train_seconds", "overhead_seconds", "eval_seconds", "pixels_per_second",
+               "started_utc"}
+
+    def rows(name: str) -> dict:
+        return {r["config_id"]: {k: v for k, v in r.items() if k not in timings}
+                for r in read_rows(tmp_path / name)}
+
+    local, remote = rows("local.jsonl"), rows("ray.jsonl")
+    assert set(local) == {c["config_id"] for c in configs}
+    assert all(r["status"] == "ok" and r["val_iou"] > 0 for r in local.values())
+    assert remote == local  # val_iou, curve, steps, ... identical
