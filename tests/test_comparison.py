@@ -35,7 +35,7 @@ def test_summary_and_wins_ties_losses():
 
 
 @pytest.mark.parametrize("method, trained_per_trial", [
-    ("random_halving", [3.0, 9.0]),  # rung 1: 2 x 3 s; rung 2: the better one 6 s more
+    ("random_halving", [3.0, 9.0]),  # 2 drawn; rung 1: 2 x 3 s; rung 2: the better 6 s more
     ("rule_default", [12.0]),  # one configuration, the whole budget
     ("optuna", None)])  # chunks of the first rung's 3 s, at most 3 per trial
 def test_each_method_trains_its_budget_and_scores_its_winner_on_test(
@@ -50,13 +50,12 @@ def test_each_method_trains_its_budget_and_scores_its_winner_on_test(
     base, space = {**BASE, "backbone": "tiny"}, {**SPACE, "backbone": ["tiny"]}
     ds = load_dataset(demo_path)
     split = {**split_dataset(ds, seed=0), "seed": 0}
-    cands = [{**base, "learning_rate": lr} for lr in (0.001, 0.01)]
-    cands = [{**c, "config_id": config_id(c)} for c in cands]
-    candidates = {"random_halving": cands, "rule_default": {**base, "learning_rate": 0.001}}
+    plan = {**base, "learning_rate": 0.001}
+    plan["config_id"] = config_id(plan)
     budget = 12.0
     settings = replace(FAST, early_stopping=False)  # the budget alone ends every slice
     with plugin_manager_with(TinyBackbone()):
-        row = run_once(method, ds, split, demo_trial_data, candidates, space, budget, 2,
+        row = run_once(method, ds, split, demo_trial_data, [plan], plan, space, budget, 2,
                        settings, 0, tmp_path)
     assert 0.0 < row["test_iou"] <= 1.0 and row["method"] == method
     assert row["winner_config_id"] in {c["config_id"] for c in enumerate_configs(space)}
@@ -68,6 +67,9 @@ def test_each_method_trains_its_budget_and_scores_its_winner_on_test(
     else:
         assert all(t in (3.0, 6.0, 9.0) for t in trained) and len(trained) >= 2
     assert row["trials"] == len(states)
+    assert row["winner_is_plan"] == (row["winner_config_id"] == plan["config_id"])
+    if method == "rule_default":
+        assert row["winner_is_plan"] and row["strategy"] == "plan_only"
     assert row["val_iou"] == max(s["best_iou"] for s in states
                                  if s["config"]["config_id"] == row["winner_config_id"])
 

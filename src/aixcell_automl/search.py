@@ -1,21 +1,23 @@
-"""The search (SPEC §0, §7): rank all configurations with the meta-model, then successive
-halving over the top-k on the user's dataset, each rung's trials run through an executor."""
+"""The search (docs/method.md §0, §7): rank all configurations with the meta-model, then run a
+registered search strategy (successive halving by default) over the plan and the ranking's top
+k - 1 on the user's dataset, each rung's trials run through an executor."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from aixcell_automl.atomic import atomic_write_json
 from aixcell_automl.halving import (
     slice_seconds,
-    successive_halving,
     suggest_k,
     survivors_per_rung,
     winner_share,
@@ -39,34 +41,100 @@ def check_budget(budget_seconds: float, k: int, min_slice_seconds: float) -> dic
     return advice
 
 
-def suggest_budget(configs: list[dict], metabase: pd.DataFrame, target: dict,
-                   fidelity_pixels: int, hardware: str) -> dict | None:
-    """A budget (s) for successive halving over ``configs``: enough for the winner to see the
-    meta-base fidelity or one pass over the target dataset's pixels (from its meta-features),
-    whichever is more, at the median training speed the meta-base measured for these
-    configurations on the same kind of device (``cpu``/``gpu`` prefix of ``hardware``; build and
-    tracing time excluded where the row records it). None without such rows."""
-    if metabase.empty:
+def config_speeds(configs: list[dict], metabase: pd.DataFrame, hardware: str
+                  ) -> np.ndarray | None:
+    """Training speed (pixels per second) of each configuration as the meta-base measured it on
+    the same kind of device (``cpu``/``gpu`` prefix of ``hardware``): the median of the rows with
+    the same backbone, patch and batch size, else of the same backbone, else of all. Build,
+    tracing and evaluation time are left out where a row records them. None without such rows."""
+    if metabase.empty or "hardware" not in metabase:
         return None
     kind = hardware.split(":")[0]
     rows = metabase[(metabase["status"] == "ok") & (metabase["train_seconds"] > 0)
-                    & metabase["hardware"].str.startswith(kind + ":")]
+                    & metabase["hardware"].fillna("").str.startswith(kind + ":")]
     if rows.empty:
         return None
-    overhead = rows["overhead_seconds"].fillna(0) if "overhead_seconds" in rows else 0.0
-    speed = rows["pixels_seen"] / (rows["train_seconds"] - overhead).clip(lower=1e-3)
-    speeds = []
+    spent = rows["train_seconds"].copy()
+    for col in ("overhead_seconds", "eval_seconds"):
+        if col in rows:
+            spent -= rows[col].fillna(0)
+    speed = rows["pixels_seen"] / spent.clip(lower=1e-3)
+    out = []
     for c in configs:
         same_bb = rows["hp_backbone"] == c["backbone"]
         exact = speed[same_bb & (rows["hp_patch_size"] == c["patch_size"])
                       & (rows["hp_batch_size"] == c["batch_size"])]
-        speeds.append(float((exact if len(exact) else speed[same_bb]).median()))
-    pps = float(np.median([v for v in speeds if v > 0] or [speed.median()]))
+        pick = exact if len(exact) else speed[same_bb] if same_bb.any() else speed
+        out.append(float(pick.median()))
+    return np.asarray(out)
+
+
+def suggest_budget(configs: list[dict], metabase: pd.DataFrame, target: dict,
+                   fidelity_pixels: int, hardware: str) -> dict | None:
+    """A budget (s) for successive halving over ``configs``: enough for the winner to see the
+    meta-base fidelity or one pass over the target dataset's pixels (from its meta-features),
+    whichever is more, at the median speed of :func:`config_speeds`. None without rows."""
+    speeds = config_speeds(configs, metabase, hardware)
+    if speeds is None:
+        return None
+    pps = float(np.median(speeds))
     winner_pixels = max(fidelity_pixels,
                         target["hc_n_images"] * target["hc_mean_image_shape"] ** 2)
+    kind = hardware.split(":")[0]
+    measured = sorted(h for h in metabase["hardware"].dropna().unique()
+                      if h.startswith(kind + ":"))
     return {"budget_seconds": float(winner_pixels / pps / winner_share(len(configs))),
             "k": len(configs), "winner_pixels": float(winner_pixels), "pixels_per_second": pps,
-            "measured_on": ", ".join(sorted(rows["hardware"].unique())), "rows": len(rows)}
+            "measured_on": ", ".join(measured), "rows": int(
+                (metabase["hardware"].fillna("").str.startswith(kind + ":")
+                 & (metabase["status"] == "ok")).sum())}
+
+
+MIN_FIRST_RUNG_PIXELS = 2**21
+
+
+def choose_k(budget_seconds: float, speeds: np.ndarray | None, k_max: int = 50,
+             min_pixels: int = MIN_FIRST_RUNG_PIXELS) -> tuple[int, str]:
+    """The largest k <= ``k_max`` whose first rung gives a configuration of median speed at
+    least ``min_pixels`` training pixels, and the reason in words."""
+    if speeds is None or not len(speeds):
+        return 1, "no measured speed on this kind of device: k = 1 (the plan alone)"
+    pps = float(np.median(speeds))
+    k = next((k for k in range(k_max, 0, -1)
+              if slice_seconds(budget_seconds, k)[0] * pps >= min_pixels), 1)
+    first = slice_seconds(budget_seconds, k)[0] * pps
+    return k, (f"k = {k}: the largest k (at most {k_max}) whose first rung gives each "
+               f"configuration at least 2^{int(np.log2(min_pixels))} training pixels "
+               f"({first / 2**20:.1f} Mpx at the median measured speed "
+               f"{pps / 1e3:.0f} kpx/s and {budget_seconds / 60:.1f} min)")
+
+
+def winner_fidelity(speeds: np.ndarray, budget_seconds: float, k: int) -> np.ndarray:
+    """Training pixels each configuration would see if it won a search of ``k`` candidates
+    within ``budget_seconds`` (its speed times its share of the budget)."""
+    return np.asarray(speeds, float) * budget_seconds * winner_share(k)
+
+
+def plan_outcome(trace: dict) -> str:
+    """One sentence: did the plan (the rule-based configuration) win, and by how much."""
+    pid, win = trace.get("plan_config_id"), trace.get("winner")
+    scores = [{t["config_id"]: t["score"] for t in r["trials"]} for r in trace["rungs"]]
+    if not pid or not any(pid in r for r in scores):
+        return ""
+    last = max(i for i, r in enumerate(scores) if pid in r)
+    rung = scores[last]
+    if pid == win:
+        others = [v for c, v in rung.items() if c != pid]
+        if not others:
+            return (f"The plan's configuration won (validation score {rung[pid]:.3f}; no other "
+                    f"candidate reached the last rung).")
+        return (f"The plan's configuration won: validation score {rung[pid]:.3f} in the last "
+                f"rung against {max(others):.3f} for the runner-up "
+                f"({rung[pid] - max(others):+.3f}).")
+    return (f"A configuration of the meta-model's ranking won: in rung {last + 1}, where the "
+            f"plan's configuration {'stopped' if last + 1 < len(scores) else 'finished'}, it "
+            f"scored {rung[win]:.3f} against the plan's {rung[pid]:.3f} "
+            f"({rung[win] - rung[pid]:+.3f}).")
 
 
 def _ray_trial(dataset_path: str, split: dict, seed: int, config: dict, run_dir: str,
@@ -79,26 +147,52 @@ def _ray_trial(dataset_path: str, split: dict, seed: int, config: dict, run_dir:
     return train_trial(config, data, run_dir, Budget(seconds=seconds), settings, seed)
 
 
+@dataclass
+class SearchContext:
+    """What a search strategy works with (see :class:`aixcell_automl.plugins.specs.SearchStrategy`):
+    the candidates in predicted-rank order (the plan among them), the plan's configuration, the
+    search space, the training budget in seconds, k, the seed, ``run_rung`` (trains
+    ``[(config, seconds), ...]``, each continuing from its checkpoint, and returns their states),
+    an interrupted run's ``trace`` to replay, and ``on_trial`` to persist a partial trace."""
+
+    candidates: list[dict]
+    plan: dict
+    space: dict
+    budget_seconds: float
+    k: int
+    seed: int
+    run_rung: Callable[[list[tuple[dict, float]]], list[dict]]
+    trace: dict | None = None
+    on_trial: Callable[[dict], None] | None = None
+
+
 def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_seconds: float,
                settings: Settings, seed: int = 0, executor: str = "local",
                executor_options: dict | None = None, dataset_path: str | None = None,
-               split: dict | None = None) -> dict:
-    """Successive halving over ``candidates`` (rank order); resumes from ``run_root/trace.json``.
+               split: dict | None = None, strategy: str = "successive_halving",
+               plan: dict | None = None, space: dict | None = None, k: int | None = None
+               ) -> dict:
+    """Run the registered search ``strategy`` (default successive halving over ``candidates``,
+    in rank order; ``k`` defaults to their number); resumes from ``run_root/trace.json`` where
+    the strategy replays a trace.
 
-    Checkpoints of configurations that are dropped are deleted (their ``state.json`` stays).
+    Checkpoints of configurations that did not win are deleted (their ``state.json`` stays).
     """
     from aixcell_automl import executors
+    from aixcell_automl.plugins.registry import get
+    from aixcell_automl.search_space import DEFAULT_SPACE
 
     run_root.mkdir(parents=True, exist_ok=True)
     trace_path = run_root / "trace.json"
     trace = json.loads(trace_path.read_text()) if trace_path.exists() else None
-    bar = tqdm(total=sum(survivors_per_rung(len(candidates))), desc="successive halving",
-               unit="trial")
+    replayed = sum(len(r["trials"]) for r in trace["rungs"]) if trace else 0
+    halving = strategy in ("successive_halving", "random_halving")
+    bar = tqdm(total=sum(survivors_per_rung(k or len(candidates))) if halving else None,
+               initial=replayed,
+               desc=strategy, unit="trial")  # a resumed search counts replayed trials
 
     def persist(partial: dict) -> None:
-        tmp = trace_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(partial, indent=1))
-        os.replace(tmp, trace_path)
+        atomic_write_json(trace_path, partial)
 
     def run_rung(jobs: list[tuple[dict, float]]) -> list[dict]:
         log.info("rung: %d configurations x %.1f s", len(jobs), jobs[0][1])
@@ -118,16 +212,22 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
             bar.update(1)
         return out
 
-    result = successive_halving(candidates, budget_seconds, run_rung, trace, on_trial=persist)
+    ctx = SearchContext(candidates, plan or candidates[0], dict(space or DEFAULT_SPACE),
+                        budget_seconds, k or len(candidates), seed, run_rung, trace, persist)
+    result = get("strategy", strategy).run(ctx) | {"strategy": strategy}
     bar.close()
     release_models()
-    for cfg in candidates:
-        if cfg["config_id"] != result["winner"]:
-            shutil.rmtree(run_root / cfg["config_id"] / "ckpt", ignore_errors=True)
-    tmp = trace_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, trace_path)
+    for cid in {t["config_id"] for r in result["rungs"] for t in r["trials"]}:
+        if cid != result["winner"]:
+            shutil.rmtree(run_root / cid / "ckpt", ignore_errors=True)
+    atomic_write_json(trace_path, result)
     return result
+
+
+def winner_config(trace: dict, candidates: list[dict]) -> dict:
+    """The winning configuration of a search trace."""
+    known = {c["config_id"]: c for c in candidates} | trace.get("configs", {})
+    return known[trace["winner"]]
 
 
 def halving_rows(trace: dict, run_root: Path, dataset: str, dataset_hash: str) -> list[dict]:
@@ -146,7 +246,8 @@ def halving_rows(trace: dict, run_root: Path, dataset: str, dataset_hash: str) -
             **{f"hp_{k}": v for k, v in hyperparameters(state["config"]).items()},
             "fidelity": "halving", "fidelity_pixels": int(state["pixels_seen"]),
             "status": "ok" if state["status"] != "failed" else "failed",
-            "reason": state.get("reason"), "val_iou": state.get("best_iou"),
+            "reason": state.get("reason"), "metric": state.get("metric", "iou"),
+            "val_iou": state.get("best_iou"),
             "final_iou": hist[-1]["val_iou"] if hist else None,
             "curve": [[h["pixels"], h["val_iou"]] for h in hist],
             "train_seconds": state.get("train_seconds"), "steps": state.get("steps"),

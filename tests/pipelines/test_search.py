@@ -7,7 +7,7 @@ from aixcell_automl.search_space import DEFAULT_SPACE
 from tests.metalearning.test_evaluation import _synthetic_metabase
 
 PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target": "iou",
-          "metabase_fidelity_pixels": None, "seed": 0, "k": 4, "budget_minutes": 3}
+          "seed": 0, "k": 4, "budget_minutes": 3}
 
 
 def test_rank_excludes_the_target_datasets_own_rows():
@@ -98,3 +98,83 @@ def test_budget_suggestion_uses_measured_speed_and_dataset_size():
     assert suggest_budget([cfg], rows, small, 2**23, "gpu:1xA100")["pixels_per_second"] == 2**23
     assert suggest_budget([cfg], rows, small, 2**23, "tpu:1") is None  # no rows of that kind
     assert "0.5 min" in budget_note(s) and budget_note(None) == ""
+
+
+def _plan_for(config):
+    from aixcell_automl.search_space import config_id
+
+    cfg = {k: v for k, v in config.items() if k != "config_id"}
+    return {"configuration": {**cfg, "config_id": config_id(cfg)}}
+
+
+def test_the_plan_enters_halving_and_wins_when_it_is_best():
+    from aixcell_automl.halving import successive_halving
+    from aixcell_automl.pipelines.search.nodes import candidates_with_plan
+
+    rows, mf = _synthetic_metabase()
+    target = {"dataset": "d1", "dataset_hash": "h1", **mf.loc["d1"].to_dict()}
+    ranking, _ = rank(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+    low = ranking.iloc[400].to_dict()  # a configuration the meta-model ranks low
+    plan = _plan_for({k: low[k] for k in DEFAULT_SPACE})
+    cands = candidates_with_plan(ranking, plan, 4)
+    ids = [c["config_id"] for c in cands]
+    assert ids == [*ranking["config_id"].head(3), plan["configuration"]["config_id"]]
+    assert all("fidelity_pixels" not in c and "rank" not in c for c in cands)
+    # a plan among the top k is not repeated: the next-ranked configuration fills its place
+    top = _plan_for({k: ranking.iloc[1][k] for k in DEFAULT_SPACE})
+    assert [c["config_id"] for c in candidates_with_plan(ranking, top, 4)] == list(
+        ranking["config_id"].head(4))
+
+    def stub_rung(jobs):  # the plan is best on validation, the others in rank order below it
+        return [{"status": "paused", "best_iou": 0.9 if c["config_id"] == ids[-1]
+                 else 0.5 - 0.01 * ids.index(c["config_id"])} for c, _ in jobs]
+
+    trace = successive_halving(cands, 60.0, stub_rung)
+    assert trace["winner"] == plan["configuration"]["config_id"]
+    assert [len(r["trials"]) for r in trace["rungs"]] == [4, 2, 1]
+    first = {t["config_id"]: t["rank"] for t in trace["rungs"][0]["trials"]}
+    assert first[ids[-1]] == 4  # recorded at its place among the candidates
+
+
+def test_choose_k_gives_every_first_rung_trial_two_megapixels():
+    import numpy as np
+
+    from aixcell_automl.halving import slice_seconds
+    from aixcell_automl.search import choose_k
+
+    speeds = np.array([40e3, 50e3, 60e3])  # px/s; median 50 kpx/s
+    k, reason = choose_k(600, speeds)
+    assert slice_seconds(600, k)[0] * 50e3 >= 2**21 > slice_seconds(600, k + 1)[0] * 50e3
+    assert k == 4 and "k = 4" in reason and "2^21" in reason
+    assert choose_k(60, speeds)[0] == 1
+    assert choose_k(600, None) == (1, "no measured speed on this kind of device: k = 1 "
+                                      "(the plan alone)")
+
+
+def test_budget_aware_ranking_scores_each_configuration_at_its_own_fidelity(monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    from aixcell_automl.pipelines.search import nodes
+
+    rows, mf = _synthetic_metabase()
+    # two fidelities; at the long one the large patches win. Speeds: patch 256 trains 4x faster
+    # than patch 64 (pixels per second), measured on this machine's kind of device.
+    fast = rows["hp_patch_size"] / 64.0
+    two = pd.concat([
+        rows.assign(val_iou=0.6 - 0.001 * rows["hp_patch_size"], fidelity_pixels=2**23),
+        rows.assign(val_iou=0.3 + 0.001 * rows["hp_patch_size"], fidelity_pixels=2**25)],
+        ignore_index=True)
+    two = two.assign(hardware="cpu:2xtest", pixels_seen=two["fidelity_pixels"],
+                     train_seconds=two["fidelity_pixels"] / (2e4 * pd.concat([fast, fast],
+                                                                            ignore_index=True)))
+    monkeypatch.setattr("aixcell_automl.training.hardware", lambda: "cpu:2xtest")
+    target = {"dataset": "d1", "dataset_hash": "h1", **mf.loc["d1"].to_dict()}
+    params = {**PARAMS, "k": None, "budget_minutes": 10}
+    ranking, info = nodes.rank(target, two, mf.reset_index(), DEFAULT_SPACE, params)
+    assert info["fidelities"] == [2**23, 2**25] and info["k"] >= 1 and info["k_reason"]
+    by_patch = ranking.groupby("patch_size")["fidelity_pixels"].median()
+    assert by_patch[64] < by_patch[256]  # faster configurations reach more pixels
+    assert ranking["fidelity_pixels"].min() >= 2**23 and ranking["fidelity_pixels"].max() <= 2**25
+    assert info["expected_winner_pixels"] == ranking.iloc[0]["fidelity_pixels"]
+    assert np.isfinite(ranking["predicted_score"]).all()

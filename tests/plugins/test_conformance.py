@@ -11,6 +11,7 @@ from aixcell_automl.plugins.builtin import (
     metamodels,
     metrics,
     postprocessors,
+    strategies,
 )
 from aixcell_automl.plugins.specs import (
     Augmentation,
@@ -23,7 +24,7 @@ from aixcell_automl.plugins.testing import check_plugin, plugin_manager_with
 
 
 @pytest.mark.parametrize("plugin", [augmentations, metafeatures, metamodels, metrics,
-                                    postprocessors])
+                                    postprocessors, strategies])
 def test_builtins_pass_the_conformance_check(plugin):
     check_plugin(plugin)
 
@@ -147,3 +148,32 @@ def test_the_search_space_names_only_registered_backbones_and_augmentations():
     with plugin_manager_with(_plugin("register_augmentations", [Augmentation("flop", _flip)],
                                      {"flop": [0.0, 0.5]})):
         assert build_space(DEFAULT_SPACE)["flop"] == [0.0, 0.5]
+
+
+def test_a_strategy_that_overspends_or_picks_a_worse_winner_fails():
+    from aixcell_automl.plugins.specs import SearchStrategy
+
+    def greedy(ctx):  # trains every candidate for the whole budget
+        states = ctx.run_rung([(c, ctx.budget_seconds) for c in ctx.candidates])
+        return {"rungs": [{"rung": 0, "trials": [{"config_id": c["config_id"]}
+                                                 for c in ctx.candidates]}],
+                "winner": ctx.candidates[0]["config_id"], "states": states}
+
+    def first(ctx):  # within budget, but names the first candidate whatever the scores
+        ctx.run_rung([(c, 1.0) for c in ctx.candidates])
+        return {"rungs": [{"rung": 0, "trials": [{"config_id": c["config_id"]}
+                                                 for c in ctx.candidates]}],
+                "winner": ctx.candidates[0]["config_id"]}
+
+    class Bad:
+        def __init__(self, run):
+            self.run = run
+
+        @hookimpl
+        def register_search_strategies(self):
+            return [SearchStrategy("bad", self.run)]
+
+    with pytest.raises(AssertionError, match="trained 240.0 s of a 60 s budget"):
+        check_plugin(Bad(greedy))
+    with pytest.raises(AssertionError, match="the best configuration it trained"):
+        check_plugin(Bad(first))

@@ -55,7 +55,8 @@ def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch):
     split = make_split(ds, {"split_seed": 0})
     with plugin_manager_with(tversky, TinyBackbone()):
         trace = halve(ds, split, ranking, {"k": 1}, {"configuration": ranking.iloc[0][
-            ["config_id", *cfg]].to_dict()}, params, train)  # k = 1: the plan alone
+            ["config_id", *cfg]].to_dict()}, params, train,
+            {k: [v] for k, v in cfg.items()})  # k = 1: the plan alone
         n_val = len(seen)
         _, metrics = finalize(ds, split, ranking, trace, pd.DataFrame())
     state = json.loads((tmp_path / "s" / cid / "state.json").read_text())

@@ -53,3 +53,9 @@ def extend_search_space():
 def register_metrics():
     """Return a list of :class:`aixcell_automl.plugins.specs.Metric` (validation and test scores;
     ``search.metric`` chooses one)."""
+
+
+@hookspec
+def register_search_strategies():
+    """Return a list of :class:`aixcell_automl.plugins.specs.SearchStrategy` (``search.strategy``
+    chooses one; ``evaluate`` compares them)."""

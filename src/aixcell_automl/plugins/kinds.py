@@ -37,6 +37,8 @@ KINDS: tuple[Kind, ...] = (
          "aixcell_automl.plugins.builtin.postprocessors"),
     Kind("metric", "metrics", "register_metrics", specs.Metric,
          "aixcell_automl.plugins.builtin.metrics"),
+    Kind("strategy", "search strategies", "register_search_strategies", specs.SearchStrategy,
+         "aixcell_automl.plugins.builtin.strategies"),
 )
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
 BY_HOOK: dict[str, Kind] = {k.hook: k for k in KINDS}

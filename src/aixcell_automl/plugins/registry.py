@@ -12,6 +12,7 @@ from aixcell_automl.plugins.specs import (
     MetaModel,
     Metric,
     PostProcessor,
+    SearchStrategy,
 )
 
 
@@ -92,6 +93,10 @@ def postprocessors() -> dict[str, PostProcessor]:
 
 def metrics() -> dict[str, Metric]:
     return specs("metric")
+
+
+def strategies() -> dict[str, SearchStrategy]:
+    return specs("strategy")
 
 
 def search_space_extensions() -> list[tuple[str, dict[str, list]]]:

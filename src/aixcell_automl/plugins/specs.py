@@ -91,3 +91,20 @@ class Metric:
     name: str
     per_class: Callable[[np.ndarray], np.ndarray]
     label: str
+
+
+@dataclass(frozen=True)
+class SearchStrategy:
+    """How a search spends its budget on configurations.
+
+    ``run(ctx)`` takes a :class:`aixcell_automl.search.SearchContext` (the ranked candidates
+    with the plan among them, the plan, the space, the budget, k, the seed, and ``run_rung``,
+    which trains ``[(config, seconds), ...]`` - each continuing from its checkpoint - and returns
+    their states) and returns a trace ``{"rungs": [{"rung", "seconds_per_trial", "trials":
+    [{"config_id", "score", ...}]}], "winner": config_id, ...}``; configurations that are not
+    among the candidates go in ``trace["configs"]`` (id -> configuration).
+    """
+
+    name: str
+    run: Callable[[Any], dict]
+    description: str = ""

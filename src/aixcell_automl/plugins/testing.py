@@ -157,9 +157,44 @@ def _exercise(provided: dict[str, list], build_models: bool) -> None:
         rows = pp.run(np.zeros((32, 32, 1)), mask, ["background", "object"])
         assert isinstance(rows, list) and all(isinstance(r, dict) for r in rows), (
             f"{pp.name}: run must return a list of dicts")
+    for strategy in provided.get("strategy", []):
+        check_strategy(strategy)
     if build_models:
         for bb in provided.get("backbone", []):
             check_backbone(bb)
+
+
+def check_strategy(strategy) -> None:
+    """Run on a stub trainer (each configuration's score is fixed, training is instant): the
+    strategy must stay within the budget, train only what it records, and name as winner the
+    best configuration it trained."""
+    from aixcell_automl.search import SearchContext
+    from aixcell_automl.search_space import DEFAULT_SPACE, enumerate_configs
+
+    configs = enumerate_configs(DEFAULT_SPACE)
+    quality = {c["config_id"]: 0.3 + 0.6 * (i % 97) / 97 for i, c in enumerate(configs)}
+    spent = {"seconds": 0.0, "trained": set()}
+
+    def run_rung(jobs):
+        states = []
+        for cfg, secs in jobs:
+            spent["seconds"] += secs
+            spent["trained"].add(cfg["config_id"])
+            states.append({"status": "paused", "best_iou": quality[cfg["config_id"]],
+                           "train_seconds": secs, "pixels_seen": 1})
+        return states
+
+    ctx = SearchContext(candidates=configs[:4], plan=configs[0], space=dict(DEFAULT_SPACE),
+                        budget_seconds=60.0, k=4, seed=0, run_rung=run_rung)
+    trace = strategy.run(ctx)
+    assert isinstance(trace, dict) and trace.get("rungs") and trace.get("winner"), (
+        f"{strategy.name}: run must return a trace with rungs and a winner")
+    assert spent["seconds"] <= 60.0 + 1e-6, (
+        f"{strategy.name}: trained {spent['seconds']:.1f} s of a 60 s budget")
+    recorded = {t["config_id"] for r in trace["rungs"] for t in r["trials"]}
+    assert recorded == spent["trained"], f"{strategy.name}: the trace must record every trial"
+    assert trace["winner"] == max(recorded, key=quality.get), (
+        f"{strategy.name}: the winner must be the best configuration it trained")
 
 
 def check_metamodel(mm) -> None:

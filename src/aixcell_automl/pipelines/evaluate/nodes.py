@@ -10,6 +10,7 @@ import pandas as pd
 from aixcell_automl import executors
 from aixcell_automl.comparison import (
     METHODS,
+    check_methods,
     comparison_figure,
     run_key,
     run_once_from_path,
@@ -18,7 +19,7 @@ from aixcell_automl.comparison import (
 )
 from aixcell_automl.dataset import load_dataset
 from aixcell_automl.metabase import append_row, read_rows
-from aixcell_automl.search_space import build_space, enumerate_configs, sample_configs
+from aixcell_automl.search_space import build_space
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +31,19 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
     ``params['out']``) are skipped, so an interrupted evaluation resumes. Each run trains in a
     fresh process (``params['executor']``, default ``isolated``, see :mod:`.executors`).
     Returns this evaluation's rows."""
-    from aixcell_automl.pipelines.search.nodes import measure_dataset, rank, top_k
+    from aixcell_automl.pipelines.search.nodes import (
+        candidates_with_plan,
+        make_plan,
+        measure_dataset,
+        rank,
+    )
     from aixcell_automl.pipelines.train.nodes import make_split, settings_from
-    from aixcell_automl.plan import planned_configuration
 
     methods = list(params.get("methods") or METHODS)
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    check_methods(methods)
     budget, k = float(params["budget_minutes"]) * 60, int(params["k"])
     seeds = [int(s) for s in params["seeds"]]
     space = build_space(space_params)
-    configs = enumerate_configs(space)
     settings = settings_from(train_params)
     settings.keep_in_memory = int(search_params.get("keep_in_memory", 4))
     out, root = Path(params["out"]), Path(params["datasets_root"])
@@ -51,22 +53,26 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
         ds = load_dataset(root / name)
         split = make_split(ds, {"split_seed": 0})
         target = measure_dataset(ds, mf_params)
+        plan = make_plan(ds, split)["configuration"]
         for seed in seeds:
-            candidates = {"random_halving": sample_configs(configs, k, seed),
-                          "rule_default": planned_configuration(target)}
+            ranked = None
             for method in methods:
                 key = (ds.content_hash(), method, seed, budget, k)
                 keys.add(key)
                 if key in done:
                     log.info("%s / %s / seed %d: done, skipped", name, method, seed)
                     continue
-                if method == "automl" and "automl" not in candidates:
-                    ranking, _ = rank(target, metabase, meta_features_table, space_params,
-                                      {**search_params, "seed": seed})
-                    candidates["automl"] = top_k(ranking, k)
+                candidates = [plan]  # the baselines choose their own configurations
+                if method not in ("random_halving", "rule_default", "optuna"):
+                    if ranked is None:  # the plan + the meta-model's top k - 1
+                        ranking, _ = rank(target, metabase, meta_features_table, space_params,
+                                          {**search_params, "seed": seed, "k": k,
+                                           "budget_minutes": params["budget_minutes"]})
+                        ranked = candidates_with_plan(ranking, {"configuration": plan}, k)
+                    candidates = ranked
                 run_root = Path(params["run_root"]) / name / method / f"seed{seed}"
-                task = (method, str(ds.root), split, candidates, space, budget, k, settings, seed,
-                        str(run_root))
+                task = (method, str(ds.root), split, candidates, plan, space, budget, k,
+                        settings, seed, str(run_root))
                 for _, row in executors.run(run_once_from_path, [task],
                                             params.get("executor", "isolated")):
                     append_row(out, row)

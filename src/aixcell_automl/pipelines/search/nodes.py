@@ -27,11 +27,26 @@ def measure_dataset(dataset: SegmentationDataset, params: dict) -> dict:
     return features
 
 
+def make_plan(dataset: SegmentationDataset, split: dict) -> dict:
+    """The dataset's plan (``plans.json``, see :mod:`aixcell_automl.plan`): a rule-based
+    configuration with the reason for every setting; always a candidate of the search."""
+    from aixcell_automl.plan import dataset_fingerprint, plan_dataset
+
+    plan = plan_dataset(dataset_fingerprint(dataset, split["train"]))
+    log.info("plan of %s: %s", dataset.name, plan["configuration"])
+    return plan
+
+
 def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params: dict,
          params: dict) -> tuple[pd.DataFrame, dict]:
-    """Train the meta-model on the other datasets' meta-base rows; rank every configuration."""
+    """Train the meta-model on the other datasets' meta-base rows; rank every configuration.
+
+    Without ``search.k`` the search chooses k (:func:`aixcell_automl.search.choose_k`). A
+    fidelity-aware meta-model (rows of several fidelities) scores each configuration at the
+    training pixels it would reach if it won within the budget: its measured speed on this kind
+    of device times the winner's share of the budget, within the meta-base's fidelities."""
     from aixcell_automl.metalearning.representation import meta_feature_frame
-    from aixcell_automl.search import suggest_budget
+    from aixcell_automl.search import choose_k, config_speeds, suggest_budget, winner_fidelity
     from aixcell_automl.training import hardware
 
     space = build_space(space_params)
@@ -39,19 +54,40 @@ def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, spac
     same = set(metabase.loc[metabase["dataset_hash"] == target["dataset_hash"], "dataset"]) if len(
         metabase) else set()
     exclude = sorted(same | {target["dataset"]})
-    rows = training_rows(metabase, exclude=exclude,
-                         fidelity_pixels=params.get("metabase_fidelity_pixels"))
+    metric = params.get("metric", "iou")
+    rows = training_rows(metabase, exclude=exclude, metric=metric,
+                         protocol=params.get("metabase_protocol"))
     if rows.empty:
-        raise RuntimeError("the meta-base has no usable rows from other datasets: run "
-                           "`kedro run --pipeline=metabase` (see docs/metabase.md)")
+        raise RuntimeError(f"the meta-base has no usable rows scored by {metric!r} from other "
+                           f"datasets: run `kedro run --pipeline=metabase` (see "
+                           f"docs/metabase.md)")
     mf = meta_feature_frame(meta_features, target)
     fitted = fit_meta_model(rows, mf, space, params["meta_model"], params["representation"],
                             params.get("target", "iou"), seed=int(params.get("seed", 0)))
-    ranking = rank_configurations(fitted, configs, target["dataset"], mf)
-    suggestion = suggest_budget(top_k(ranking, int(params["k"])), metabase, target,
-                                params.get("metabase_fidelity_pixels") or 2**23, hardware())
-    info = {"meta_model": fitted.model_name, "representation": fitted.representation,
-            "target": fitted.target, "metabase_rows": fitted.n_rows,
+    budget = float(params["budget_minutes"]) * 60
+    speeds = config_speeds(configs, metabase, hardware())
+    if params.get("k"):
+        k, k_reason = int(params["k"]), f"k = {int(params['k'])}: set by search.k"
+    else:
+        k, k_reason = choose_k(budget, speeds, int(params.get("k_max", 50)))
+    fidelity = None
+    if fitted.fidelity_aware and speeds is not None:
+        fidelity = np.clip(winner_fidelity(speeds, budget, k), min(fitted.fidelities),
+                           max(fitted.fidelities))
+    ranking = rank_configurations(fitted, configs, target["dataset"], mf, fidelity)
+    top = ranking.iloc[0]
+    suggestion = suggest_budget(top_k(ranking, k), metabase, target, 2**23, hardware())
+    info = {"k": k, "k_reason": k_reason, "fidelities": fitted.fidelities,
+            "expected_winner_pixels": float(top["fidelity_pixels"]) if fidelity is not None
+            else None,
+            "fidelity_note": (f"configurations scored at the training pixels each would reach "
+                              f"as the winner (top: 2^{np.log2(top['fidelity_pixels']):.1f})"
+                              if fidelity is not None else
+                              f"configurations scored at the meta-base fidelity "
+                              f"2^{np.log2(max(fitted.fidelities)):.0f} (single-fidelity rows "
+                              f"or no speed measured on this kind of device)"),
+            "meta_model": fitted.model_name, "representation": fitted.representation,
+            "target": fitted.target, "metric": metric, "metabase_rows": fitted.n_rows,
             "metabase_datasets": fitted.train_datasets, "excluded_datasets": exclude,
             "n_configs": len(configs), "budget_suggestion": suggestion}
     log.info("ranked %d configurations with %s on %d rows from %d datasets; top: %s",
@@ -65,34 +101,56 @@ def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, spac
 
 def top_k(ranking: pd.DataFrame, k: int) -> list[dict]:
     """The first ``k`` configurations of a ranking as plain dicts."""
-    return [{key: (v.item() if hasattr(v, "item") else v) for key, v in row.items()
-             if key not in ("predicted_score", "rank")}
-            for row in ranking.head(k).to_dict("records")]
+    return [config_of_ranking_row(row) for row in ranking.head(k).to_dict("records")]
 
 
-def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, params: dict,
-          train_params: dict) -> dict:
-    """Successive halving over the top-k of the ranking (see :mod:`aixcell_automl.search`)."""
+def config_of_ranking_row(row: dict) -> dict:
+    """A configuration (with ``config_id``) from a row of a ranking."""
+    return {key: (v.item() if hasattr(v, "item") else v) for key, v in row.items()
+            if key not in ("predicted_score", "rank", "fidelity_pixels")}
+
+
+def candidates_with_plan(ranking: pd.DataFrame, plan: dict, k: int) -> list[dict]:
+    """The plan's configuration and the ranking's best ``k - 1`` others, in ranking order (the
+    plan enters at its own rank)."""
+    pid = plan["configuration"]["config_id"]
+    others = ranking[ranking["config_id"] != pid].head(max(k - 1, 0))
+    own = ranking[ranking["config_id"] == pid]
+    rows = pd.concat([others, own]).sort_values("rank") if len(own) else others
+    out = [config_of_ranking_row(r) for r in rows.to_dict("records")]
+    if not len(own):  # a plan edited outside the search space: it still competes, ranked last
+        out.append(dict(plan["configuration"]))
+    return out
+
+
+def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank_info: dict,
+          plan: dict, params: dict, train_params: dict, space_params: dict) -> dict:
+    """The search strategy (``search.strategy``, default successive halving) over the plan and
+    the ranking's top k - 1 (see :mod:`aixcell_automl.search`)."""
     from aixcell_automl.pipelines.train.nodes import settings_from
     from aixcell_automl.search import check_budget, run_search
     from aixcell_automl.training import make_trial_data
 
-    k = int(params["k"])
+    k = int(rank_info["k"])
     budget = float(params["budget_minutes"]) * 60
     advice = check_budget(budget, k, float(params.get("min_slice_seconds", 15)))
-    candidates = top_k(ranking, k)
+    candidates = candidates_with_plan(ranking, plan, k)
     data = make_trial_data(dataset, split, seed=split["seed"])
     run_root = Path(params["run_root"]) / params["run_name"]
     t = time.perf_counter()
     settings = settings_from(train_params)
     settings.keep_in_memory = int(params.get("keep_in_memory", 4))
     settings.init_weights = params.get("init_weights")
+    settings.metric = params.get("metric", "iou")
     trace = run_search(candidates, data, run_root, budget, settings,
                        seed=int(params.get("seed", 0)), executor=params.get("executor", "local"),
                        executor_options=params.get("executor_options") or {},
-                       dataset_path=str(dataset.root), split=split)
+                       dataset_path=str(dataset.root), split=split,
+                       strategy=params.get("strategy", "successive_halving"),
+                       plan=plan["configuration"], space=build_space(space_params))
     trace |= {"wall_seconds": time.perf_counter() - t, "run_root": str(run_root),
-              "budget_advice": advice}
+              "budget_advice": advice, "metric": settings.metric,
+              "plan_config_id": plan["configuration"]["config_id"]}
     log.info("winner %s after %.0f s", trace["winner"], trace["wall_seconds"])
     return trace
 
@@ -115,12 +173,15 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
     info = {"backbone": cfg["backbone"], "channels": channels, "num_classes": dataset.num_classes,
             "class_names": dataset.class_names, "patch_size": int(cfg["patch_size"]),
             "config": cfg, "dataset": dataset.name, "dataset_hash": dataset.content_hash(),
-            "best_val_iou": last["score"], "search_run": trace["run_root"]}
-    test = evaluate_on_test((model, info), dataset, split)
+            "best_val_iou": last["score"], "metric": trace["metric"],
+            "search_run": trace["run_root"]}
+    test = evaluate_on_test((model, info), dataset, split, trace["metric"])
     metrics = {"dataset": dataset.name, "test_iou": test["mean_iou"],
-               "per_class_iou": test["per_class_iou"], "test_images": len(test["images"]),
-               "test_split": test["split"], "winner_config": cfg,
-               "winner_rank": int(win["rank"]), "winner_val_iou": last["score"],
+               "per_class_iou": test["per_class_iou"], "metric": test["metric"],
+               "test_score": test["score"], "per_class_score": test["per_class"],
+               "test_images": len(test["images"]), "test_split": test["split"],
+               "winner_config": cfg, "winner_rank": int(win["rank"]),
+               "winner_val_score": last["score"],
                "hardware": hardware(), "metabase_position": metabase_position(
                    metabase, dataset.name, cfg["config_id"])}
     return (model, info), metrics
@@ -146,9 +207,10 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
            rank_info: dict, trace: dict, model_and_info, metrics: dict, params: dict):
     """The search's figures and a self-contained HTML report."""
     from aixcell_automl.metabase import library_versions
-    from aixcell_automl.plugins.registry import augmentations
+    from aixcell_automl.plugins.registry import augmentations, get
     from aixcell_automl.predict import predict_mask
     from aixcell_automl.report import halving_figure, html_report, overlay_figure
+    from aixcell_automl.search import plan_outcome
 
     model, info = model_and_info
     index = {s: i for i, s in enumerate(dataset.stems)}
@@ -172,7 +234,10 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
                       f"{len(split['test'])} test images"
                       + (" (predefined)" if split.get("predefined") else f", seed {split['seed']}"),
         "budget_note": budget_note(rank_info.get("budget_suggestion")),
+        "plan_note": plan_outcome(trace),
+        "k_note": f"{rank_info['k_reason']}; {rank_info['fidelity_note']}.",
         "seed": params.get("seed", 0),
+        "metric_label": get("metric", metrics["metric"]).label,
         "versions": ", ".join(f"{k} {v}" for k, v in library_versions().items()),
     }
     html = html_report(summary, metrics, ranking, trace, target, hfig, ofig)

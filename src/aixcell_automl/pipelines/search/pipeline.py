@@ -2,10 +2,12 @@
 
 from kedro.pipeline import Pipeline, node
 
+from aixcell_automl.pipelines.export.nodes import export_search_winner
 from aixcell_automl.pipelines.search.nodes import (
     finalize,
     halve,
     learn_from_use,
+    make_plan,
     measure_dataset,
     rank,
     report,
@@ -18,11 +20,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(make_split, ["raw_dataset", "params:dataset"], "search_split", name="search_split"),
         node(measure_dataset, ["raw_dataset", "params:meta_features"], "target_meta_features",
              name="measure_dataset"),
+        node(make_plan, ["raw_dataset", "search_split"], "search_plan", name="plan_dataset"),
         node(rank, ["target_meta_features", "metabase", "meta_features_table",
                     "params:search_space", "params:search"], ["ranking", "ranking_info"],
              name="rank_configurations"),
-        node(halve, ["raw_dataset", "search_split", "ranking", "params:search", "params:train"],
-             "halving_trace", name="successive_halving"),
+        node(halve, ["raw_dataset", "search_split", "ranking", "ranking_info", "search_plan",
+                     "params:search", "params:train", "params:search_space"], "halving_trace",
+             name="successive_halving"),
         node(finalize, ["raw_dataset", "search_split", "ranking", "halving_trace", "metabase"],
              ["trained_model", "search_metrics"], name="evaluate_winner"),
         node(report, ["raw_dataset", "search_split", "target_meta_features", "ranking",
@@ -31,4 +35,8 @@ def create_pipeline(**kwargs) -> Pipeline:
              ["search_report", "halving_plot", "test_overlays_plot"], name="write_report"),
         node(learn_from_use, ["raw_dataset", "halving_trace", "params:search"],
              "metabase_from_search", name="learn_from_use"),
+        node(export_search_winner, ["trained_model", "raw_dataset", "search_split",
+                                    "search_metrics", "ranking_info", "halving_trace",
+                                    "params:search", "params:export"],
+             ["search_model_package", "onnx_model"], name="export_model"),
     ])

@@ -1,0 +1,124 @@
+"""Built-in search strategies, registered through the same hook as a plugin's.
+
+* ``successive_halving`` - the system's search: successive halving over the candidates (the
+  plan and the meta-model's top k - 1, docs/search.md).
+* ``random_halving`` - k configurations drawn from the space at random (seeded), the same
+  successive halving: what the ranking is worth.
+* ``plan_only`` - the plan's configuration trained for the whole budget: the rule-based default.
+* ``optuna_tpe`` - Optuna's TPE sampler with its successive-halving pruner over the space, each
+  trial trained in chunks of the first halving rung's slice (at most as many chunks as the
+  halving winner gets), until the budget is spent.
+"""
+
+from __future__ import annotations
+
+from aixcell_automl.halving import slice_seconds, successive_halving, winner_share
+from aixcell_automl.plugins import hookimpl
+from aixcell_automl.plugins.specs import SearchStrategy
+from aixcell_automl.search_space import config_id, enumerate_configs, sample_configs
+
+
+def halving_over_candidates(ctx) -> dict:
+    return successive_halving(ctx.candidates, ctx.budget_seconds, ctx.run_rung, ctx.trace,
+                              ctx.on_trial)
+
+
+def random_halving(ctx) -> dict:
+    drawn = sample_configs(enumerate_configs(ctx.space), ctx.k, ctx.seed)
+    trace = successive_halving(drawn, ctx.budget_seconds, ctx.run_rung, ctx.trace, ctx.on_trial)
+    return trace | {"configs": {c["config_id"]: c for c in drawn}}
+
+
+def plan_only(ctx) -> dict:
+    (state,) = ctx.run_rung([(ctx.plan, ctx.budget_seconds)])
+    record = {"rung": 0, "config_id": ctx.plan["config_id"], "rank": 1,
+              "seconds": ctx.budget_seconds, "score": _score(state),
+              "status": state.get("status"), "reason": state.get("reason"),
+              "train_seconds": state.get("train_seconds"),
+              "pixels_seen": state.get("pixels_seen")}
+    return {"rungs": [{"rung": 0, "seconds_per_trial": ctx.budget_seconds, "trials": [record]}],
+            "winner": ctx.plan["config_id"], "budget_seconds": ctx.budget_seconds, "k": 1}
+
+
+def optuna_tpe(ctx) -> dict:
+    """TPE + successive-halving pruning (see module doc)."""
+    import optuna
+
+    return optuna_search(ctx, optuna.pruners.SuccessiveHalvingPruner(min_resource=1,
+                                                                     reduction_factor=2))
+
+
+def optuna_search(ctx, pruner, prior: list[dict] = ()) -> dict:
+    """An Optuna study (TPE sampler, seeded) with ``pruner`` over the space: each trial trains
+    in chunks of the first halving rung's slice, at most as many as the halving winner gets,
+    reporting its score after each, until the budget is spent. ``prior`` configurations are
+    tried first. Starts afresh: an interrupted Optuna run cannot be resumed exactly; a
+    configuration suggested twice continues its trial. Returns a trace whose rung i holds the
+    trials' i-th chunks."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    chunk = slice_seconds(ctx.budget_seconds, ctx.k)[0]
+    max_chunks = max(1, round(winner_share(ctx.k) * ctx.budget_seconds / chunk))
+    spent = {"seconds": 0.0}
+    rungs: dict[int, list[dict]] = {}
+    configs: dict[str, dict] = {}
+    best: dict[str, float] = {}
+
+    def objective(trial):
+        cfg = {name: trial.suggest_categorical(name, values) for name, values in
+               ctx.space.items()}
+        cfg["config_id"] = config_id(cfg)
+        configs[cfg["config_id"]] = cfg
+        score = float("nan")
+        for step in range(1, max_chunks + 1):
+            left = ctx.budget_seconds - spent["seconds"]
+            if left <= 0.5:
+                break
+            secs = min(chunk, left)
+            (state,) = ctx.run_rung([(cfg, secs)])
+            spent["seconds"] += secs
+            score = _score(state)
+            rungs.setdefault(step - 1, []).append({
+                "rung": step - 1, "config_id": cfg["config_id"], "rank": trial.number + 1,
+                "seconds": secs, "score": score, "status": state.get("status"),
+                "reason": state.get("reason"), "train_seconds": state.get("train_seconds"),
+                "pixels_seen": state.get("pixels_seen")})
+            if state.get("status") == "failed":
+                raise optuna.TrialPruned(state.get("reason"))
+            best[cfg["config_id"]] = score
+            trial.report(score, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return score
+
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=ctx.seed), pruner=pruner)
+    for cfg in prior:
+        study.enqueue_trial({name: cfg[name] for name in ctx.space})
+    while spent["seconds"] < ctx.budget_seconds - 0.5:
+        study.optimize(objective, n_trials=1)
+    if not best:
+        raise RuntimeError("optuna: no trial trained")
+    return {"rungs": [{"rung": i, "seconds_per_trial": chunk, "trials": rungs[i]}
+                      for i in sorted(rungs)],
+            "winner": max(best, key=best.get), "configs": configs,
+            "budget_seconds": ctx.budget_seconds, "k": len(study.trials)}
+
+
+def _score(state: dict) -> float:
+    from aixcell_automl.halving import score_of
+
+    return score_of(state)
+
+
+@hookimpl
+def register_search_strategies():
+    return [SearchStrategy("successive_halving", halving_over_candidates,
+                           "successive halving over the plan and the meta-model's top k - 1"),
+            SearchStrategy("random_halving", random_halving,
+                           "successive halving over k configurations drawn at random"),
+            SearchStrategy("plan_only", plan_only,
+                           "the plan's configuration trained for the whole budget"),
+            SearchStrategy("optuna_tpe", optuna_tpe,
+                           "Optuna TPE with successive-halving pruning over the space")]
