@@ -156,3 +156,14 @@ def test_report_facts_come_from_the_search_that_made_the_model(tmp_path):
     assert facts["search"]["metabase_rows"] == 154 and facts["search"]["metabase_datasets"] == 2
     assert report_facts({**info, "config": {"config_id": "other"}}, tmp_path) is None
     assert report_facts({"config": {"config_id": "c1"}}, tmp_path) is None  # a train model
+
+
+def test_search_export_is_off_by_default_and_then_writes_nothing(tmp_path):
+    from aixcell_automl.engines import OnnxModelDataset
+    from aixcell_automl.pipelines.export.nodes import export_search_winner
+
+    summary, onnx = export_search_winner(None, None, {}, {}, {}, {}, {"export": False}, {})
+    assert summary["exported"] is False and onnx == b""
+    store = OnnxModelDataset(str(tmp_path / "model" / "model.onnx"))
+    store.save(onnx)
+    assert not (tmp_path / "model").exists() and store.load() is None
