@@ -58,8 +58,86 @@ def test_a_collapsed_model_is_not_installed_and_its_range_is_named(demo_path, tm
               "max_pixels": 12 * 4 * 64 * 64, "eval_every_pixels": 4 * 4 * 64 * 64,
               "val_pixels": 16 * 64 * 64, "run_root": str(tmp_path), "seed": 0}
     with caplog.at_level(logging.WARNING), pytest.raises(UserError) as err:
-        train_model(ds, split, params, DEFAULT_SPACE)
+        train_model(ds, split, None, params, DEFAULT_SPACE)
     assert "learning_rate=1000 is outside the search space (0.0005...0.01)" in caplog.text
     # everything predicted as one class scores exactly what that constant predictor scores
     assert str(err.value).startswith("model not installed: its best validation IoU")
     assert "does not beat predicting" in str(err.value)
+
+
+@pytest.mark.slow
+def test_images_smaller_than_the_smallest_patch_are_learnable(tmp_path):
+    """40 x 50 px images, mirror-padded to the 64 px patch: after 24 steps the model beats the
+    best constant predictor on whole validation images (docs/dataset_format.md, small images)."""
+    import imageio.v3 as iio
+    import yaml
+
+    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.demo_data import CLASS_NAMES, synth_image
+    from aixcell_automl.predict import evaluate
+    from aixcell_automl.training import (
+        Budget,
+        Settings,
+        best_model,
+        make_trial_data,
+        train_trial,
+    )
+
+    root = tmp_path / "small"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        img, mask = synth_image(64, rng, n_cells=3)
+        iio.imwrite(root / "images" / f"s{i:02d}.png", img[12:52, 7:57])
+        iio.imwrite(root / "masks" / f"s{i:02d}.png", mask[12:52, 7:57])
+    (root / "dataset.yaml").write_text(yaml.safe_dump({"class_names": CLASS_NAMES}))
+    ds = load_dataset(root)
+    split = make_split(ds, {"split_seed": 0})
+    data = make_trial_data(ds, split, seed=0)
+    assert max(m.shape[0] for m in data.train.masks) == 40  # smaller than every patch size
+    cfg = {**CFG, "batch_size": 8, "flip": 0.5, "config_id": "small"}
+    state = train_trial(cfg, data, tmp_path / "run", Budget(pixels=24 * 8 * 64 * 64),
+                        Settings(eval_every_pixels=8 * 8 * 64 * 64, early_stopping=False))
+    val = [ds.mask(ds.stems.index(s)) for s in split["val"]]
+    model, info = best_model(tmp_path / "run", data)
+    whole = evaluate(model, info, [ds.image(ds.stems.index(s)) for s in split["val"]], val)
+    triv, _ = trivial_iou(val, 3)
+    assert state["best_iou"] > triv + 0.2 and whole["mean_iou"] > triv + 0.2, (state["history"],
+                                                                               whole, triv)
+
+
+def test_train_trains_the_plan_when_no_configuration_is_given(demo_path, tmp_path, monkeypatch):
+    """``train.config: null`` trains the plan's configuration; ``train.plan`` reads an edited
+    plans.json (the trainer is stubbed: the configuration it is handed is what matters)."""
+    import json
+
+    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.pipelines.train import nodes
+
+    ds = load_dataset(demo_path)
+    split = make_split(ds, {"split_seed": 0})
+    handed = []
+
+    def stub(config, *args, **kwargs):
+        handed.append(config)
+        return {"status": "failed", "reason": "stub"}
+
+    monkeypatch.setattr(nodes, "train_trial", stub)
+    params = {"config": None, "plan": None, "run_root": str(tmp_path), "seed": 0}
+    plan = nodes.train_plan(ds, split, params)
+    assert plan["settings"]["patch_size"]["reason"]
+    with pytest.raises(UserError, match="training failed: stub"):
+        nodes.train_model(ds, split, plan, params, DEFAULT_SPACE)
+    assert handed[-1] == plan["configuration"]
+    edited = json.loads(json.dumps(plan))
+    edited["configuration"]["learning_rate"] = 0.01
+    (tmp_path / "plans.json").write_text(json.dumps(edited))
+    mine = nodes.train_plan(ds, split, {**params, "plan": str(tmp_path / "plans.json")})
+    with pytest.raises(UserError):
+        nodes.train_model(ds, split, mine, params, DEFAULT_SPACE)
+    assert handed[-1]["learning_rate"] == 0.01
+    assert handed[-1]["config_id"] != plan["configuration"]["config_id"]
+    with pytest.raises(UserError):  # a given configuration wins over the plan
+        nodes.train_model(ds, split, plan, {**params, "config": dict(CFG)}, DEFAULT_SPACE)
+    assert {k: handed[-1][k] for k in CFG} == CFG

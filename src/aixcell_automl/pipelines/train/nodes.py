@@ -117,10 +117,27 @@ def check_beats_trivial(best_iou: float | None, masks: list[np.ndarray], class_n
              best_iou, class_names[c], triv)
 
 
-def train_model(dataset: SegmentationDataset, split: dict, params: dict, space: dict):
-    """Train (or resume) the configured trial; returns ``((model, info), state)`` if the model
-    beats a constant predictor (see module doc)."""
-    config = {k: v for k, v in params["config"].items()}
+def train_plan(dataset: SegmentationDataset, split: dict, params: dict) -> dict:
+    """The plan ``train`` writes (``plans.json``): read from ``train.plan`` (a plans.json, e.g.
+    one you edited) if given, else made from the dataset (see :mod:`aixcell_automl.plan`)."""
+    from aixcell_automl.plan import dataset_fingerprint, plan_dataset, read_plan
+
+    if params.get("plan"):
+        plan = read_plan(params["plan"])
+        log.info("plan from %s: %s", params["plan"], plan["configuration"])
+        return plan
+    return plan_dataset(dataset_fingerprint(dataset, split["train"]))
+
+
+def train_model(dataset: SegmentationDataset, split: dict, plan: dict, params: dict,
+                space: dict):
+    """Train (or resume) ``train.config``, or the plan's configuration when no configuration
+    is given; returns ``((model, info), state)`` if the model beats a constant predictor (see
+    module doc)."""
+    given = params.get("config")
+    config = dict(given) if given else {k: v for k, v in plan["configuration"].items()
+                                        if k != "config_id"}
+    log.info("training %s", "train.config" if given else "the plan's configuration")
     for w in check_config(config, space):
         log.warning(w)
     config["config_id"] = config_id(config)

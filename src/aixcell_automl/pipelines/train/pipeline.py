@@ -7,14 +7,18 @@ from aixcell_automl.pipelines.train.nodes import (
     make_split,
     plot_learning_curve,
     train_model,
+    train_plan,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(make_split, ["raw_dataset", "params:dataset"], "split", name="split_dataset"),
-        node(train_model, ["raw_dataset", "split", "params:train", "params:search_space"],
-             ["trained_model", "train_state"], name="train_model"),
+        node(train_plan, ["raw_dataset", "split", "params:train"], "train_plan",
+             name="plan_dataset"),
+        node(train_model, ["raw_dataset", "split", "train_plan", "params:train",
+                           "params:search_space"], ["trained_model", "train_state"],
+             name="train_model"),
         node(evaluate_on_test, ["trained_model", "raw_dataset", "split"], "train_metrics",
              name="evaluate_on_test"),
         node(plot_learning_curve, "train_state", "learning_curve_plot",
