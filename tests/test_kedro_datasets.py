@@ -35,3 +35,16 @@ def test_metabase_dataset_appends_only_new_rows(tmp_path):
     ds.save(pd.DataFrame([row]))
     ds.save(pd.DataFrame([row, {**row, "config_id": "d"}]))
     assert list(ds.load()["config_id"]) == ["c", "d"]
+
+
+def test_metabase_dataset_appends_only_new_keys_per_protocol(tmp_path):
+    import pandas as pd
+
+    ds = MetaBaseDataset(str(tmp_path / "mb.jsonl"))
+    row = {"dataset": "d", "dataset_hash": "h", "config_id": "c", "fidelity_pixels": 8,
+           "val_iou": 0.5, "status": "ok"}
+    ds.save(pd.DataFrame([row]))
+    ds.save(pd.DataFrame([row, {**row, "protocol": "v2"}]))  # v1 again: skipped; v2: new
+    assert len(ds.load()) == 2
+    ds.save(pd.DataFrame())  # a search that does not learn from use saves nothing
+    assert len(ds.load()) == 2

@@ -127,14 +127,14 @@ class MetaBaseDataset(AbstractDataset):
         return pd.DataFrame(read_rows(self._path))
 
     def save(self, data) -> None:
-        from aixcell_automl.metabase import KEY, append_row, done_keys, read_rows
+        from aixcell_automl.metabase import append_row, done_keys, read_rows, row_key
 
         have = done_keys(read_rows(self._path))
         rows = data.to_dict("records") if hasattr(data, "to_dict") else list(data)
         rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and v != v)}
                 for r in rows]  # NaN cells of a DataFrame are absent fields
         for row in rows:
-            if tuple(row[k] for k in KEY) not in have:
+            if row_key(row) not in have:
                 append_row(self._path, row)
 
     def _exists(self) -> bool:
