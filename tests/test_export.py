@@ -167,3 +167,28 @@ def test_search_export_is_off_by_default_and_then_writes_nothing(tmp_path):
     store = OnnxModelDataset(str(tmp_path / "model" / "model.onnx"))
     store.save(onnx)
     assert not (tmp_path / "model").exists() and store.load() is None
+
+
+def test_test_tensor_window_and_channels_follow_the_models_input():
+    from aixcell_automl.export.package import centre_window, with_channels
+
+    grey = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50, 1)
+    rgb = np.stack([grey[..., 0] % 256] * 3, axis=-1).astype(np.uint8)
+    assert with_channels(grey, 3).shape == (40, 50, 3) and with_channels(grey, 3).dtype == np.uint16
+    assert with_channels(rgb, 1).shape == (40, 50, 1)
+    assert with_channels(rgb, 2).shape == (40, 50, 2)
+    x = centre_window(grey, 64)  # smaller than the window: symmetric padding
+    assert x.shape == (1, 64, 64, 1) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[0, 12:52, 7:57, 0], grey[..., 0])
+    y = centre_window(np.pad(grey, ((0, 100), (0, 100), (0, 0))), 32)
+    assert y.shape == (1, 32, 32, 1)
+
+
+def test_export_refuses_a_dataset_the_model_was_not_trained_on(demo_path):
+    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.errors import UserError
+    from aixcell_automl.pipelines.export.nodes import export_model
+
+    info = {"dataset": "other_set", "dataset_hash": "0" * 16}
+    with pytest.raises(UserError, match="trained on 'other_set'.*set dataset.path"):
+        export_model((None, info), load_dataset(demo_path), {}, {})

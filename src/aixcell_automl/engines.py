@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from kedro.io import AbstractDataset
 
+from aixcell_automl.errors import UserError
+
 log = logging.getLogger(__name__)
 
 ENGINES = ("auto", "tf", "onnx")
@@ -61,7 +63,7 @@ class OnnxModel:
 def inference_model(keras_model, onnx_model: OnnxModel | None, engine: str = "auto"):
     """The model ``predict`` runs for ``engine`` (see the module docstring)."""
     if engine not in ENGINES:
-        raise ValueError(f"predict.engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise UserError(f"predict.engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "tf":
         return keras_model
     problem = None
@@ -71,7 +73,7 @@ def inference_model(keras_model, onnx_model: OnnxModel | None, engine: str = "au
         problem = f"{ONNX_FILE} was converted from other weights than the model's"
     if engine == "onnx":
         if problem:
-            raise ValueError(f"predict.engine=onnx: {problem}; run `kedro run --pipeline=export` "
+            raise UserError(f"predict.engine=onnx: {problem}; run `kedro run --pipeline=export` "
                              f"for this model first")
         return onnx_model
     if problem:

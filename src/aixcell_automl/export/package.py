@@ -61,12 +61,13 @@ def write_package(model, info: dict, dataset, facts: dict, params: dict) -> tupl
     index = {s: i for i, s in enumerate(dataset.stems)}
     stem = facts["test"]["images"][0]
     image = dataset.image(index[stem])
-    x = test_input(image, channels, patch)
+    sample = with_channels(image, channels)
+    x = centre_window(sample, patch)
     y = np.asarray(model(normalize_image(x[0])[None], training=False), np.float32)
     np.save(tmp / "test_input.npy", x)
     np.save(tmp / "test_output.npy", y)
-    probs = predict_probabilities(model, normalize_image(image, channels), patch)
-    _write_tiff(tmp / "sample_input.tif", image)
+    probs = predict_probabilities(model, normalize_image(sample), patch)
+    _write_tiff(tmp / "sample_input.tif", sample)
     _write_tiff(tmp / "sample_output.tif", probs.astype(np.float32))
     _write_cover(tmp / "cover.png", image, overlay(image, probs.argmax(-1)))
 
@@ -84,20 +85,25 @@ def write_package(model, info: dict, dataset, facts: dict, params: dict) -> tupl
     return out, onnx
 
 
-def test_input(image: np.ndarray, channels: int, patch: int) -> np.ndarray:
-    """``(1, patch, patch, channels)`` float32: the centre window of a raw image (symmetric
-    padding where it is smaller), its channels unified as :func:`normalize_image` does."""
-    img = pad_to(image if image.ndim == 3 else image[..., None], patch, patch)
+def with_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """A raw ``(H, W, C)`` image with the model's channel count, unified as
+    :func:`normalize_image` does (grey repeated, colour averaged for 1 channel, extra dropped)."""
+    img = image if image.ndim == 3 else image[..., None]
+    if img.shape[-1] == channels:
+        return img
+    if img.shape[-1] == 1:
+        return np.repeat(img, channels, axis=-1)
+    if channels == 1:
+        return img.mean(axis=-1, keepdims=True, dtype=np.float32)
+    return img[..., :channels]
+
+
+def centre_window(image: np.ndarray, patch: int) -> np.ndarray:
+    """``(1, patch, patch, C)`` float32: the centre window of a raw ``(H, W, C)`` image
+    (symmetric padding where it is smaller)."""
+    img = pad_to(image, patch, patch)
     top, left = (img.shape[0] - patch) // 2, (img.shape[1] - patch) // 2
-    x = img[top:top + patch, left:left + patch].astype(np.float32)
-    if x.shape[-1] != channels:
-        if x.shape[-1] == 1:
-            x = np.repeat(x, channels, axis=-1)
-        elif channels == 1:
-            x = x.mean(axis=-1, keepdims=True)
-        else:
-            x = x[..., :channels]
-    return x[None]
+    return img[None, top:top + patch, left:left + patch].astype(np.float32)
 
 
 def _write_tiff(path: Path, image: np.ndarray) -> None:

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from aixcell_automl.dataset import SegmentationDataset
+from aixcell_automl.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,13 @@ def package_and_check(model_and_info, dataset: SegmentationDataset, facts: dict,
 
 def export_model(model_and_info, dataset: SegmentationDataset, split: dict, params: dict
                  ) -> tuple[dict, bytes]:
-    """Node of ``export``: package the current model."""
+    """Node of ``export``: package the current model, with test data from the dataset it was
+    trained on (``dataset.path``)."""
     model, info = model_and_info
+    if info.get("dataset_hash") not in (None, dataset.content_hash()):
+        raise UserError(f"{dataset.root}: the model was trained on '{info.get('dataset')}', not "
+                        f"on this dataset ('{dataset.name}'); set dataset.path to the dataset it "
+                        f"was trained on")
     facts = report_facts(info, params["search_reports"]) or evaluated_facts(model, info, dataset,
                                                                             split)
     return package_and_check(model_and_info, dataset, facts, params)
