@@ -1,0 +1,168 @@
+"""Fault tests: the meta-base collector and the search, SIGKILLed at random points and resumed,
+end as an uninterrupted run would (issue 18). Kill points are drawn per seed as "after the n-th
+result is on disk, plus a random delay", so they spread over the run on any machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ENV = {**os.environ, "AIXCELL_AUTOML_NO_ENTRYPOINTS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _killed_then_finished(cmd: list[str], results: Callable[[], int],
+                          kill_at: list[tuple[int, float]]) -> int:
+    """Run ``cmd`` once per kill point ``(n, delay)``: SIGKILL it ``delay`` s after ``results()``
+    reached ``n`` (unless it ended first); then run it to the end. Returns the kills made."""
+    kills = 0
+    for n, delay in kill_at:
+        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        while proc.poll() is None and results() < n:
+            time.sleep(0.1)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return kills
+
+
+def test_progress_bar_counts_the_trials_a_resumed_search_replays(tmp_path, monkeypatch):
+    from aixcell_automl import search
+
+    bars = []
+
+    class Bar:  # records what tqdm is given
+        def __init__(self, total, initial=0, **kw):
+            self.total, self.n = total, initial
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def set_postfix_str(self, s):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(search, "tqdm", Bar)
+    monkeypatch.setattr(search, "train_trial", lambda cfg, *a: {
+        "status": "paused", "best_iou": {"a": 0.5, "b": 0.4, "c": 0.3}[cfg["config_id"]]})
+    monkeypatch.setattr(search, "release_models", lambda: None)
+    cands = [{"config_id": c, "backbone": "resnet18", "patch_size": 64} for c in "abc"]
+    rung0 = [{"rung": 0, "config_id": c, "rank": i + 1, "score": s, "status": "paused"}
+             for i, (c, s) in enumerate(zip("abc", (0.5, 0.4, 0.3), strict=True))]
+    (tmp_path / "trace.json").write_text(json.dumps({"rungs": [
+        {"rung": 0, "seconds_per_trial": 1.0, "trials": rung0}]}))  # killed in rung 1
+    trace = search.run_search(cands, None, tmp_path, 6.0, None)
+    assert (bars[0].total, bars[0].n) == (4, 4)  # 3 replayed + the one run now
+    assert trace["winner"] == "a"
+
+
+LADDER = "3@15:1,2@16:1,1@17"  # 3 configurations, then 2, then 1; tiny fidelities
+
+
+def cheap_seed(dataset: Path) -> int:
+    """A collection seed whose sampled configurations are quick to build and step once past every
+    fidelity of the ladder (ResNet-18, 2^17 pixels a batch); any seed would be correct."""
+    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.metabase import ladder_start, parse_ladder
+    from aixcell_automl.search_space import build_space, enumerate_configs
+
+    h, configs = load_dataset(dataset).content_hash(), enumerate_configs(build_space())
+    return next(s for s in range(10_000) if all(
+        c["backbone"] == "resnet18" and c["batch_size"] * c["patch_size"]**2 == 2**17
+        for c in ladder_start(configs, h, s, parse_ladder(LADDER))))
+
+
+@pytest.mark.slow
+def test_collector_killed_at_random_points_ends_with_the_uninterrupted_keys(demo_path,
+                                                                            tmp_path):
+    from aixcell_automl.metabase import parse_ladder, read_rows, row_key
+
+    seed = cheap_seed(demo_path)
+
+    def cmd(name: str) -> list[str]:
+        return [sys.executable, "-m", "aixcell_automl", "metabase", "--datasets-root",
+                str(demo_path.parent), "--datasets", demo_path.name, "--executor", "local",
+                "--ladder", LADDER, "--seed", str(seed), "--out", str(tmp_path / f"{name}.jsonl"),
+                "--checkpoints", str(tmp_path / f"{name}_ckpt")]
+
+    ref = subprocess.run(cmd("uninterrupted"), env=ENV, capture_output=True, text=True,
+                         timeout=900)
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    expected = Counter(row_key(r) for r in read_rows(tmp_path / "uninterrupted.jsonl"))
+    assert len(expected) == sum(n for n, *_ in parse_ladder(LADDER))
+    assert set(expected.values()) == {1}
+    kills = 0
+    for kill_seed in (0, 1):
+        rng = np.random.default_rng(kill_seed)
+        out = tmp_path / f"kills{kill_seed}.jsonl"
+        kills += _killed_then_finished(
+            cmd(f"kills{kill_seed}"), lambda out=out: len(read_rows(out)),
+            [(int(rng.integers(0, 6)), float(rng.uniform(0, 4)))])
+        rows = read_rows(out)
+        assert Counter(row_key(r) for r in rows) == expected, kill_seed  # same keys, each once
+        assert all(r["status"] == "ok" and r["source"] == "ladder" for r in rows)
+        assert not any((tmp_path / f"kills{kill_seed}_ckpt").rglob("*.index"))  # ladder done
+    assert kills >= 1  # kill points after the last row may find the collector done
+
+
+SEARCH = """
+import sys
+from pathlib import Path
+from aixcell_automl.dataset import load_dataset, split_dataset
+from aixcell_automl.search import run_search
+from aixcell_automl.training import Settings, make_trial_data
+ds = load_dataset(sys.argv[1])
+data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
+base = {"patch_size": 64, "batch_size": 4, "backbone": "resnet18", "flip": 0.0,
+        "brightness_blur": 0.0, "grid_distortion": 0.0}
+cands = [{**base, "config_id": f"lr{lr}", "learning_rate": lr} for lr in (0.001, 0.01)]
+run_search(cands, data, Path(sys.argv[2]), 4.0,
+           Settings(eval_every_pixels=4 * 4 * 64 * 64, val_pixels=8 * 64 * 64, keep_in_memory=2))
+"""
+
+
+@pytest.mark.slow
+def test_search_killed_at_random_points_records_every_rung_and_trial_once(demo_path, tmp_path):
+    from aixcell_automl.halving import survivors_per_rung
+
+    def trials(trace_path: Path) -> int:
+        try:
+            return sum(len(r["trials"]) for r in json.loads(trace_path.read_text())["rungs"])
+        except (OSError, ValueError):
+            return 0
+
+    kills = 0
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        root = tmp_path / f"seed{seed}"
+        kills += _killed_then_finished(
+            [sys.executable, "-c", SEARCH, str(demo_path), str(root)],
+            lambda root=root: trials(root / "trace.json"),
+            [(int(rng.integers(0, 3)), float(rng.uniform(0, 4)))])
+        trace = json.loads((root / "trace.json").read_text())
+        assert [len(r["trials"]) for r in trace["rungs"]] == survivors_per_rung(2) == [2, 1]
+        keys = Counter((t["rung"], t["config_id"]) for r in trace["rungs"] for t in r["trials"])
+        assert set(keys.values()) == {1}
+        assert {t["config_id"] for t in trace["rungs"][0]["trials"]} == {"lr0.001", "lr0.01"}
+        best = max(trace["rungs"][0]["trials"], key=lambda t: (t["score"], -t["rank"]))
+        assert trace["rungs"][1]["trials"][0]["config_id"] == best["config_id"]
+        assert trace["winner"] == best["config_id"]
+    assert kills >= 1
