@@ -26,7 +26,9 @@ def test_rank_excludes_the_target_datasets_own_rows():
 def test_rank_without_usable_rows_says_what_to_do():
     rows, mf = _synthetic_metabase(n_datasets=1)
     target = {"dataset": "d0", "dataset_hash": "h0", **mf.loc["d0"].to_dict()}
-    with pytest.raises(RuntimeError, match="pipeline=metabase"):
+    from aixcell_automl.errors import UserError
+
+    with pytest.raises(UserError, match="pipeline=metabase"):
         rank(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
 
 
@@ -178,3 +180,20 @@ def test_budget_aware_ranking_scores_each_configuration_at_its_own_fidelity(monk
     assert ranking["fidelity_pixels"].min() >= 2**23 and ranking["fidelity_pixels"].max() <= 2**25
     assert info["expected_winner_pixels"] == ranking.iloc[0]["fidelity_pixels"]
     assert np.isfinite(ranking["predicted_score"]).all()
+
+
+def test_a_search_winner_no_better_than_a_constant_is_not_installed(demo_path):
+    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.errors import UserError
+    from aixcell_automl.pipelines.search.nodes import finalize
+    from aixcell_automl.pipelines.train.nodes import make_split
+
+    ds = load_dataset(demo_path)
+    split = make_split(ds, {"split_seed": 0})
+    import pandas as pd
+
+    ranking = pd.DataFrame([{"config_id": "c", "rank": 1}])
+    trace = {"winner": "c", "metric": "iou", "val_pixels": 2**16, "run_root": "nowhere",
+             "rungs": [{"trials": [{"config_id": "c", "score": 0.0}]}]}
+    with pytest.raises(UserError, match="model not installed"):
+        finalize(ds, split, ranking, trace, pd.DataFrame())

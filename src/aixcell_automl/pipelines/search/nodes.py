@@ -11,6 +11,7 @@ import pandas as pd
 
 from aixcell_automl.data_pipeline import dataset_channels
 from aixcell_automl.dataset import SegmentationDataset
+from aixcell_automl.errors import UserError
 from aixcell_automl.metalearning.ranking import fit_meta_model, rank_configurations, training_rows
 from aixcell_automl.search_space import build_space, enumerate_configs
 
@@ -58,7 +59,7 @@ def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, spac
     rows = training_rows(metabase, exclude=exclude, metric=metric,
                          protocol=params.get("metabase_protocol"))
     if rows.empty:
-        raise RuntimeError(f"the meta-base has no usable rows scored by {metric!r} from other "
+        raise UserError(f"the meta-base has no usable rows scored by {metric!r} from other "
                            f"datasets: run `kedro run --pipeline=metabase` (see "
                            f"docs/metabase.md)")
     mf = meta_feature_frame(meta_features, target)
@@ -150,7 +151,8 @@ def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank
                        plan=plan["configuration"], space=build_space(space_params))
     trace |= {"wall_seconds": time.perf_counter() - t, "run_root": str(run_root),
               "budget_advice": advice, "metric": settings.metric,
-              "plan_config_id": plan["configuration"]["config_id"]}
+              "plan_config_id": plan["configuration"]["config_id"],
+              "val_pixels": settings.val_pixels}
     log.info("winner %s after %.0f s", trace["winner"], trace["wall_seconds"])
     return trace
 
@@ -159,9 +161,14 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
              metabase: pd.DataFrame):
     """Load the winner's best weights, evaluate on the test split; returns (model, metrics)."""
     from aixcell_automl.model import build_model
-    from aixcell_automl.pipelines.train.nodes import evaluate_on_test
-    from aixcell_automl.training import hardware
+    from aixcell_automl.pipelines.train.nodes import check_beats_trivial, evaluate_on_test
+    from aixcell_automl.training import hardware, make_trial_data
 
+    last = trace["rungs"][-1]["trials"][0]
+    if trace.get("metric", "iou") == "iou":  # a winner that no constant beats is not installed
+        regions = make_trial_data(dataset, split, seed=split["seed"]).validation(
+            int(trace.get("val_pixels", 2**20)))
+        check_beats_trivial(last["score"], regions.masks, dataset.class_names)
     win = ranking[ranking["config_id"] == trace["winner"]].iloc[0].to_dict()
     cfg = {k: (v.item() if hasattr(v, "item") else v) for k, v in win.items()
            if k not in ("predicted_score", "rank")}
@@ -169,7 +176,6 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
     channels = dataset_channels(dataset)
     model = build_model(cfg["backbone"], channels, dataset.num_classes)
     model.load_weights(str(run_dir / "best.weights.h5"))
-    last = trace["rungs"][-1]["trials"][0]
     info = {"backbone": cfg["backbone"], "channels": channels, "num_classes": dataset.num_classes,
             "class_names": dataset.class_names, "patch_size": int(cfg["patch_size"]),
             "config": cfg, "dataset": dataset.name, "dataset_hash": dataset.content_hash(),
