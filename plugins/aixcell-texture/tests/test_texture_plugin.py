@@ -84,7 +84,8 @@ def test_meta_learning_studies_and_uses_the_texture_family():
     # only the texture tells a held-out dataset's best patch size (z_norm 1 = oracle); beside
     # the random radiomics columns a tree also splits on noise, yet the texture still helps
     assert z["hp+tex"] > 0.9 and z["hp"] < 0.3
-    assert z[f"{EXTENDED}+tex"] > z[EXTENDED] + 0.3
+    # (radiomics space fitted without the held-out dataset since 2026-11-29: +0.28 measured)
+    assert z[f"{EXTENDED}+tex"] > z[EXTENDED] + 0.2
 
 
 def test_the_search_ranks_with_it():
