@@ -38,6 +38,7 @@ def _demo(args) -> int:
 
 
 def _validate(args) -> int:
+    """Print the dataset's warnings and problems; exit status 1 if it has problems."""
     from aixcell_automl.dataset import validate_dataset
 
     problems, warnings = validate_dataset(args.path)
@@ -50,17 +51,11 @@ def _validate(args) -> int:
 
 
 def _init_dataset(args) -> int:
-    from aixcell_automl.dataset import validate_dataset, write_starter_yaml
+    from aixcell_automl.dataset import write_starter_yaml
 
     path, _, _ = write_starter_yaml(args.path, force=args.force)
     print(f"wrote {path}:\n{path.read_text()}")
-    problems, warnings = validate_dataset(args.path)
-    for w in warnings:
-        print(f"warning: {w}")
-    for p in problems:
-        print(f"error: {p}")
-    print(f"{args.path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
-    return 1 if problems else 0
+    return _validate(args)
 
 
 def _metabase(args) -> int:

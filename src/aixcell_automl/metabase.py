@@ -143,8 +143,7 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
 
     With ``run_dir`` the trial keeps checkpoints there and continues from them (the ladder);
     without, it trains in a temporary folder that is removed afterwards."""
-    from aixcell_automl.search_space import hyperparameters
-    from aixcell_automl.training import Budget, Settings, hardware, release_models, train_trial
+    from aixcell_automl.training import Budget, Settings, release_models, train_trial
 
     name, dhash, data = trial_data(dataset_path)
     workdir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"trial_{name}_"))
@@ -158,15 +157,29 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
         if not run_dir:
             shutil.rmtree(workdir, ignore_errors=True)
         release_models()  # without this, each trial's graph stays in memory
+    regions = data.validation(VAL_PIXELS)
+    return {
+        "dataset": name, "dataset_hash": dhash, **state_row(state),
+        "protocol": PROTOCOL, "fidelity": "pixels", "fidelity_pixels": int(fidelity_pixels),
+        "split_seed": 0, "eval_at": [e for e in EVAL_AT if e <= fidelity_pixels],
+        "val_pixels": int(sum(m.size for m in regions.masks)), "val_regions": len(regions.masks),
+        "early_stopping": False, "started_utc": started.isoformat(timespec="seconds"),
+    }
+
+
+def state_row(state: dict) -> dict:
+    """The meta-base row fields a trial's state gives (configuration, score, curve, work done,
+    timings, speed, provenance); the one row schema of the meta-base and of learn-from-use."""
+    from aixcell_automl.search_space import hyperparameters
+    from aixcell_automl.training import hardware
+
     hist = state["history"]
     best = hist[state["best_eval"] - 1] if state.get("best_eval") else None
-    regions = data.validation(VAL_PIXELS)
     pure = (state.get("train_seconds") or 0) - (state.get("overhead_seconds") or 0) - (
         state.get("eval_seconds") or 0)
     return {
-        "dataset": name, "dataset_hash": dhash, "config_id": config["config_id"],
-        **{f"hp_{k}": v for k, v in hyperparameters(config).items()},
-        "protocol": PROTOCOL, "fidelity": "pixels", "fidelity_pixels": int(fidelity_pixels),
+        "config_id": state["config"]["config_id"],
+        **{f"hp_{k}": v for k, v in hyperparameters(state["config"]).items()},
         "status": "ok" if state["status"] != "failed" else "failed",
         "reason": state.get("reason"),
         "metric": state.get("metric", "iou"), "val_iou": state.get("best_iou"),
@@ -182,10 +195,7 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
         if state.get("steps") else 0,
         "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),
         "sampling_factors": (state.get("sampling") or {}).get("factors"),
-        "seed": seed, "split_seed": 0, "eval_at": [e for e in EVAL_AT if e <= fidelity_pixels],
-        "val_pixels": int(sum(m.size for m in regions.masks)), "val_regions": len(regions.masks),
-        "early_stopping": False, "hardware": hardware(), "versions": library_versions(),
-        "started_utc": started.isoformat(timespec="seconds"),
+        "seed": state.get("seed"), "hardware": hardware(), "versions": library_versions(),
     }
 
 

@@ -81,13 +81,12 @@ def suggest_budget(configs: list[dict], metabase: pd.DataFrame, target: dict,
     winner_pixels = max(fidelity_pixels,
                         target["hc_n_images"] * target["hc_mean_image_shape"] ** 2)
     kind = hardware.split(":")[0]
-    measured = sorted(h for h in metabase["hardware"].dropna().unique()
-                      if h.startswith(kind + ":"))
+    same_kind = metabase[metabase["hardware"].fillna("").str.startswith(kind + ":")
+                         & (metabase["status"] == "ok")]
     return {"budget_seconds": float(winner_pixels / pps / winner_share(len(configs))),
             "k": len(configs), "winner_pixels": float(winner_pixels), "pixels_per_second": pps,
-            "measured_on": ", ".join(measured), "rows": int(
-                (metabase["hardware"].fillna("").str.startswith(kind + ":")
-                 & (metabase["status"] == "ok")).sum())}
+            "measured_on": ", ".join(sorted(same_kind["hardware"].unique())),
+            "rows": len(same_kind)}
 
 
 MIN_FIRST_RUNG_PIXELS = 2**21
@@ -100,8 +99,7 @@ def choose_k(budget_seconds: float, speeds: np.ndarray | None, k_max: int = 50,
     if speeds is None or not len(speeds):
         return 1, "no measured speed on this kind of device: k = 1 (the plan alone)"
     pps = float(np.median(speeds))
-    k = next((k for k in range(k_max, 0, -1)
-              if slice_seconds(budget_seconds, k)[0] * pps >= min_pixels), 1)
+    k = suggest_k(budget_seconds, min_pixels / pps, k_max)
     first = slice_seconds(budget_seconds, k)[0] * pps
     return k, (f"k = {k}: the largest k (at most {k_max}) whose first rung gives each "
                f"configuration at least 2^{int(np.log2(min_pixels))} training pixels "
@@ -233,25 +231,11 @@ def winner_config(trace: dict, candidates: list[dict]) -> dict:
 def halving_rows(trace: dict, run_root: Path, dataset: str, dataset_hash: str) -> list[dict]:
     """Meta-base rows for every configuration a search trained (fidelity ``"halving"``: the
     pixels it saw before it was dropped or won), so each search can improve the next ranking."""
-    from aixcell_automl.metabase import library_versions
-    from aixcell_automl.search_space import hyperparameters
-    from aixcell_automl.training import hardware
+    from aixcell_automl.metabase import state_row
 
     rows = []
     for cid in {t["config_id"] for r in trace["rungs"] for t in r["trials"]}:
         state = json.loads((run_root / cid / "state.json").read_text())
-        hist = state["history"]
-        rows.append({
-            "dataset": dataset, "dataset_hash": dataset_hash, "config_id": cid,
-            **{f"hp_{k}": v for k, v in hyperparameters(state["config"]).items()},
-            "fidelity": "halving", "fidelity_pixels": int(state["pixels_seen"]),
-            "status": "ok" if state["status"] != "failed" else "failed",
-            "reason": state.get("reason"), "metric": state.get("metric", "iou"),
-            "val_iou": state.get("best_iou"),
-            "final_iou": hist[-1]["val_iou"] if hist else None,
-            "curve": [[h["pixels"], h["val_iou"]] for h in hist],
-            "train_seconds": state.get("train_seconds"), "steps": state.get("steps"),
-            "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),
-            "seed": state.get("seed"), "hardware": hardware(), "versions": library_versions(),
-        })
+        rows.append({"dataset": dataset, "dataset_hash": dataset_hash, **state_row(state),
+                     "fidelity": "halving", "fidelity_pixels": int(state["pixels_seen"])})
     return sorted(rows, key=lambda r: r["config_id"])

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aixcell_automl.atomic import atomic_write_json
 from aixcell_automl.data_pipeline import (
     ImageSet,
     PatchIndex,
@@ -171,12 +172,6 @@ def hardware() -> str:
     return f"cpu:{os.cpu_count()}x{platform.processor() or platform.machine()}"
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    os.replace(tmp, path)
-
-
 def _fresh_state(config: dict, seed: int, metric: str) -> dict:
     return {"config": config, "seed": seed, "metric": metric, "status": "running",
             "reason": None, "epoch": 0,
@@ -235,7 +230,7 @@ def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budg
             reason = f"out of memory: {reason}"
         log.warning("trial %s failed: %s", config.get("config_id"), reason)
         state.update(status="failed", reason=reason)
-        _write_json(state_path, state)
+        atomic_write_json(state_path, state)
         return state
 
 
@@ -372,7 +367,7 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
         if settings.checkpoint:
             live.manager.save()
         state["train_seconds"] = elapsed()
-        _write_json(state_path, state)
+        atomic_write_json(state_path, state)
 
     it = iter(stream.dataset(data.num_classes, state["epoch"], state["batch"]))
     since_eval, last_loss, stop = 0, float("nan"), None
