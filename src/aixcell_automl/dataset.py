@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from aixcell_automl.atomic import atomic_write_text
 from aixcell_automl.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,13 @@ def read_mask(path: Path | str, encoding: str | None = None) -> np.ndarray:
     if arr.shape[-1] > 1 and not all(
             np.array_equal(arr[..., 0], arr[..., c]) for c in range(1, arr.shape[-1])):
         raise ValueError(f"{path}: mask has {arr.shape[-1]} different channels, expected one")
-    return (arr[..., 0] > 0).astype(np.uint8) if encoding in MASK_ENCODINGS else arr[..., 0]
+    return decode_mask(arr[..., 0], encoding)
+
+
+def decode_mask(mask: np.ndarray, encoding: str | None) -> np.ndarray:
+    """Class labels of a stored mask: every non-zero value is class 1 under a ``mask_encoding``
+    (see :data:`MASK_ENCODINGS`), the mask itself otherwise."""
+    return (mask > 0).astype(np.uint8) if encoding in MASK_ENCODINGS else mask
 
 
 def looks_like_instances(mask: np.ndarray) -> bool:
@@ -296,13 +303,14 @@ def _check_pixels(root: Path, meta: dict, images: dict[str, Path], masks: dict[s
             continue
         if n_classes is None:
             continue
-        if encoding == "binary_255" and not set(np.unique(mask).tolist()) <= {0, 255}:
-            other = sorted(set(np.unique(mask).tolist()) - {0, 255})
+        other = sorted(set(np.unique(mask).tolist()) - {0, 255}) if (
+            encoding == "binary_255") else []
+        if other:
             problems.append(f"{masks[stem]}: values {other[:10]} besides 0 and 255 "
                             f"(mask_encoding: binary_255)")
             all_valid = False
             continue
-        labels = (mask > 0).astype(np.uint8) if encoding else mask
+        labels = decode_mask(mask, encoding)
         bad = np.unique(labels[(labels < 0) | (labels >= n_classes)])
         if bad.size:
             all_valid = False
@@ -399,16 +407,17 @@ def starter_metadata(root: Path | str) -> tuple[dict, list[str]]:
             problems.append(f"{path}: unreadable mask ({exc})")
     if problems:
         raise DatasetError(root, problems)
-    labels = sorted(set().union(*(np.unique(m).tolist() for m in masks.values())))
-    ids_per_mask = max(np.count_nonzero(np.unique(m)) for m in masks.values())
-    meta: dict = {"name": root.name}
-    notes = []
-    instance_like = [looks_like_instances(m) for m in masks.values()
-                     if np.count_nonzero(np.unique(m)) >= 2]
-    mostly_instances = bool(instance_like) and np.mean(instance_like) >= 0.8
+    values = {stem: np.unique(m) for stem, m in masks.items()}
+    labels = sorted(set().union(*(v.tolist() for v in values.values())))
     if labels[-1] == 0:
         raise DatasetError(root, [f"{root / 'masks'}: no mask has a non-zero pixel, so there "
                                   f"are no classes to read from them"])
+    ids_per_mask = max(np.count_nonzero(v) for v in values.values())
+    instance_like = [looks_like_instances(masks[stem]) for stem, v in values.items()
+                     if np.count_nonzero(v) >= 2]
+    mostly_instances = bool(instance_like) and np.mean(instance_like) >= 0.8
+    meta: dict = {"name": root.name}
+    notes = []
     if set(labels) <= {0, 255}:
         meta |= {"class_names": ["background", "foreground"], "mask_encoding": "binary_255"}
         notes.append("masks hold only 0 and 255: read as background / foreground")
@@ -439,5 +448,5 @@ def write_starter_yaml(root: Path | str, force: bool = False) -> tuple[Path, dic
     meta, notes = starter_metadata(root)
     header = "".join(f"# {n}\n" for n in ["written by `aixcell-automl init-dataset`; check it",
                                            *notes])
-    path.write_text(header + yaml.safe_dump(meta, sort_keys=False))
+    atomic_write_text(path, header + yaml.safe_dump(meta, sort_keys=False))
     return path, meta, notes
