@@ -279,7 +279,7 @@ def ladder_tasks(dataset_paths: list[str], configs: list[dict], rows: list[dict]
         done = by_hash.get(h, {})
         rung, members, todo = ladder_position(ladder_start(configs, h, seed, ladder), done,
                                               [seed, _stable_int(h)], ladder)
-        _prune_checkpoints(checkpoints / h[:16], {c["config_id"] for c in members})
+        _prune_checkpoints(checkpoints / h, {c["config_id"] for c in members})
         if not todo:
             continue
         left += max(len(todo), slots - len(done))
@@ -289,7 +289,7 @@ def ladder_tasks(dataset_paths: list[str], configs: list[dict], rows: list[dict]
     if choice is None:
         return [], 0
     _, path, h, todo, fidelity = choice
-    return [(path, c, fidelity, seed, str(checkpoints / h[:16] / c["config_id"]))
+    return [(path, c, fidelity, seed, str(checkpoints / h / c["config_id"]))
             for c in todo], left
 
 

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from aixcell_automl.halving import slice_seconds, successive_halving, winner_share
+from aixcell_automl.halving import score_of, slice_seconds, successive_halving, winner_share
 from aixcell_automl.plugins import hookimpl
 from aixcell_automl.plugins.specs import SearchStrategy
 from aixcell_automl.search_space import config_id, enumerate_configs, sample_configs
@@ -30,14 +30,9 @@ def random_halving(ctx) -> dict:
 
 
 def plan_only(ctx) -> dict:
-    (state,) = ctx.run_rung([(ctx.plan, ctx.budget_seconds)])
-    record = {"rung": 0, "config_id": ctx.plan["config_id"], "rank": 1,
-              "seconds": ctx.budget_seconds, "score": _score(state),
-              "status": state.get("status"), "reason": state.get("reason"),
-              "train_seconds": state.get("train_seconds"),
-              "pixels_seen": state.get("pixels_seen")}
-    return {"rungs": [{"rung": 0, "seconds_per_trial": ctx.budget_seconds, "trials": [record]}],
-            "winner": ctx.plan["config_id"], "budget_seconds": ctx.budget_seconds, "k": 1}
+    # successive halving over one configuration: a single rung with the whole budget
+    return successive_halving([ctx.plan], ctx.budget_seconds, ctx.run_rung, ctx.trace,
+                              ctx.on_trial)
 
 
 def optuna_tpe(ctx) -> dict:
@@ -78,7 +73,7 @@ def optuna_search(ctx, pruner, prior: list[dict] = ()) -> dict:
             secs = min(chunk, left)
             (state,) = ctx.run_rung([(cfg, secs)])
             spent["seconds"] += secs
-            score = _score(state)
+            score = score_of(state)
             rungs.setdefault(step - 1, []).append({
                 "rung": step - 1, "config_id": cfg["config_id"], "rank": trial.number + 1,
                 "seconds": secs, "score": score, "status": state.get("status"),
@@ -104,12 +99,6 @@ def optuna_search(ctx, pruner, prior: list[dict] = ()) -> dict:
                       for i in sorted(rungs)],
             "winner": max(best, key=best.get), "configs": configs,
             "budget_seconds": ctx.budget_seconds, "k": len(study.trials)}
-
-
-def _score(state: dict) -> float:
-    from aixcell_automl.halving import score_of
-
-    return score_of(state)
 
 
 @hookimpl
