@@ -51,35 +51,37 @@ def build_space(configured: Mapping[str, list] | None = None, with_plugins: bool
                 ) -> dict[str, list]:
     """The configured dimensions plus the values plugins add (duplicates dropped, order kept),
     checked against the registered backbones and augmentations."""
-    space = {k: list(v) for k, v in (configured or DEFAULT_SPACE).items()}
-    added: dict[tuple[str, str], str] = {}  # (dimension, repr(value) or "") -> plugin name
+    configured = {k: list(v) for k, v in (configured or DEFAULT_SPACE).items()}
+    extensions = []
     if with_plugins:
         from aixcell_automl.plugins.registry import search_space_extensions
 
-        for plugin, ext in search_space_extensions():
-            for dim, values in ext.items():
-                if dim not in space:
-                    space[dim] = []
-                    added[(dim, "")] = plugin
-                for v in values:
-                    if v not in space[dim]:
-                        space[dim].append(v)
-                        added[(dim, repr(v))] = plugin
+        extensions = search_space_extensions()
+    space = {k: list(v) for k, v in configured.items()}
+    for _, ext in extensions:
+        for dim, values in ext.items():
+            column = space.setdefault(dim, [])
+            for v in values:
+                if v not in column:
+                    column.append(v)
     for dim, values in space.items():
         if not values:
             raise ValueError(f"search space dimension {dim!r} has no values")
-
-    def origin(dim: str, value=None) -> str:
-        plugin = added.get((dim, "" if value is None else repr(value)))
-        return (f"extend_search_space of plugin {plugin!r}" if plugin
-                else "the configured search_space, conf/base/parameters.yml")
-
-    _check_registered(space, origin)
+    _check_registered(space, configured, extensions)
     return space
 
 
-def _check_registered(space: Mapping[str, list], origin) -> None:
+def _check_registered(space: Mapping[str, list], configured: Mapping[str, list],
+                      extensions: list[tuple[str, dict]]) -> None:
     from aixcell_automl.plugins.registry import augmentations, backbones
+
+    def origin(dim: str, value=None) -> str:
+        """The configuration, or the first plugin whose ``extend_search_space`` adds it."""
+        if dim in configured and (value is None or value in configured[dim]):
+            return "the configured search_space, conf/base/parameters.yml"
+        plugin = next(p for p, ext in extensions
+                      if dim in ext and (value is None or value in ext[dim]))
+        return f"extend_search_space of plugin {plugin!r}"
 
     for v in space.get("backbone", []):
         if v not in backbones():
