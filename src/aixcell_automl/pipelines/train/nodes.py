@@ -63,11 +63,12 @@ def check_config(config: dict, space: dict) -> list[str]:
     if "backbone" in config and config["backbone"] not in backbones():
         errors.append(f"train.config.backbone={config['backbone']!r} is not registered; "
                       f"registered: {sorted(backbones())}")
+    augs = augmentations()
     for k, v in config.items():
-        if k not in TRAINING_DIMENSIONS and k not in augmentations():
+        if k not in TRAINING_DIMENSIONS and k not in augs:
             errors.append(f"train.config.{k} is neither a training hyperparameter nor a "
-                          f"registered augmentation ({sorted(augmentations())})")
-        elif k in augmentations() and not (isinstance(v, int | float) and 0 <= v <= 1):
+                          f"registered augmentation ({sorted(augs)})")
+        elif k in augs and not (isinstance(v, int | float) and 0 <= v <= 1):
             errors.append(f"train.config.{k}={v!r} must be a probability in 0..1")
     if errors:
         raise UserError("; ".join(errors))
