@@ -114,12 +114,6 @@ def test_extractor_prefixes_may_not_overlap_or_take_derived_names(prefix, why):
         check_plugin(_plugin("register_metafeature_extractors", [ex]))
 
 
-def _flip(p):
-    from aixcell_automl.plugins.builtin.augmentations import _flip
-
-    return _flip(p)
-
-
 def test_backbone_and_augmentation_hooks_must_agree_by_name():
     bb = Backbone("mini", lambda c, n: None)
     with pytest.raises(AssertionError, match="backbone 'mini' is registered but not in the"):
@@ -127,7 +121,7 @@ def test_backbone_and_augmentation_hooks_must_agree_by_name():
     with pytest.raises(AssertionError, match="'maxi' .*plugin .* is not registered; registered "
                                              "backbones: .*'mini'"):
         check_plugin(_plugin("register_backbones", [bb], {"backbone": ["maxi"]}))
-    aug = Augmentation("flop", _flip)
+    aug = Augmentation("flop", augmentations._flip)
     with pytest.raises(AssertionError, match="'flop' is registered but is no search-space"):
         check_plugin(_plugin("register_augmentations", [aug]))
     with pytest.raises(AssertionError, match="dimension 'flap' .* nor a registered augmentation"):
@@ -145,8 +139,8 @@ def test_the_search_space_names_only_registered_backbones_and_augmentations():
     with pytest.raises(ValueError, match="dimension 'fliip' .* registered augmentations: "
                                          r"\['brightness_blur', 'flip', 'grid_distortion'\]"):
         build_space({**DEFAULT_SPACE, "fliip": [0.5]})
-    with plugin_manager_with(_plugin("register_augmentations", [Augmentation("flop", _flip)],
-                                     {"flop": [0.0, 0.5]})):
+    flop = Augmentation("flop", augmentations._flip)
+    with plugin_manager_with(_plugin("register_augmentations", [flop], {"flop": [0.0, 0.5]})):
         assert build_space(DEFAULT_SPACE)["flop"] == [0.0, 0.5]
 
 
