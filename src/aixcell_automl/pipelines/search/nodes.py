@@ -160,26 +160,27 @@ def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank
 def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, trace: dict,
              metabase: pd.DataFrame):
     """Load the winner's best weights, evaluate on the test split; returns (model, metrics)."""
+    from aixcell_automl.data_pipeline import load_images, validation_regions
     from aixcell_automl.model import build_model
     from aixcell_automl.pipelines.train.nodes import check_beats_trivial, evaluate_on_test
-    from aixcell_automl.training import hardware, make_trial_data
+    from aixcell_automl.training import hardware
 
-    last = trace["rungs"][-1]["trials"][0]
-    if trace.get("metric", "iou") == "iou":  # a winner that no constant beats is not installed
-        regions = make_trial_data(dataset, split, seed=split["seed"]).validation(
-            int(trace.get("val_pixels", 2**20)))
-        check_beats_trivial(last["score"], regions.masks, dataset.class_names)
-    win = ranking[ranking["config_id"] == trace["winner"]].iloc[0].to_dict()
-    cfg = {k: (v.item() if hasattr(v, "item") else v) for k, v in win.items()
-           if k not in ("predicted_score", "rank")}
-    run_dir = Path(trace["run_root"]) / cfg["config_id"]
     channels = dataset_channels(dataset)
+    score = max(t["score"] for r in trace["rungs"] for t in r["trials"]
+                if t["config_id"] == trace["winner"])  # its best, whatever the strategy
+    if trace.get("metric", "iou") == "iou":  # a winner that no constant beats is not installed
+        regions = validation_regions(load_images(dataset, split["val"], channels),
+                                     int(trace.get("val_pixels", 2**20)), split["seed"])
+        check_beats_trivial(score, regions.masks, dataset.class_names)
+    win = ranking[ranking["config_id"] == trace["winner"]].iloc[0].to_dict()
+    cfg = config_of_ranking_row(win)
+    run_dir = Path(trace["run_root"]) / cfg["config_id"]
     model = build_model(cfg["backbone"], channels, dataset.num_classes)
     model.load_weights(str(run_dir / "best.weights.h5"))
     info = {"backbone": cfg["backbone"], "channels": channels, "num_classes": dataset.num_classes,
             "class_names": dataset.class_names, "patch_size": int(cfg["patch_size"]),
             "config": cfg, "dataset": dataset.name, "dataset_hash": dataset.content_hash(),
-            "best_val_iou": last["score"], "metric": trace["metric"],
+            "best_val_iou": score, "metric": trace["metric"],
             "search_run": trace["run_root"]}
     test = evaluate_on_test((model, info), dataset, split, trace["metric"])
     metrics = {"dataset": dataset.name, "test_iou": test["mean_iou"],
@@ -187,7 +188,7 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
                "test_score": test["score"], "per_class_score": test["per_class"],
                "test_images": len(test["images"]), "test_split": test["split"],
                "winner_config": cfg, "winner_rank": int(win["rank"]),
-               "winner_val_score": last["score"],
+               "winner_val_score": score,
                "hardware": hardware(), "metabase_position": metabase_position(
                    metabase, dataset.name, cfg["config_id"])}
     return (model, info), metrics
