@@ -207,13 +207,15 @@ def lodo_baselines(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mappi
     optimizer steps first, smallest patch first. ``meta_features``: the raw table."""
     out = []
     for held in sorted(rows["dataset"].unique()):
-        others = sorted(set(rows["dataset"]) - {held})
+        own = rows[rows["dataset"] == held]
+        if rows["dataset"].nunique() < 3 or len(own) < 5:  # as lodo_predictions
+            continue
         mf = held_out_frame(meta_features, held)
-        for fidelity, test in rows[rows["dataset"] == held].groupby("fidelity_pixels"):
+        for fidelity, test in own.groupby("fidelity_pixels"):
+            if len(test) < MIN_ROWS:
+                continue
             pool = rows[rows["fidelity_pixels"] == fidelity]
             peers = sorted(set(pool["dataset"]) - {held})
-            if len(others) < 2 or len(test) < MIN_ROWS or len(rows[rows["dataset"] == held]) < 5:
-                continue
             test = test.reset_index(drop=True)
             true = test["val_iou"].to_numpy(float)
             cfgs = test.to_dict("records")
