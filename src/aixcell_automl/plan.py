@@ -31,26 +31,20 @@ from aixcell_automl.sampling import is_imbalanced, sampling_factors
 PLAN_VERSION = 1
 
 
-def fingerprint(meta_features: Mapping, class_shares: list[float], channels: int) -> dict:
-    """What the plan is derived from: handcrafted meta-features, class shares, channels."""
-    return {"dataset": meta_features.get("dataset"),
-            "dataset_hash": meta_features.get("dataset_hash"),
-            **{k: float(v) for k, v in meta_features.items() if k.startswith("hc_")},
-            "class_shares": [round(float(x), 6) for x in class_shares], "channels": int(channels)}
-
-
 def dataset_fingerprint(ds, stems: list[str] | None = None) -> dict:
-    """The fingerprint of a :class:`~aixcell_automl.dataset.SegmentationDataset`; class shares
-    over the masks named by ``stems`` (the training split; default all)."""
+    """What the plan is derived from: a dataset's handcrafted meta-features, its class shares
+    over the masks named by ``stems`` (the training split; default all) and its channels."""
     from aixcell_automl.data_pipeline import dataset_channels
     from aixcell_automl.metafeatures.handcrafted import handcrafted_features
     from aixcell_automl.sampling import class_distribution
 
     index = {s: i for i, s in enumerate(ds.stems)}
     masks = (ds.mask(index[s]) for s in (stems if stems is not None else ds.stems))
-    return fingerprint({"dataset": ds.name, "dataset_hash": ds.content_hash(),
-                        **handcrafted_features(ds)},
-                       class_distribution(masks, ds.num_classes).tolist(), dataset_channels(ds))
+    shares = class_distribution(masks, ds.num_classes)
+    return {"dataset": ds.name, "dataset_hash": ds.content_hash(),
+            **{k: float(v) for k, v in handcrafted_features(ds).items()},
+            "class_shares": [round(float(x), 6) for x in shares],
+            "channels": int(dataset_channels(ds))}
 
 
 def _value(value, reason: str) -> dict:
@@ -102,13 +96,6 @@ def plan_dataset(fp: Mapping) -> dict:
     }
     return {"version": PLAN_VERSION, "fingerprint": dict(fp),
             "configuration": {**config, "config_id": config_id(config)}, "settings": settings}
-
-
-def write_plan(plan: Mapping, path: Path | str) -> Path:
-    """Write ``plans.json`` (atomically); return its path."""
-    from aixcell_automl.atomic import atomic_write_json
-
-    return atomic_write_json(path, plan)
 
 
 def read_plan(path: Path | str) -> dict:

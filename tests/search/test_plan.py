@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from aixcell_automl.plan import dataset_fingerprint, plan_dataset, read_plan, write_plan
+from aixcell_automl.plan import dataset_fingerprint, plan_dataset, read_plan
 
 
 @pytest.mark.shared_data
@@ -48,7 +48,8 @@ def test_plan_sampling_factors_follow_the_thesis_example():
 
 def test_plans_json_round_trip_and_hand_edits(tmp_path):
     plan = plan_dataset(_fp())
-    path = write_plan(plan, tmp_path / "plans.json")
+    path = tmp_path / "plans.json"
+    path.write_text(json.dumps(plan))
     assert read_plan(path) == json.loads(json.dumps(plan))
     edited = json.loads(path.read_text())
     edited["configuration"]["learning_rate"] = 0.01
