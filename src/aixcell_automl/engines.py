@@ -42,13 +42,11 @@ def weights_digest(model) -> str:
 class OnnxModel:
     """An ONNX Runtime CPU session called like the Keras model: ``model(x) -> softmax``."""
 
-    def __init__(self, source: bytes | Path | str, threads: int | None = None):
+    def __init__(self, source: bytes | Path | str):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.log_severity_level = 3  # errors only
-        if threads:
-            opts.intra_op_num_threads = threads
         if isinstance(source, Path):
             source = str(source)
         self._session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
