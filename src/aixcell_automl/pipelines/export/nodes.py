@@ -54,15 +54,11 @@ def report_facts(info: dict, reports: Path | str) -> dict | None:
 
 def evaluated_facts(model, info: dict, dataset: SegmentationDataset, split: dict) -> dict:
     """Facts measured now: IoU on the test split (the validation split if there is no test)."""
-    from aixcell_automl.predict import evaluate
+    from aixcell_automl.pipelines.train.nodes import evaluate_on_test
 
-    part = "test" if split["test"] else "val"
-    index = {s: i for i, s in enumerate(dataset.stems)}
-    rows = [index[s] for s in split[part]]
-    result = evaluate(model, info, [dataset.image(i) for i in rows],
-                      [dataset.mask(i) for i in rows])
+    result = evaluate_on_test((model, info), dataset, split)
     return {"source": "search" if info.get("search_run") else "train",
-            "test": {"split": part, "images": [str(s) for s in split[part]],
+            "test": {"split": result["split"], "images": [str(s) for s in result["images"]],
                      "mean_iou": result["mean_iou"],
                      "per_class_iou": result["per_class_iou"]}}
 
