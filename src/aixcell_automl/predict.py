@@ -77,12 +77,17 @@ def evaluate(model, info: dict, images: list[np.ndarray], masks: list[np.ndarray
             "pixels": int(cm.sum())}
 
 
+def preview_rgb(image: np.ndarray) -> np.ndarray:
+    """The normalised image as float32 RGB in [0, 255]: colour as it is, else the channel mean
+    in grey."""
+    base = normalize_image(image)
+    rgb = base if base.shape[-1] == 3 else np.repeat(base.mean(-1, keepdims=True), 3, -1)
+    return rgb * np.float32(255)
+
+
 def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """RGB preview: the normalised image with classes tinted by a fixed palette."""
-    base = normalize_image(image)
-    grey = base.mean(-1) if base.shape[-1] != 3 else None
-    rgb = np.repeat(grey[..., None], 3, -1) if grey is not None else base
-    rgb = (rgb * 255).astype(np.float32)
+    rgb = preview_rgb(image)
     colours = PALETTE[mask % len(PALETTE)].astype(np.float32)
     fg = (mask > 0)[..., None]
     out = np.where(fg, (1 - alpha) * rgb + alpha * colours, rgb)

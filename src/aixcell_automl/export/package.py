@@ -49,7 +49,7 @@ def package_name(info: dict) -> str:
 def write_package(model, info: dict, dataset, facts: dict, params: dict) -> tuple[Path, bytes]:
     """Write the package folder ``<output_dir>/<name>`` and ``<name>.zip`` beside it (replacing
     an earlier export of the same name); returns the folder and the ONNX bytes."""
-    from aixcell_automl.predict import overlay, predict_probabilities
+    from aixcell_automl.predict import overlay, predict_probabilities, preview_rgb
 
     channels, patch = int(info["channels"]), int(info["patch_size"])
     name = package_name(info)
@@ -69,7 +69,7 @@ def write_package(model, info: dict, dataset, facts: dict, params: dict) -> tupl
     probs = predict_probabilities(model, normalize_image(sample), patch)
     _write_tiff(tmp / "sample_input.tif", sample)
     _write_tiff(tmp / "sample_output.tif", probs.astype(np.float32))
-    _write_cover(tmp / "cover.png", image, overlay(image, probs.argmax(-1)))
+    _write_cover(tmp / "cover.png", preview_rgb(image), overlay(image, probs.argmax(-1)))
 
     serve = serving_function(model, channels)
     save_saved_model_zip(model, serve, tmp / SAVED_MODEL_FILE)
@@ -118,13 +118,11 @@ def _write_tiff(path: Path, image: np.ndarray) -> None:
         tifffile.imwrite(path, pages, photometric="minisblack")
 
 
-def _write_cover(path: Path, image: np.ndarray, preview: np.ndarray, side: int = 256) -> None:
-    """Cover (2:1): the normalised image beside its predicted overlay, square centre crops."""
+def _write_cover(path: Path, rgb: np.ndarray, preview: np.ndarray, side: int = 256) -> None:
+    """Cover (2:1): the image (RGB, 0..255) beside its predicted overlay, square centre crops."""
     import imageio.v3 as iio
     from skimage.transform import resize
 
-    base = normalize_image(image)
-    rgb = np.repeat(base.mean(-1, keepdims=True), 3, -1) if base.shape[-1] != 3 else base
     h, w = rgb.shape[:2]
     s = min(h, w)
     top, left = (h - s) // 2, (w - s) // 2
@@ -133,7 +131,7 @@ def _write_cover(path: Path, image: np.ndarray, preview: np.ndarray, side: int =
         crop = a[top:top + s, left:left + s].astype(np.float32)
         return resize(crop, (side, side, 3), anti_aliasing=s > side, preserve_range=True)
 
-    pair = np.concatenate([square(rgb * 255), square(preview)], axis=1)
+    pair = np.concatenate([square(rgb), square(preview)], axis=1)
     iio.imwrite(path, pair.clip(0, 255).astype(np.uint8))
 
 
@@ -226,8 +224,5 @@ def _file(name: str, sha: dict[str, str]) -> dict:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
