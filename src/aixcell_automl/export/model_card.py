@@ -35,8 +35,8 @@ def dataset_citation(metadata: dict) -> dict | None:
     doi = _DOI.search(text)
     if doi:
         return {"text": f"Training data: {text}", "doi": doi.group(0).rstrip(".")}
-    repo = (metadata.get("source") or {}).get("repository") if isinstance(
-        metadata.get("source"), dict) else None
+    source = metadata.get("source")
+    repo = source.get("repository") if isinstance(source, dict) else None
     if repo:
         return {"text": f"Training data: {text}", "url": f"https://github.com/{repo}"}
     return None
