@@ -63,7 +63,8 @@ def postprocess(model_and_info, paths: dict[str, Path], masks: dict[str, np.ndar
 
     _, info = model_and_info
     names = info.get("class_names") or [str(i) for i in range(info["num_classes"])]
-    done = sorted(s for s, p in paths.items() if str(p) not in set(skipped["file"]))
+    unread = set(skipped["file"])
+    done = sorted(s for s, p in paths.items() if str(p) not in unread)
     images = {stem: read_image(paths[stem]) for stem in done}
     rows = []
     for pp in params.get("postprocessors", ["object_stats"]):
