@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import time
 
 import numpy as np
@@ -36,11 +34,12 @@ def main() -> None:
     from aixcell_automl.export.weights import to_onnx
     from aixcell_automl.model import build_model
     from aixcell_automl.predict import predict_probabilities
+    from aixcell_automl.training import hardware
 
     tf, _, _ = tensorflow()
     import onnxruntime
 
-    print(f"# {dt.datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {os.cpu_count()} cores, "
+    print(f"# {dt.datetime.now():%Y-%m-%d %H:%M}, {hardware()} (ONNX Runtime: CPU), "
           f"TensorFlow {tf.__version__}, ONNX Runtime {onnxruntime.__version__}; "
           f"{args.size}x{args.size} image, {args.channels} channel(s), {args.classes} classes, "
           f"patch {args.patch}, 25 % overlap, random weights")
