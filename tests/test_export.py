@@ -36,7 +36,12 @@ def exported(demo_model, demo_path, tmp_path_factory):
     model, info = demo_model
     facts = evaluated_facts(model, info, dataset, split)
     params = {**PARAMS, "output_dir": str(tmp_path_factory.mktemp("packages"))}
-    summary, onnx = package_and_check(demo_model, dataset, facts, params)
+    with pytest.MonkeyPatch.context() as mp:  # any web request of the checks fails, visibly
+        for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            mp.setenv(var, "http://127.0.0.1:9")
+        for var in ("NO_PROXY", "no_proxy"):
+            mp.delenv(var, raising=False)
+        summary, onnx = package_and_check(demo_model, dataset, facts, params)
     return dataset, split, facts, summary, onnx
 
 
@@ -159,10 +164,14 @@ def test_report_facts_come_from_the_search_that_made_the_model(tmp_path):
 
 
 def test_search_export_is_off_by_default_and_then_writes_nothing(tmp_path):
+    from pathlib import Path
+
     from aixcell_automl.engines import OnnxModelDataset
     from aixcell_automl.pipelines.export.nodes import export_search_winner
 
-    summary, onnx = export_search_winner(None, None, {}, {}, {}, {}, {"export": False}, {})
+    conf = Path(__file__).parents[1] / "conf" / "base" / "parameters_search.yml"
+    search_params = yaml.safe_load(conf.read_text())["search"]
+    summary, onnx = export_search_winner(None, None, {}, {}, {}, {}, search_params, {})
     assert summary["exported"] is False and onnx == b""
     store = OnnxModelDataset(str(tmp_path / "model" / "model.onnx"))
     store.save(onnx)
