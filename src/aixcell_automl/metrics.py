@@ -54,3 +54,16 @@ def score(metric: str, cm: np.ndarray) -> tuple[float, np.ndarray]:
 
     per_class = np.asarray(get("metric", metric).per_class(cm), float)
     return mean_foreground(per_class), per_class
+
+
+def trivial_score(masks: list[np.ndarray], num_classes: int, metric: str = "iou"
+                  ) -> tuple[float, int]:
+    """``metric``'s score of the best constant predictor on ``masks`` (one class everywhere);
+    returns ``(score, that class)``: the bar a model must clear to be worth installing."""
+    counts = sum(np.bincount(m.ravel(), minlength=num_classes)[:num_classes] for m in masks)
+    scores = []
+    for c in range(num_classes):
+        cm = np.zeros((num_classes, num_classes), np.int64)
+        cm[:, c] = counts
+        scores.append(score(metric, cm)[0])
+    return max(scores), int(np.argmax(scores))

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from aixcell_automl.errors import UserError
+from aixcell_automl.metrics import trivial_score
 from aixcell_automl.pipelines.train.nodes import (
-    check_beats_trivial,
     check_config,
     make_split,
     train_model,
-    trivial_iou,
 )
 from aixcell_automl.search_space import DEFAULT_SPACE
+from aixcell_automl.training import check_beats_trivial
 
 CFG = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.001, "backbone": "resnet18",
        "flip": 0.0, "brightness_blur": 0.0, "grid_distortion": 0.0}
@@ -37,7 +37,7 @@ def test_values_outside_the_space_warn_with_the_range_and_unusable_ones_are_erro
 def test_trivial_predictor_is_the_best_constant_class():
     m = np.zeros((10, 10), np.uint8)
     m[:3], m[3:4] = 1, 2  # 70 % background, 30 % class 1, 10 % class 2
-    iou, c = trivial_iou([m], 3)
+    iou, c = trivial_score([m], 3)
     assert c == 1 and iou == pytest.approx((30 / 100 + 0.0) / 2)  # class 2 scores 0
     names = ["bg", "a", "b"]
     check_beats_trivial(0.16, [m], names)  # passes
@@ -102,7 +102,7 @@ def test_images_smaller_than_the_smallest_patch_are_learnable(tmp_path):
     val = [ds.mask(ds.stems.index(s)) for s in split["val"]]
     model, info = best_model(tmp_path / "run", data)
     whole = evaluate(model, info, [ds.image(ds.stems.index(s)) for s in split["val"]], val)
-    triv, _ = trivial_iou(val, 3)
+    triv, _ = trivial_score(val, 3)
     assert state["best_iou"] > triv + 0.2 and whole["mean_iou"] > triv + 0.2, (state["history"],
                                                                                whole, triv)
 

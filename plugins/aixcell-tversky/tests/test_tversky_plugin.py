@@ -61,7 +61,9 @@ def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch):
         _, metrics = finalize(ds, split, ranking, trace, pd.DataFrame())
     state = json.loads((tmp_path / "s" / cid / "state.json").read_text())
     assert trace["metric"] == state["metric"] == metrics["metric"] == "tversky"
-    assert n_val == len(state["history"]) >= 1 and len(seen) == n_val + 1  # + the test split
+    # + one matrix per constant predictor (the bar a winner must clear, scored by the same
+    # metric) + the test split
+    assert n_val == len(state["history"]) >= 1 and len(seen) == n_val + ds.num_classes + 1
     val = [mean_foreground(original(cm)) for cm in seen[:n_val]]
     assert [h["val_iou"] for h in state["history"]] == val
     assert trace["rungs"][0]["trials"][0]["score"] == max(val)

@@ -162,16 +162,15 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
     """Load the winner's best weights, evaluate on the test split; returns (model, metrics)."""
     from aixcell_automl.data_pipeline import load_images, validation_regions
     from aixcell_automl.model import build_model
-    from aixcell_automl.pipelines.train.nodes import check_beats_trivial, evaluate_on_test
-    from aixcell_automl.training import hardware
+    from aixcell_automl.pipelines.train.nodes import evaluate_on_test
+    from aixcell_automl.training import check_beats_trivial, hardware
 
     channels = dataset_channels(dataset)
     score = max(t["score"] for r in trace["rungs"] for t in r["trials"]
                 if t["config_id"] == trace["winner"])  # its best, whatever the strategy
-    if trace.get("metric", "iou") == "iou":  # a winner that no constant beats is not installed
-        regions = validation_regions(load_images(dataset, split["val"], channels),
-                                     int(trace.get("val_pixels", 2**20)), split["seed"])
-        check_beats_trivial(score, regions.masks, dataset.class_names)
+    regions = validation_regions(load_images(dataset, split["val"], channels),
+                                 int(trace.get("val_pixels", 2**20)), split["seed"])
+    check_beats_trivial(score, regions.masks, dataset.class_names, trace.get("metric", "iou"))
     win = ranking[ranking["config_id"] == trace["winner"]].iloc[0].to_dict()
     cfg = config_of_ranking_row(win)
     run_dir = Path(trace["run_root"]) / cfg["config_id"]

@@ -1,7 +1,8 @@
 """Nodes of the ``train`` pipeline.
 
-The trained model is installed as the current model only if its best validation IoU beats the
-best *constant* predictor's (one class everywhere) on the same validation pixels; otherwise the
+The trained model is installed as the current model only if its best validation score beats the
+best *constant* predictor's (one class everywhere, the same metric) on the same validation pixels
+(:func:`aixcell_automl.training.check_beats_trivial`, which the search uses too); otherwise the
 run fails with the reason and the current model stays. A configuration value outside the search
 space logs a warning naming the range; one that cannot train at all is an error.
 """
@@ -12,13 +13,17 @@ import logging
 import math
 from pathlib import Path
 
-import numpy as np
-
 from aixcell_automl.dataset import SegmentationDataset, split_dataset
 from aixcell_automl.errors import UserError
-from aixcell_automl.metrics import mean_iou
 from aixcell_automl.search_space import TRAINING_DIMENSIONS, config_id
-from aixcell_automl.training import Budget, Settings, best_model, make_trial_data, train_trial
+from aixcell_automl.training import (
+    Budget,
+    Settings,
+    best_model,
+    check_beats_trivial,
+    make_trial_data,
+    train_trial,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,37 +92,6 @@ def check_config(config: dict, space: dict) -> list[str]:
     return warnings
 
 
-def trivial_iou(masks: list[np.ndarray], num_classes: int) -> tuple[float, int]:
-    """Mean IoU (as :mod:`.metrics` scores) of the best constant predictor on ``masks``: one
-    class everywhere; returns ``(iou, that class)``."""
-    counts = sum(np.bincount(m.ravel(), minlength=num_classes)[:num_classes] for m in masks)
-    scores = []
-    for c in range(num_classes):
-        cm = np.zeros((num_classes, num_classes), np.int64)
-        cm[:, c] = counts
-        scores.append(mean_iou(cm))
-    return max(scores), int(np.argmax(scores))
-
-
-def check_beats_trivial(best_iou: float | None, masks: list[np.ndarray], class_names: list[str]
-                        ) -> None:
-    """Raise :class:`UserError` unless ``best_iou`` (on ``masks``) beats the best constant
-    predictor; a model that does not is not installed."""
-    if not any(m.any() for m in masks):
-        raise UserError("model not installed: the validation images hold no foreground, so the "
-                        "model cannot be told apart from predicting background everywhere; put "
-                        "images with objects in the validation split (dataset.yaml 'split')")
-    triv, c = trivial_iou(masks, len(class_names))
-    if best_iou is None or best_iou <= triv:
-        raise UserError(
-            f"model not installed: its best validation IoU {best_iou or 0.0:.3f} does not beat "
-            f"predicting '{class_names[c]}' everywhere ({triv:.3f}); the current model is left "
-            f"as it was. Check train.config (values inside the search space) or train longer "
-            f"(train.budget_seconds)")
-    log.info("validation IoU %.3f beats the best constant predictor ('%s' everywhere, %.3f)",
-             best_iou, class_names[c], triv)
-
-
 def train_plan(dataset: SegmentationDataset, split: dict, params: dict) -> dict:
     """The plan ``train`` writes (``plans.json``): read from ``train.plan`` (a plans.json, e.g.
     one you edited) if given, else made from the dataset (see :mod:`aixcell_automl.plan`)."""
@@ -154,7 +128,7 @@ def train_model(dataset: SegmentationDataset, split: dict, plan: dict, params: d
         raise UserError(f"training failed: {state['reason']} (run folder {run_dir}; delete it "
                         f"to start this configuration afresh)")
     check_beats_trivial(state["best_iou"], data.validation(settings.val_pixels).masks,
-                        dataset.class_names)
+                        dataset.class_names, settings.metric)
     model_and_info = best_model(run_dir, data, dataset=dataset.name,
                                 dataset_hash=dataset.content_hash(),
                                 seed=int(params.get("seed", 0)))
