@@ -24,16 +24,11 @@ def main() -> None:
     ap.add_argument("--momenta", default="0.99,0.9")
     args = ap.parse_args()
 
-    import aixcell_automl.model as model_module
-    from aixcell_automl.dataset import load_dataset, split_dataset
-    from aixcell_automl.training import (
-        Budget,
-        Settings,
-        hardware,
-        make_trial_data,
-        release_models,
-        train_trial,
-    )
+    import aixcell_automl.training.model as model_module
+    from aixcell_automl.core.dataset import load_dataset, split_dataset
+    from aixcell_automl.training.hardware import hardware
+    from aixcell_automl.training.loop import Budget, Settings, release_models, train_trial
+    from aixcell_automl.training.trial_data import make_trial_data
 
     ds = load_dataset(args.dataset, check_pixels=False)
     data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0)

@@ -2,9 +2,9 @@
 ONNX Runtime (the same model converted by tf2onnx), side by side in one process.
 
 For each backbone a random-weight U-Net is built and converted; then the project's whole-image
-inference (:func:`aixcell_automl.predict.predict_probabilities`, windows of the patch size with
-25 % overlap) runs on one image, alternating TF and ONNX ``--repeats`` times. Prints seconds per
-megapixel (median and all repeats) and the throughput ratio ONNX / TF, plus how far the two
+inference (:func:`aixcell_automl.training.predict.predict_probabilities`, windows of the patch size
+with 25 % overlap) runs on one image, alternating TF and ONNX ``--repeats`` times. Prints seconds
+per megapixel (median and all repeats) and the throughput ratio ONNX / TF, plus how far the two
 engines' softmax and masks differ.
 
     .venv/bin/python benchmarks/inference.py --size 1024 --patch 128 --repeats 3
@@ -30,11 +30,11 @@ def main() -> None:
     args = ap.parse_args()
 
     from aixcell_automl._env import tensorflow
-    from aixcell_automl.engines import OnnxModel
     from aixcell_automl.export.weights import to_onnx
-    from aixcell_automl.model import build_model
-    from aixcell_automl.predict import predict_probabilities
-    from aixcell_automl.training import hardware
+    from aixcell_automl.training.engines import OnnxModel
+    from aixcell_automl.training.hardware import hardware
+    from aixcell_automl.training.model import build_model
+    from aixcell_automl.training.predict import predict_probabilities
 
     tf, _, _ = tensorflow()
     import onnxruntime

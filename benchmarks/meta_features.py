@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 def _time_dataset(root: Path, name: str, sample_size: int, seed: int) -> dict:
-    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.metafeatures import radiomics
     from aixcell_automl.metafeatures.table import extract_dataset_features
 
@@ -47,7 +47,7 @@ def _similarity_check(root: Path, names: list[str], table: Path, sample_size: in
     import numpy as np
     import pandas as pd
 
-    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.metafeatures import radiomics
 
     space = radiomics.RadiomicsSpace.from_meta_features(pd.read_csv(table))

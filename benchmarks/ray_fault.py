@@ -93,7 +93,7 @@ def kill(pids) -> int:
 
 
 def keys(path: Path) -> Counter:
-    from aixcell_automl.metabase import read_rows
+    from aixcell_automl.metabase.store import read_rows
 
     return Counter((r["dataset"], r["config_id"], r["fidelity_pixels"]) for r in read_rows(path))
 
@@ -117,7 +117,7 @@ def main() -> int:
           f"({os.cpu_count()} CPUs)")
     work = Path(args.work or tempfile.mkdtemp(prefix="ray_fault_")).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    from aixcell_automl.demo_data import ensure_demo_dataset
+    from aixcell_automl.core.demo_data import ensure_demo_dataset
 
     demo = ensure_demo_dataset(work / "demo", n_images=8, size=128, seed=1)
     env = {**os.environ, "AIXCELL_AUTOML_NO_ENTRYPOINTS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",

@@ -19,11 +19,12 @@ import imageio.v3 as iio
 import numpy as np
 import yaml
 
-from aixcell_automl.dataset import load_dataset, split_dataset
-from aixcell_automl.demo_data import CLASS_NAMES, synth_image
+from aixcell_automl.core.dataset import load_dataset, split_dataset
+from aixcell_automl.core.demo_data import CLASS_NAMES, synth_image
 from aixcell_automl.pipelines.train.nodes import trivial_iou
-from aixcell_automl.predict import evaluate
-from aixcell_automl.training import Budget, Settings, best_model, make_trial_data, train_trial
+from aixcell_automl.training.loop import Budget, Settings, best_model, train_trial
+from aixcell_automl.training.predict import evaluate
+from aixcell_automl.training.trial_data import make_trial_data
 
 
 def write_small_dataset(root: Path, n: int = 60) -> Path:

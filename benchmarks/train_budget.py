@@ -34,11 +34,13 @@ def main() -> None:
     ap.add_argument("--run-dir", default=None, help="keep/resume the run here (default: temp)")
     args = ap.parse_args()
 
-    from aixcell_automl.dataset import load_dataset, split_dataset
-    from aixcell_automl.model import build_model
-    from aixcell_automl.predict import evaluate
-    from aixcell_automl.search_space import config_id
-    from aixcell_automl.training import Budget, Settings, hardware, make_trial_data, train_trial
+    from aixcell_automl.core.dataset import load_dataset, split_dataset
+    from aixcell_automl.core.search_space import config_id
+    from aixcell_automl.training.hardware import hardware
+    from aixcell_automl.training.loop import Budget, Settings, train_trial
+    from aixcell_automl.training.model import build_model
+    from aixcell_automl.training.predict import evaluate
+    from aixcell_automl.training.trial_data import make_trial_data
 
     ds = load_dataset(args.dataset)
     split = split_dataset(ds, seed=0)

@@ -28,11 +28,12 @@ def main() -> None:
     args = ap.parse_args()
 
     from aixcell_automl._env import tensorflow
-    from aixcell_automl.data_pipeline import PatchStream, cut
-    from aixcell_automl.dataset import load_dataset, split_dataset
-    from aixcell_automl.model import build_model, focal_loss, make_optimizer
-    from aixcell_automl.predict import predict_probabilities
-    from aixcell_automl.training import make_train_step, make_trial_data
+    from aixcell_automl.core.dataset import load_dataset, split_dataset
+    from aixcell_automl.training.data_pipeline import PatchStream, cut
+    from aixcell_automl.training.loop import make_train_step
+    from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
+    from aixcell_automl.training.predict import predict_probabilities
+    from aixcell_automl.training.trial_data import make_trial_data
 
     tf, keras, _ = tensorflow()
     ds = load_dataset(args.dataset, check_pixels=False)

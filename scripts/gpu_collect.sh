@@ -21,7 +21,7 @@ PY
 ALL=coelho_u2os,wbc1_blood,isbi2012_em,glioma_he,dsb2018_stage1test,bbbc010_worms,isbi14_cervical_synth,monusac_he,sperm_parsing,drosophila_vnc_em
 TODO=$("$PY" - "$ALL" <<'PY'
 import sys
-from aixcell_automl.metabase import PROTOCOL, protocol_of, read_rows
+from aixcell_automl.metabase.store import PROTOCOL, protocol_of, read_rows
 started = {r["dataset"] for r in read_rows("data/03_primary/metabase.jsonl")
            if protocol_of(r) == PROTOCOL and r.get("source") == "ladder"}
 print(",".join(d for d in reversed(sys.argv[1].split(",")) if d not in started))

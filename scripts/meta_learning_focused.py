@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from aixcell_automl.metabase import read_rows
+from aixcell_automl.metabase.store import read_rows
 from aixcell_automl.pipelines.meta_learning.nodes import run_study, study_rows, summarise
 
 protocol, out = sys.argv[1], Path(sys.argv[2])

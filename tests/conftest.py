@@ -24,7 +24,7 @@ def shared_datasets() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_path(tmp_path_factory) -> Path:
-    from aixcell_automl.demo_data import write_demo_dataset
+    from aixcell_automl.core.demo_data import write_demo_dataset
 
     return write_demo_dataset(tmp_path_factory.mktemp("demo") / "demo", n_images=8, size=128,
                               seed=1)
@@ -32,8 +32,8 @@ def demo_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_trial_data(demo_path):
-    from aixcell_automl.dataset import load_dataset, split_dataset
-    from aixcell_automl.training import make_trial_data
+    from aixcell_automl.core.dataset import load_dataset, split_dataset
+    from aixcell_automl.training.trial_data import make_trial_data
 
     ds = load_dataset(demo_path)
     return make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
@@ -46,7 +46,7 @@ def fake_clock(monkeypatch):
     import time
     import types
 
-    from aixcell_automl import training
+    from aixcell_automl.training import loop as training
 
     clock = types.SimpleNamespace(now=0.0, step=0.25)
     fake_time = types.ModuleType("time")

@@ -42,7 +42,7 @@ def _killed_then_finished(cmd: list[str], results: Callable[[], int],
 
 
 def test_progress_bar_counts_the_trials_a_resumed_search_replays(tmp_path, monkeypatch):
-    from aixcell_automl import search
+    from aixcell_automl.search import run as search
 
     bars = []
 
@@ -80,9 +80,9 @@ LADDER = "3@15:1,2@16:1,1@17"  # 3 configurations, then 2, then 1; tiny fideliti
 def cheap_seed(dataset: Path) -> int:
     """A collection seed whose sampled configurations are quick to build and step once past every
     fidelity of the ladder (ResNet-18, 2^17 pixels a batch); any seed would be correct."""
-    from aixcell_automl.dataset import load_dataset
-    from aixcell_automl.metabase import ladder_start, parse_ladder
-    from aixcell_automl.search_space import build_space, enumerate_configs
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.core.search_space import build_space, enumerate_configs
+    from aixcell_automl.metabase.ladder import ladder_start, parse_ladder
 
     h, configs = load_dataset(dataset).content_hash(), enumerate_configs(build_space())
     return next(s for s in range(10_000) if all(
@@ -93,7 +93,8 @@ def cheap_seed(dataset: Path) -> int:
 @pytest.mark.slow
 def test_collector_killed_at_random_points_ends_with_the_uninterrupted_keys(demo_path,
                                                                             tmp_path):
-    from aixcell_automl.metabase import parse_ladder, read_rows, row_key
+    from aixcell_automl.metabase.ladder import parse_ladder
+    from aixcell_automl.metabase.store import read_rows, row_key
 
     seed = cheap_seed(demo_path)
 
@@ -126,9 +127,10 @@ def test_collector_killed_at_random_points_ends_with_the_uninterrupted_keys(demo
 SEARCH = """
 import sys
 from pathlib import Path
-from aixcell_automl.dataset import load_dataset, split_dataset
-from aixcell_automl.search import run_search
-from aixcell_automl.training import Settings, make_trial_data
+from aixcell_automl.core.dataset import load_dataset, split_dataset
+from aixcell_automl.search.run import run_search
+from aixcell_automl.training.loop import Settings
+from aixcell_automl.training.trial_data import make_trial_data
 ds = load_dataset(sys.argv[1])
 data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
 base = {"patch_size": 64, "batch_size": 4, "backbone": "resnet18", "flip": 0.0,
@@ -141,7 +143,7 @@ run_search(cands, data, Path(sys.argv[2]), 4.0,
 
 @pytest.mark.slow
 def test_search_killed_at_random_points_records_every_rung_and_trial_once(demo_path, tmp_path):
-    from aixcell_automl.halving import survivors_per_rung
+    from aixcell_automl.search.halving import survivors_per_rung
 
     def trials(trace_path: Path) -> int:
         try:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from aixcell_automl.errors import UserError, find_user_error
+from aixcell_automl.core.errors import UserError, find_user_error
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,7 +136,7 @@ def _kedro_run(tmp: Path, params: dict, pipeline: str) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """An untrained 1-channel, 3-class model folder (predictions need not be good here)."""
-    from aixcell_automl.model import build_model, save_model
+    from aixcell_automl.training.model import build_model, save_model
 
     folder = tmp_path_factory.mktemp("model") / "model"
     info = {"backbone": "resnet18", "channels": 1, "num_classes": 3, "patch_size": 64,

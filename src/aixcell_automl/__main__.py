@@ -1,8 +1,8 @@
 """Command line: ``python -m aixcell_automl <command>`` (also installed as ``aixcell-automl``).
 
 Commands map one-to-one to core functions; Kedro pipelines call the same functions. An error the
-user can fix (:class:`aixcell_automl.errors.UserError`) ends with its message and exit status 1;
-``--verbose`` shows its traceback too.
+user can fix (:class:`aixcell_automl.core.errors.UserError`) ends with its message and exit status
+1; ``--verbose`` shows its traceback too.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from aixcell_automl.errors import UserError
+from aixcell_automl.core.errors import UserError
 
 
 def _plugins(args) -> int:
@@ -31,7 +31,7 @@ def _plugins(args) -> int:
 
 
 def _demo(args) -> int:
-    from aixcell_automl.demo_data import ensure_demo_dataset
+    from aixcell_automl.core.demo_data import ensure_demo_dataset
 
     print(ensure_demo_dataset(Path(args.out), n_images=args.n_images, seed=args.seed))
     return 0
@@ -39,7 +39,7 @@ def _demo(args) -> int:
 
 def _validate(args) -> int:
     """Print the dataset's warnings and problems; exit status 1 if it has problems."""
-    from aixcell_automl.dataset import validate_dataset
+    from aixcell_automl.core.dataset import validate_dataset
 
     problems, warnings = validate_dataset(args.path)
     for w in warnings:
@@ -51,7 +51,7 @@ def _validate(args) -> int:
 
 
 def _init_dataset(args) -> int:
-    from aixcell_automl.dataset import write_starter_yaml
+    from aixcell_automl.core.dataset import write_starter_yaml
 
     path, _, _ = write_starter_yaml(args.path, force=args.force)
     print(f"wrote {path}:\n{path.read_text()}")
@@ -59,8 +59,9 @@ def _init_dataset(args) -> int:
 
 
 def _metabase(args) -> int:
-    from aixcell_automl import metabase
-    from aixcell_automl.search_space import build_space, enumerate_configs
+    from aixcell_automl.core.search_space import build_space, enumerate_configs
+    from aixcell_automl.metabase.collect import collect, collect_named
+    from aixcell_automl.metabase.ladder import LADDER, parse_ladder
 
     root = Path(args.datasets_root)
     paths = [str(root / d) for d in args.datasets.split(",")]
@@ -72,18 +73,18 @@ def _metabase(args) -> int:
         missing = wanted - {c["config_id"] for c in configs}
         if missing:
             raise SystemExit(f"unknown configuration id(s): {', '.join(sorted(missing))}")
-        metabase.collect_named(paths, args.out, configs, fidelity_pixels=args.fidelity_pixels,
+        collect_named(paths, args.out, configs, fidelity_pixels=args.fidelity_pixels,
                                seed=args.seed, executor=args.executor, executor_options=options)
         return 0
-    metabase.collect(paths, args.out, configs, checkpoints=args.checkpoints, seed=args.seed,
+    collect(paths, args.out, configs, checkpoints=args.checkpoints, seed=args.seed,
                      executor=args.executor, executor_options=options,
                      max_trials=args.max_trials, max_minutes=args.minutes,
-                     ladder=metabase.parse_ladder(args.ladder) if args.ladder else metabase.LADDER)
+                     ladder=parse_ladder(args.ladder) if args.ladder else LADDER)
     return 0
 
 
 def _merge(args) -> int:
-    from aixcell_automl.metabase import merge
+    from aixcell_automl.metabase.store import merge
 
     print(f"{merge(args.sources, args.dest)} new rows appended to {args.dest}")
     return 0

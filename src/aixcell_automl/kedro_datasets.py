@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
-from aixcell_automl.dataset import IMAGE_SUFFIXES, load_dataset, read_image, read_mask
-from aixcell_automl.errors import UserError
+from aixcell_automl.core.dataset import IMAGE_SUFFIXES, load_dataset, read_image, read_mask
+from aixcell_automl.core.errors import UserError
 
 
 class MicroscopyDataset(AbstractDataset):
@@ -89,7 +89,7 @@ class ModelDataset(AbstractDataset):
         self.metadata = metadata
 
     def load(self):
-        from aixcell_automl.model import load_model
+        from aixcell_automl.training.model import load_model
 
         if not (self._path / "model.json").exists():
             raise UserError(f"{self._path}: no trained model here; run the 'train' or "
@@ -97,7 +97,7 @@ class ModelDataset(AbstractDataset):
         return load_model(self._path)
 
     def save(self, data) -> None:
-        from aixcell_automl.model import save_model
+        from aixcell_automl.training.model import save_model
 
         model, info = data
         save_model(model, self._path, info)
@@ -122,12 +122,12 @@ class MetaBaseDataset(AbstractDataset):
     def load(self):
         import pandas as pd
 
-        from aixcell_automl.metabase import read_rows
+        from aixcell_automl.metabase.store import read_rows
 
         return pd.DataFrame(read_rows(self._path))
 
     def save(self, data) -> None:
-        from aixcell_automl.metabase import append_row, done_keys, read_rows, row_key
+        from aixcell_automl.metabase.store import append_row, done_keys, read_rows, row_key
 
         have = done_keys(read_rows(self._path))
         rows = data.to_dict("records") if hasattr(data, "to_dict") else list(data)

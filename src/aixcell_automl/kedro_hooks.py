@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kedro.framework.hooks import hook_impl
 
-from aixcell_automl.errors import find_user_error
+from aixcell_automl.core.errors import find_user_error
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +27,16 @@ class DemoDataHooks:
         path, demo = ds.get("path"), ds.get("demo_path", "data/01_raw/demo")
         if path and Path(path) == Path(demo) and not (Path(context.project_path) / demo /
                                                       "dataset.yaml").exists():
-            from aixcell_automl.demo_data import ensure_demo_dataset
+            from aixcell_automl.core.demo_data import ensure_demo_dataset
 
             out = ensure_demo_dataset(Path(context.project_path) / demo)
             log.info("wrote the synthetic demo dataset to %s", out)
 
 
 class UserErrorHooks:
-    """A run that fails with a :class:`~aixcell_automl.errors.UserError` (bad dataset, parameter
-    or file) ends with ``error: <message>`` and exit status 1 instead of a traceback; with
-    ``AIXCELL_AUTOML_TRACEBACK=1`` the traceback is kept. Other exceptions are untouched.
+    """A run that fails with a :class:`~aixcell_automl.core.errors.UserError` (bad dataset,
+    parameter or file) ends with ``error: <message>`` and exit status 1 instead of a traceback;
+    with ``AIXCELL_AUTOML_TRACEBACK=1`` the traceback is kept. Other exceptions are untouched.
 
     The error still propagates (callers of ``session.run`` get it); only the interpreter's last
     word on an uncaught exception, ``sys.excepthook``, is replaced for it."""

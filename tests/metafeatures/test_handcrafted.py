@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from aixcell_automl.dataset import load_dataset
+from aixcell_automl.core.dataset import load_dataset
 from aixcell_automl.metafeatures.engineered import engineered_features
 from aixcell_automl.metafeatures.handcrafted import (
     NAMES,

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aixcell_automl.dataset import load_dataset
+from aixcell_automl.core.dataset import load_dataset
 from aixcell_automl.metafeatures import radiomics as R
 
 
@@ -71,7 +71,7 @@ def test_bright_roi_has_higher_mean_than_dim_roi():
 
 @pytest.fixture(scope="module")
 def tiny_demo(tmp_path_factory):
-    from aixcell_automl.demo_data import write_demo_dataset
+    from aixcell_automl.core.demo_data import write_demo_dataset
 
     return load_dataset(write_demo_dataset(tmp_path_factory.mktemp("rad") / "d", n_images=4,
                                            size=64, seed=3))
@@ -121,9 +121,15 @@ def _random_table(n=6, f=10, seed=0):
     return t
 
 
+def _pca_and_similarity(table: pd.DataFrame):
+    space = R.RadiomicsSpace.fit(table)
+    raw = table[R.raw_radiomics_columns(table.columns)]
+    return space.pca(raw), space.similarity(raw)
+
+
 def test_pca_and_similarity_shapes_and_self_similarity():
     t = _random_table()
-    pca, sim = R.pca_and_similarity(t)
+    pca, sim = _pca_and_similarity(t)
     assert list(pca.columns) == ["rad_pca_1", "rad_pca_2", "rad_pca_3", "rad_pca_4"]
     assert list(pca.index) == list(t.index) and pca.shape == (6, 4)
     assert list(sim.columns) == [f"sim_{n}" for n in t.index] and sim.shape == (6, 6)
@@ -136,14 +142,14 @@ def test_pca_and_similarity_shapes_and_self_similarity():
 
 
 def test_pca_pads_when_rank_deficient():
-    pca, sim = R.pca_and_similarity(_random_table(n=3))
+    pca, sim = _pca_and_similarity(_random_table(n=3))
     assert pca.shape == (3, 4)
     assert (pca["rad_pca_3"] == 0).all() and (pca["rad_pca_4"] == 0).all()
 
 
 def test_space_transforms_a_new_vector_like_the_table():
     t = _random_table()
-    pca, sim = R.pca_and_similarity(t)
+    pca, sim = _pca_and_similarity(t)
     space = R.RadiomicsSpace.fit(t)
     p, s = space.transform(t.loc["ds2"].to_dict())
     assert p == pytest.approx(pca.loc["ds2"].to_dict())

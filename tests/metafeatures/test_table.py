@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from aixcell_automl.dataset import load_dataset
+from aixcell_automl.core.dataset import load_dataset
 from aixcell_automl.metafeatures.table import (
     cache_key,
     extract_dataset_features,
@@ -15,7 +15,7 @@ from aixcell_automl.metafeatures.table import (
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from aixcell_automl.demo_data import write_demo_dataset
+    from aixcell_automl.core.demo_data import write_demo_dataset
 
     return load_dataset(write_demo_dataset(tmp_path_factory.mktemp("tab") / "d", n_images=3,
                                            size=48, seed=5))

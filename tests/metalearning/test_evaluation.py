@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
 from aixcell_automl.metalearning.evaluation import (
     lodo,
     lodo_baselines,
@@ -10,8 +11,7 @@ from aixcell_automl.metalearning.evaluation import (
 )
 from aixcell_automl.metalearning.ranking import deciles, fit_meta_model, rank_configurations
 from aixcell_automl.metalearning.representation import REPRESENTATIONS, build_matrix
-from aixcell_automl.plan import planned_configuration
-from aixcell_automl.search_space import DEFAULT_SPACE, enumerate_configs
+from aixcell_automl.search.plan import planned_configuration
 
 
 def test_metrics_on_a_hand_computed_case():

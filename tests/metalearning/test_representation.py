@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from aixcell_automl import hookimpl
+from aixcell_automl.core.search_space import DEFAULT_SPACE, encode_configs, enumerate_configs
 from aixcell_automl.metalearning.representation import (
     REPRESENTATIONS,
     build_matrix,
@@ -13,7 +14,6 @@ from aixcell_automl.metalearning.representation import (
 )
 from aixcell_automl.plugins.specs import Augmentation, MetaFeatureExtractor
 from aixcell_automl.plugins.testing import plugin_manager_with
-from aixcell_automl.search_space import DEFAULT_SPACE, encode_configs, enumerate_configs
 
 HC = ["hc_n_images", "hc_n_classes", "hc_mean_image_shape"]
 

@@ -86,7 +86,7 @@ def test_image_embedding_and_plots():
 
 
 def test_extract_meta_features_on_a_tiny_dataset(tmp_path):
-    from aixcell_automl.demo_data import write_demo_dataset
+    from aixcell_automl.core.demo_data import write_demo_dataset
 
     write_demo_dataset(tmp_path / "tiny", n_images=2, size=48, seed=2)
     raw, images = extract_meta_features({"datasets_root": str(tmp_path), "datasets": ["tiny"],

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from aixcell_automl.core.search_space import DEFAULT_SPACE
 from aixcell_automl.metalearning.evaluation import permutation_importance
 from aixcell_automl.pipelines.meta_learning.nodes import (
     choose_and_fit,
@@ -10,7 +11,6 @@ from aixcell_automl.pipelines.meta_learning.nodes import (
     versus_baselines,
     z_by_dataset,
 )
-from aixcell_automl.search_space import DEFAULT_SPACE
 from tests.metalearning.test_evaluation import _synthetic_metabase
 
 

@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from aixcell_automl.pipelines.metabase.nodes import fidelity_agreement, summarise
+from aixcell_automl.metabase.agreement import fidelity_agreement
+from aixcell_automl.pipelines.metabase.nodes import summarise
 
 
 def _rows():

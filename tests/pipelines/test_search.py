@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from aixcell_automl.pipelines.search.nodes import metabase_position, rank
-from aixcell_automl.search_space import DEFAULT_SPACE
+from aixcell_automl.core.search_space import DEFAULT_SPACE
+from aixcell_automl.metalearning.ranking import rank_for_target
+from aixcell_automl.search.candidates import metabase_position
 from tests.metalearning.test_evaluation import _synthetic_metabase
 
 PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target": "iou",
@@ -13,23 +14,23 @@ PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target":
 def test_rank_excludes_the_target_datasets_own_rows():
     rows, mf = _synthetic_metabase()
     target = {"dataset": "d1", "dataset_hash": "h1", **mf.loc["d1"].to_dict()}
-    ranking, info = rank(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+    ranking, info = rank_for_target(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
     assert len(ranking) == 576 and info["excluded_datasets"] == ["d1"]
     assert info["metabase_rows"] == len(rows[rows["dataset"] != "d1"])
     assert info["budget_suggestion"] is None  # the synthetic rows come from no real device
     # a renamed copy of d1 (same content hash) is excluded as well
     target2 = {**target, "dataset": "my_copy"}
-    _, info2 = rank(target2, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+    _, info2 = rank_for_target(target2, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
     assert info2["excluded_datasets"] == ["d1", "my_copy"]
 
 
 def test_rank_without_usable_rows_says_what_to_do():
     rows, mf = _synthetic_metabase(n_datasets=1)
     target = {"dataset": "d0", "dataset_hash": "h0", **mf.loc["d0"].to_dict()}
-    from aixcell_automl.errors import UserError
+    from aixcell_automl.core.errors import UserError
 
     with pytest.raises(UserError, match="pipeline=metabase"):
-        rank(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+        rank_for_target(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
 
 
 def test_metabase_position():
@@ -41,8 +42,8 @@ def test_metabase_position():
 
 @pytest.mark.slow
 def test_halving_survivor_resumes_and_losers_checkpoints_are_removed(demo_trial_data, tmp_path):
-    from aixcell_automl.search import run_search
-    from aixcell_automl.training import Settings
+    from aixcell_automl.search.run import run_search
+    from aixcell_automl.training.loop import Settings
 
     base = {"patch_size": 64, "batch_size": 4, "backbone": "resnet18", "flip": 0.0,
             "brightness_blur": 0.0, "grid_distortion": 0.0}
@@ -63,7 +64,7 @@ def test_halving_survivor_resumes_and_losers_checkpoints_are_removed(demo_trial_
     for rung in trace["rungs"]:
         assert rung["seconds_per_trial"] == pytest.approx(24 / 2 / len(rung["trials"]))
     # learning from use: every trained configuration becomes a meta-base row
-    from aixcell_automl.search import halving_rows
+    from aixcell_automl.search.run import halving_rows
 
     rows = halving_rows(trace, tmp_path, "demo", "hash")
     assert [r["config_id"] for r in rows] == ["a", "b"]
@@ -74,9 +75,8 @@ def test_halving_survivor_resumes_and_losers_checkpoints_are_removed(demo_trial_
 def test_budget_suggestion_uses_measured_speed_and_dataset_size():
     import pandas as pd
 
-    from aixcell_automl.halving import winner_share
-    from aixcell_automl.pipelines.search.nodes import budget_note
-    from aixcell_automl.search import suggest_budget
+    from aixcell_automl.search.budget import budget_note, suggest_budget
+    from aixcell_automl.search.halving import winner_share
 
     cfg = {"backbone": "resnet18", "patch_size": 64, "batch_size": 8}
     row = {"status": "ok", "hp_backbone": "resnet18", "hp_patch_size": 64, "hp_batch_size": 8}
@@ -103,19 +103,19 @@ def test_budget_suggestion_uses_measured_speed_and_dataset_size():
 
 
 def _plan_for(config):
-    from aixcell_automl.search_space import config_id
+    from aixcell_automl.core.search_space import config_id
 
     cfg = {k: v for k, v in config.items() if k != "config_id"}
     return {"configuration": {**cfg, "config_id": config_id(cfg)}}
 
 
 def test_the_plan_enters_halving_and_wins_when_it_is_best():
-    from aixcell_automl.halving import successive_halving
-    from aixcell_automl.pipelines.search.nodes import candidates_with_plan
+    from aixcell_automl.search.candidates import candidates_with_plan
+    from aixcell_automl.search.halving import successive_halving
 
     rows, mf = _synthetic_metabase()
     target = {"dataset": "d1", "dataset_hash": "h1", **mf.loc["d1"].to_dict()}
-    ranking, _ = rank(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+    ranking, _ = rank_for_target(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
     low = ranking.iloc[400].to_dict()  # a configuration the meta-model ranks low
     plan = _plan_for({k: low[k] for k in DEFAULT_SPACE})
     cands = candidates_with_plan(ranking, plan, 4)
@@ -141,8 +141,8 @@ def test_the_plan_enters_halving_and_wins_when_it_is_best():
 def test_choose_k_gives_every_first_rung_trial_two_megapixels():
     import numpy as np
 
-    from aixcell_automl.halving import slice_seconds
-    from aixcell_automl.search import choose_k
+    from aixcell_automl.search.budget import choose_k
+    from aixcell_automl.search.halving import slice_seconds
 
     speeds = np.array([40e3, 50e3, 60e3])  # px/s; median 50 kpx/s
     k, reason = choose_k(600, speeds)
@@ -157,8 +157,6 @@ def test_budget_aware_ranking_scores_each_configuration_at_its_own_fidelity(monk
     import numpy as np
     import pandas as pd
 
-    from aixcell_automl.pipelines.search import nodes
-
     rows, mf = _synthetic_metabase()
     # two fidelities; at the long one the large patches win. Speeds: patch 256 trains 4x faster
     # than patch 64 (pixels per second), measured on this machine's kind of device.
@@ -170,10 +168,10 @@ def test_budget_aware_ranking_scores_each_configuration_at_its_own_fidelity(monk
     two = two.assign(hardware="cpu:2xtest", pixels_seen=two["fidelity_pixels"],
                      train_seconds=two["fidelity_pixels"] / (2e4 * pd.concat([fast, fast],
                                                                             ignore_index=True)))
-    monkeypatch.setattr("aixcell_automl.training.hardware", lambda: "cpu:2xtest")
+    monkeypatch.setattr("aixcell_automl.training.hardware.hardware", lambda: "cpu:2xtest")
     target = {"dataset": "d1", "dataset_hash": "h1", **mf.loc["d1"].to_dict()}
     params = {**PARAMS, "k": None, "budget_minutes": 10}
-    ranking, info = nodes.rank(target, two, mf.reset_index(), DEFAULT_SPACE, params)
+    ranking, info = rank_for_target(target, two, mf.reset_index(), DEFAULT_SPACE, params)
     assert info["fidelities"] == [2**23, 2**25] and info["k"] >= 1 and info["k_reason"]
     by_patch = ranking.groupby("patch_size")["fidelity_pixels"].median()
     assert by_patch[64] < by_patch[256]  # faster configurations reach more pixels
@@ -183,10 +181,9 @@ def test_budget_aware_ranking_scores_each_configuration_at_its_own_fidelity(monk
 
 
 def test_a_search_winner_no_better_than_a_constant_is_not_installed(demo_path):
-    from aixcell_automl.dataset import load_dataset
-    from aixcell_automl.errors import UserError
+    from aixcell_automl.core.dataset import load_dataset, make_split
+    from aixcell_automl.core.errors import UserError
     from aixcell_automl.pipelines.search.nodes import finalize
-    from aixcell_automl.pipelines.train.nodes import make_split
 
     ds = load_dataset(demo_path)
     split = make_split(ds, {"split_seed": 0})

@@ -3,15 +3,12 @@ import logging
 import numpy as np
 import pytest
 
-from aixcell_automl.errors import UserError
-from aixcell_automl.metrics import trivial_score
-from aixcell_automl.pipelines.train.nodes import (
-    check_config,
-    make_split,
-    train_model,
-)
-from aixcell_automl.search_space import DEFAULT_SPACE
-from aixcell_automl.training import check_beats_trivial
+from aixcell_automl.core.dataset import make_split
+from aixcell_automl.core.errors import UserError
+from aixcell_automl.core.metrics import trivial_score
+from aixcell_automl.core.search_space import DEFAULT_SPACE
+from aixcell_automl.pipelines.train.nodes import check_config, train_model
+from aixcell_automl.training.acceptance import check_beats_trivial
 
 CFG = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.001, "backbone": "resnet18",
        "flip": 0.0, "brightness_blur": 0.0, "grid_distortion": 0.0}
@@ -50,7 +47,7 @@ def test_trivial_predictor_is_the_best_constant_class():
 @pytest.mark.slow
 def test_a_collapsed_model_is_not_installed_and_its_range_is_named(demo_path, tmp_path, caplog):
     """Kedro saves a node's outputs only when it returns, so raising keeps the current model."""
-    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.core.dataset import load_dataset
 
     ds = load_dataset(demo_path)
     split = make_split(ds, {"split_seed": 0})
@@ -72,16 +69,11 @@ def test_images_smaller_than_the_smallest_patch_are_learnable(tmp_path):
     import imageio.v3 as iio
     import yaml
 
-    from aixcell_automl.dataset import load_dataset
-    from aixcell_automl.demo_data import CLASS_NAMES, synth_image
-    from aixcell_automl.predict import evaluate
-    from aixcell_automl.training import (
-        Budget,
-        Settings,
-        best_model,
-        make_trial_data,
-        train_trial,
-    )
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.core.demo_data import CLASS_NAMES, synth_image
+    from aixcell_automl.training.loop import Budget, Settings, best_model, train_trial
+    from aixcell_automl.training.predict import evaluate
+    from aixcell_automl.training.trial_data import make_trial_data
 
     root = tmp_path / "small"
     (root / "images").mkdir(parents=True)
@@ -112,7 +104,7 @@ def test_train_trains_the_plan_when_no_configuration_is_given(demo_path, tmp_pat
     plans.json (the trainer is stubbed: the configuration it is handed is what matters)."""
     import json
 
-    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.pipelines.train import nodes
 
     ds = load_dataset(demo_path)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import yaml
 
-from aixcell_automl.dataset import load_dataset
-from aixcell_automl.training import pooled_trial_data
+from aixcell_automl.core.dataset import load_dataset
+from aixcell_automl.training.trial_data import pooled_trial_data
 
 CONFIG = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.001, "backbone": "resnet18",
           "flip": 0.0, "brightness_blur": 0.0, "grid_distortion": 0.0}
@@ -17,7 +17,7 @@ FAST = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
 def datasets(demo_path, tmp_path_factory):
     """The demo set under three names ('relabelled' has other class names) and another draw of
     it, 'target', with other images."""
-    from aixcell_automl.demo_data import write_demo_dataset
+    from aixcell_automl.core.demo_data import write_demo_dataset
 
     root = tmp_path_factory.mktemp("sets")
     write_demo_dataset(root / "target", n_images=8, size=128, seed=2)
@@ -48,7 +48,6 @@ def test_pooled_data_keeps_shared_classes_and_binarises_mixed_ones(datasets):
 
 @pytest.mark.slow
 def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path):
-    from aixcell_automl.model import save_model
     from aixcell_automl.pipelines.pretrain.nodes import pretrain_model
     from aixcell_automl.pipelines.transfer_experiment.nodes import (
         plot_curves,
@@ -56,6 +55,7 @@ def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path):
         summarise,
         write_report,
     )
+    from aixcell_automl.training.model import save_model
 
     pre = {**FAST, "name": "mix", "sets": {"mix": ["demo", "relabelled"]},
            "datasets_root": str(datasets), "channels": None, "config": CONFIG,

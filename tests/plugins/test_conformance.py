@@ -130,7 +130,7 @@ def test_backbone_and_augmentation_hooks_must_agree_by_name():
 
 
 def test_the_search_space_names_only_registered_backbones_and_augmentations():
-    from aixcell_automl.search_space import DEFAULT_SPACE, build_space
+    from aixcell_automl.core.search_space import DEFAULT_SPACE, build_space
 
     with pytest.raises(ValueError, match=r"backbone 'resnet34' \(from the configured "
                                          r"search_space.*registered backbones: \['resnet18', "

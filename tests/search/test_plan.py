@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from aixcell_automl.plan import dataset_fingerprint, plan_dataset, read_plan
+from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset, read_plan
 
 
 @pytest.mark.shared_data
@@ -19,7 +19,7 @@ from aixcell_automl.plan import dataset_fingerprint, plan_dataset, read_plan
                             "brightness_blur": 0.0}),
 ])
 def test_plan_of_shared_datasets_matches_the_rules_by_hand(shared_datasets, name, expected):
-    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.core.dataset import load_dataset
 
     ds = load_dataset(shared_datasets / name, check_pixels=False)
     plan = plan_dataset(dataset_fingerprint(ds))
@@ -59,7 +59,7 @@ def test_plans_json_round_trip_and_hand_edits(tmp_path):
     assert again["configuration"]["config_id"] != plan["configuration"]["config_id"]
     del edited["configuration"]["backbone"]
     path.write_text(json.dumps(edited))
-    from aixcell_automl.errors import UserError
+    from aixcell_automl.core.errors import UserError
 
     with pytest.raises(UserError, match="plans.json: configuration lacks backbone"):
         read_plan(path)

@@ -24,7 +24,7 @@ def test_conforms():
 
 
 def test_adds_a_backbone_to_the_space():
-    from aixcell_automl.search_space import build_space, enumerate_configs
+    from aixcell_automl.core.search_space import build_space, enumerate_configs
 
     with plugin_manager_with(_plugin()):
         space = build_space()
@@ -38,7 +38,7 @@ def test_backbone_builds_a_softmax_unet():
     import numpy as np
 
     with plugin_manager_with(_plugin()):
-        from aixcell_automl.model import build_model
+        from aixcell_automl.training.model import build_model
 
         model = build_model("efficientnetb0", 2, 3)
         out = model(np.zeros((1, 64, 64, 2), np.float32))

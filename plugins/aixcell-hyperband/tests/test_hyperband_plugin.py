@@ -20,11 +20,11 @@ def test_conforms():
 def test_the_search_runs_it_starting_from_the_plan_and_the_ranking(tmp_path):
     """``search.strategy=hyperband``: the halving node runs the plugin; its first trials are the
     candidates (the plan and the ranking's top k - 1), then Optuna's own suggestions."""
-    from aixcell_automl.dataset import load_dataset
-    from aixcell_automl.demo_data import write_demo_dataset
-    from aixcell_automl.pipelines.search.nodes import candidates_with_plan, halve
-    from aixcell_automl.pipelines.train.nodes import make_split
-    from aixcell_automl.search_space import config_id, enumerate_configs
+    from aixcell_automl.core.dataset import load_dataset, make_split
+    from aixcell_automl.core.demo_data import write_demo_dataset
+    from aixcell_automl.core.search_space import config_id, enumerate_configs
+    from aixcell_automl.pipelines.search.nodes import halve
+    from aixcell_automl.search.candidates import candidates_with_plan
 
     space = {"patch_size": [64], "batch_size": [4, 8], "learning_rate": [0.001, 0.01],
              "backbone": ["tiny"], "flip": [0.0], "brightness_blur": [0.0],

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
 from aixcell_automl.plugins.testing import check_plugin, import_plugin, plugin_manager_with
-from aixcell_automl.search_space import DEFAULT_SPACE, enumerate_configs
 
 texture = import_plugin("aixcell_texture", Path(__file__).parents[1] / "src" / "aixcell_texture")
 EXTENDED = "hp+hc+en+ug+rad_pca+en_rad"
@@ -26,8 +26,8 @@ def test_texture_of_known_images():
 
 
 def test_extracted_with_the_core_and_cached_under_its_parameters(tmp_path):
-    from aixcell_automl.dataset import load_dataset
-    from aixcell_automl.demo_data import write_demo_dataset
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.core.demo_data import write_demo_dataset
     from aixcell_automl.metafeatures.table import extract_dataset_features
 
     ds = load_dataset(write_demo_dataset(tmp_path / "d", n_images=3, size=48, seed=5))
@@ -89,7 +89,7 @@ def test_meta_learning_studies_and_uses_the_texture_family():
 
 
 def test_the_search_ranks_with_it():
-    from aixcell_automl.pipelines.search.nodes import rank
+    from aixcell_automl.metalearning.ranking import rank_for_target
 
     rows, mf = _synthetic()
     target = {**mf.iloc[0].to_dict(), "dataset": "new", "dataset_hash": "hnew",
@@ -97,6 +97,7 @@ def test_the_search_ranks_with_it():
     params = {"k": 3, "meta_model": "decision_tree", "representation": "hp+hc+tex",
               "budget_minutes": 1, "seed": 0}
     with plugin_manager_with(texture):
-        ranking, info = rank(target, rows.assign(hardware="test:0"), mf, DEFAULT_SPACE, params)
+        ranking, info = rank_for_target(target, rows.assign(hardware="test:0"), mf,
+                                        DEFAULT_SPACE, params)
     assert info["representation"] == "hp+hc+tex"
     assert (ranking.head(50)["patch_size"] == 64).all()  # edge-dense: small patches first

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aixcell_automl.metrics import mean_foreground, mean_iou
+from aixcell_automl.core.metrics import mean_foreground, mean_iou
 from aixcell_automl.plugins.testing import (
     TinyBackbone,
     check_plugin,
@@ -31,11 +31,10 @@ def test_weighs_misses_more_than_false_alarms():
 def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch):
     """``search.metric=tversky``: every validation score of the halving trial and the test score
     are the plugin's values for the confusion matrices evaluated."""
-    from aixcell_automl.dataset import load_dataset
-    from aixcell_automl.demo_data import write_demo_dataset
+    from aixcell_automl.core.dataset import load_dataset, make_split
+    from aixcell_automl.core.demo_data import write_demo_dataset
+    from aixcell_automl.core.search_space import config_id
     from aixcell_automl.pipelines.search.nodes import finalize, halve
-    from aixcell_automl.pipelines.train.nodes import make_split
-    from aixcell_automl.search_space import config_id
 
     original, seen = tversky.per_class_tversky, []
 

@@ -8,9 +8,10 @@ to it for tools that install a package from one file (deepImageJ).
 
 Tensors are NHWC. The input is one window of the training patch size: bioimage.io tools tile
 larger images into such windows and drop a halo of 1/8 window per side from each output, so
-neighbouring windows overlap by a quarter, as in :mod:`aixcell_automl.predict`. The project's
-normalisation is the spec's ``scale_range`` (1st..99.8th percentile per image and channel) then
-``clip`` to [0, 1]; the output is the softmax per class, whose argmax is the label mask.
+neighbouring windows overlap by a quarter, as in :mod:`aixcell_automl.training.predict`. The
+project's normalisation is the spec's ``scale_range`` (1st..99.8th percentile per image and
+channel) then ``clip`` to [0, 1]; the output is the softmax per class, whose argmax is the label
+mask.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from aixcell_automl.core.normalization import HIGH_PERCENTILE, LOW_PERCENTILE, normalize_image
+from aixcell_automl.core.patching import pad_to
 from aixcell_automl.export.model_card import citations, model_card
 from aixcell_automl.export.weights import (
     INPUT_NAME,
@@ -34,8 +37,6 @@ from aixcell_automl.export.weights import (
     to_onnx,
     zip_folder,
 )
-from aixcell_automl.normalization import HIGH_PERCENTILE, LOW_PERCENTILE, normalize_image
-from aixcell_automl.patching import pad_to
 
 SAVED_MODEL_FILE, ONNX_FILE = "weights_tf_saved_model.zip", "weights.onnx"
 
@@ -49,7 +50,7 @@ def package_name(info: dict) -> str:
 def write_package(model, info: dict, dataset, facts: dict, params: dict) -> tuple[Path, bytes]:
     """Write the package folder ``<output_dir>/<name>`` and ``<name>.zip`` beside it (replacing
     an earlier export of the same name); returns the folder and the ONNX bytes."""
-    from aixcell_automl.predict import overlay, predict_probabilities, preview_rgb
+    from aixcell_automl.training.predict import overlay, predict_probabilities, preview_rgb
 
     channels, patch = int(info["channels"]), int(info["patch_size"])
     name = package_name(info)

@@ -8,7 +8,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from aixcell_automl.engines import DIGEST_KEY, weights_digest
+from aixcell_automl.training.engines import DIGEST_KEY, weights_digest
 
 # Opset 13 runs on every ONNX Runtime since 1.6, including the Java builds Fiji plugins ship.
 OPSET = 13
@@ -48,7 +48,7 @@ def save_saved_model_zip(model, serve, path: Path) -> Path:
 
 def to_onnx(model, channels: int, serve=None) -> bytes:
     """Serialised ONNX model of ``serve`` (default: :func:`serving_function` of ``model``),
-    tagged with the digest of the Keras weights (see :mod:`aixcell_automl.engines`).
+    tagged with the digest of the Keras weights (see :mod:`aixcell_automl.training.engines`).
 
     Raises ``RuntimeError`` naming the installed TensorFlow and tf2onnx when conversion fails.
     """

@@ -1,1 +1,1 @@
-"""Meta-features (SPEC §4): measurements of a dataset that the meta-model learns from."""
+"""Meta-features (docs/method.md §4): measurements of a dataset that the meta-model learns from."""

@@ -1,4 +1,4 @@
-"""Engineered meta-features (SPEC §4), one set per (dataset, configuration)."""
+"""Engineered meta-features (docs/method.md §4), one set per (dataset, configuration)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 def engineered_features(mf: Mapping[str, float], config: Mapping, backbone_factor: float,
                         augmentation_names: Iterable[str] | None = None,
                         radiomics: Mapping[str, float] | None = None) -> dict[str, float]:
-    """The five formulas of SPEC §4 plus radiomics x (learning rate, backbone, classes).
+    """The five formulas of docs/method.md §4 plus radiomics x (learning rate, backbone, classes).
 
     ``mf`` needs ``hc_mean_image_shape``, ``hc_n_images`` and ``hc_n_classes``;
     ``backbone_factor`` is the backbone's size factor (0.5 ResNet-18, 2 ResNet-50);

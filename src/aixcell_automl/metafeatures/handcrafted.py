@@ -1,4 +1,4 @@
-"""Handcrafted meta-features (SPEC §4, 9 per dataset).
+"""Handcrafted meta-features (docs/method.md §4, 9 per dataset).
 
 ROI statistics: connected regions (8-connectivity) of each foreground class; per image, the
 mean/std/min/max region area (pixels) is computed per class present and averaged over those
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from aixcell_automl.dataset import SegmentationDataset
+from aixcell_automl.core.dataset import SegmentationDataset
 
 NAMES = ("hc_n_images", "hc_n_classes", "hc_class_imbalance", "hc_mean_image_shape", "hc_is_rgb",
          "hc_roi_area_mean", "hc_roi_area_std", "hc_roi_area_min", "hc_roi_area_max")

@@ -1,4 +1,4 @@
-"""Optical (radiomics) meta-features (SPEC §4, thesis §4.6.3).
+"""Optical (radiomics) meta-features (docs/method.md §4, thesis §4.6.3).
 
 Per image of a seeded sample (``sample_size`` images, all when the dataset has fewer):
 
@@ -249,7 +249,7 @@ _WORKER_EXTRACTOR = None
 
 
 def _image_job(job) -> dict[str, float] | None:
-    from aixcell_automl.dataset import read_image, read_mask
+    from aixcell_automl.core.dataset import read_image, read_mask
 
     global _WORKER_EXTRACTOR
     if _WORKER_EXTRACTOR is None:
@@ -409,12 +409,3 @@ class RadiomicsSpace:
                            index=["new"])
         return ({k: float(v) for k, v in self.pca(row).iloc[0].items()},
                 {k: float(v) for k, v in self.similarity(row).iloc[0].items()})
-
-
-def pca_and_similarity(raw_table: pd.DataFrame, n_components: int = 4
-                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """PCA components (``rad_pca_1..n``) and cosine-similarity matrix (``sim_<dataset>``) of
-    the datasets of ``raw_table`` (index = dataset name, raw ``rad_*`` columns)."""
-    space = RadiomicsSpace.fit(raw_table, n_components)
-    raw = raw_table[raw_radiomics_columns(raw_table.columns)]
-    return space.pca(raw), space.similarity(raw)

@@ -1,4 +1,4 @@
-"""User-given meta-features (SPEC §4) from ``dataset.yaml``.
+"""User-given meta-features (docs/method.md §4) from ``dataset.yaml``.
 
 ``technique`` and ``object_of_interest`` are free text; they are mapped onto small vocabularies by
 regular-expression keywords (first match wins, in the order listed) with an ``other`` bucket,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from aixcell_automl.dataset import parse_magnification
+from aixcell_automl.core.dataset import parse_magnification
 
 TECHNIQUES = {
     "other": ("mixed",),

@@ -1,1 +1,2 @@
-"""Meta-learning (SPEC §6): feature representations, meta-models, ranking and evaluation."""
+"""Meta-learning (docs/method.md §6): feature representations, meta-models, ranking and
+evaluation."""

@@ -22,14 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, pearsonr
 
+from aixcell_automl.core.search_space import encode_configs
 from aixcell_automl.metalearning.ranking import deciles, fit_meta_model, log2_fidelity
-from aixcell_automl.metalearning.representation import (
-    build_matrix,
-    config_of,
-    meta_feature_frame,
-)
-from aixcell_automl.plan import planned_configuration
-from aixcell_automl.search_space import encode_configs
+from aixcell_automl.metalearning.representation import build_matrix, config_of, meta_feature_frame
+from aixcell_automl.search.plan import planned_configuration
 
 
 def top_n(n: int) -> int:

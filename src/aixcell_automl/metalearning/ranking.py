@@ -26,7 +26,7 @@ def training_rows(metabase: pd.DataFrame, exclude: Sequence[str] = (),
     """ok rows of one meta-base ``protocol`` (None: any) and fidelity (None: every fixed-pixel
     fidelity) scored by ``metric`` (rows without a ``metric`` field are IoU rows), outliers
     removed (docs/metabase.md), without the ``exclude`` datasets, sorted by dataset."""
-    from aixcell_automl.metabase import remove_outliers
+    from aixcell_automl.metabase.clean import remove_outliers
 
     df = metabase
     if protocol is not None:
@@ -125,3 +125,77 @@ def rank_configurations(fitted: FittedMetaModel, configs: Sequence[Mapping], dat
     df = df.sort_values(["predicted_score", "config_id"], ascending=[False, True])
     df["rank"] = np.arange(1, len(df) + 1)
     return df.reset_index(drop=True)
+
+
+def rank_for_target(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame,
+                    space_params: dict, params: dict) -> tuple[pd.DataFrame, dict]:
+    """Train the meta-model on the other datasets' meta-base rows and rank every configuration
+    for the ``target`` dataset (its meta-features); ``params`` are the search's parameters.
+    Returns the ranking and what the search and its report need to know about it (k and why,
+    the fidelity scored at, the meta-model, the rows it learnt from, a budget suggestion).
+
+    Without ``search.k`` the search chooses k (:func:`aixcell_automl.search.budget.choose_k`). A
+    fidelity-aware meta-model (rows of several fidelities) scores each configuration at the
+    training pixels it would reach if it won within the budget: its measured speed on this kind
+    of device times the winner's share of the budget, within the meta-base's fidelities."""
+    from aixcell_automl.core.errors import UserError
+    from aixcell_automl.core.search_space import build_space, enumerate_configs
+    from aixcell_automl.metalearning.representation import meta_feature_frame
+    from aixcell_automl.search.budget import (
+        budget_note,
+        choose_k,
+        config_speeds,
+        suggest_budget,
+        winner_fidelity,
+    )
+    from aixcell_automl.search.candidates import top_k
+    from aixcell_automl.training.hardware import hardware
+
+    space = build_space(space_params)
+    configs = enumerate_configs(space)
+    same = set(metabase.loc[metabase["dataset_hash"] == target["dataset_hash"], "dataset"]) if len(
+        metabase) else set()
+    exclude = sorted(same | {target["dataset"]})
+    metric = params.get("metric", "iou")
+    rows = training_rows(metabase, exclude=exclude, metric=metric,
+                         protocol=params.get("metabase_protocol"))
+    if rows.empty:
+        raise UserError(f"the meta-base has no usable rows scored by {metric!r} from other "
+                           f"datasets: run `kedro run --pipeline=metabase` (see "
+                           f"docs/metabase.md)")
+    mf = meta_feature_frame(meta_features, target)
+    fitted = fit_meta_model(rows, mf, space, params["meta_model"], params["representation"],
+                            params.get("target", "iou"), seed=int(params.get("seed", 0)))
+    budget = float(params["budget_minutes"]) * 60
+    speeds = config_speeds(configs, metabase, hardware())
+    if params.get("k"):
+        k, k_reason = int(params["k"]), f"k = {int(params['k'])}: set by search.k"
+    else:
+        k, k_reason = choose_k(budget, speeds, int(params.get("k_max", 50)))
+    fidelity = None
+    if fitted.fidelity_aware and speeds is not None:
+        fidelity = np.clip(winner_fidelity(speeds, budget, k), min(fitted.fidelities),
+                           max(fitted.fidelities))
+    ranking = rank_configurations(fitted, configs, target["dataset"], mf, fidelity)
+    top = ranking.iloc[0]
+    suggestion = suggest_budget(top_k(ranking, k), metabase, target, 2**23, hardware())
+    info = {"k": k, "k_reason": k_reason, "fidelities": fitted.fidelities,
+            "expected_winner_pixels": float(top["fidelity_pixels"]) if fidelity is not None
+            else None,
+            "fidelity_note": (f"configurations scored at the training pixels each would reach "
+                              f"as the winner (top: 2^{np.log2(top['fidelity_pixels']):.1f})"
+                              if fidelity is not None else
+                              f"configurations scored at the meta-base fidelity "
+                              f"2^{np.log2(max(fitted.fidelities)):.0f} (single-fidelity rows "
+                              f"or no speed measured on this kind of device)"),
+            "meta_model": fitted.model_name, "representation": fitted.representation,
+            "target": fitted.target, "metric": metric, "metabase_rows": fitted.n_rows,
+            "metabase_datasets": fitted.train_datasets, "excluded_datasets": exclude,
+            "n_configs": len(configs), "budget_suggestion": suggestion}
+    log.info("ranked %d configurations with %s on %d rows from %d datasets; top: %s",
+             len(configs), fitted.model_name, fitted.n_rows, len(fitted.train_datasets),
+             ranking.iloc[0].to_dict())
+    log.info("%s This search: %.1f min.", budget_note(suggestion) or
+             "No budget suggestion: the meta-base has no rows from this kind of device.",
+             float(params["budget_minutes"]))
+    return ranking, info

@@ -2,12 +2,12 @@
 
 A representation is a ``+``-joined list of *families*:
 
-* ``hp`` - the encoded configuration (:func:`aixcell_automl.search_space.encode_configs`)
+* ``hp`` - the encoded configuration (:func:`aixcell_automl.core.search_space.encode_configs`)
 * one family per registered meta-feature extractor, named by its declared prefix without the
   ``_`` (:func:`extractor_families`): the built-ins give ``hc`` (handcrafted), ``ug``
   (user-given) and ``rad`` (raw radiomics); a plugin's extractor with prefix ``tex_`` gives
   ``tex``, so ``"hp+hc+tex"`` feeds its features to the meta-model
-* ``en`` - engineered (dataset x configuration) features, the five formulas of SPEC §4
+* ``en`` - engineered (dataset x configuration) features, the five formulas of docs/method.md §4
 * derived from the radiomics features by :func:`meta_feature_frame`: ``rad_pca`` - radiomics PCA
   components; ``rad_sim`` - cosine similarity to each *training* dataset; ``en_rad`` - radiomics
   PCA components x (learning rate, backbone, classes); ``rad_raw`` - the full normalised
@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aixcell_automl.core.search_space import encode_configs
 from aixcell_automl.metafeatures.engineered import engineered_features
-from aixcell_automl.search_space import encode_configs
 
 REPRESENTATIONS: dict[str, tuple[str, ...]] = {
     "hp": ("hp",),

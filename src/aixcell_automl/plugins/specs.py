@@ -16,8 +16,8 @@ class Backbone:
     ``build(input_channels, num_classes)`` returns an *uncompiled*, freshly initialised Keras
     model mapping ``(None, None, input_channels)`` to ``num_classes`` softmax maps; it must not
     download anything (pre-trained weights are loaded by name by the core). ``size_factor`` is
-    the backbone's weight in the engineered meta-features (SPEC §4: 0.5 for ResNet-18, 2 for
-    ResNet-50).
+    the backbone's weight in the engineered meta-features (docs/method.md §4: 0.5 for ResNet-18, 2
+    for ResNet-50).
     """
 
     name: str
@@ -84,7 +84,7 @@ class Metric:
 
     ``per_class(cm)`` returns one value per class in [0, 1], NaN for a class absent from both
     truth and prediction. The score is the mean over the foreground classes that are not NaN
-    (:func:`aixcell_automl.metrics.mean_foreground`: the one averaging rule). Higher is better.
+    (:func:`aixcell_automl.core.metrics.mean_foreground`: the one averaging rule). Higher is better.
     ``label`` names it in reports and figures.
     """
 
@@ -97,7 +97,7 @@ class Metric:
 class SearchStrategy:
     """How a search spends its budget on configurations.
 
-    ``run(ctx)`` takes a :class:`aixcell_automl.search.SearchContext` (the ranked candidates
+    ``run(ctx)`` takes a :class:`aixcell_automl.search.run.SearchContext` (the ranked candidates
     with the plan among them, the plan, the space, the budget, k, the seed, and ``run_rung``,
     which trains ``[(config, seconds), ...]`` - each continuing from its checkpoint - and returns
     their states) and returns a trace ``{"rungs": [{"rung", "seconds_per_trial", "trials":

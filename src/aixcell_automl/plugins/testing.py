@@ -113,7 +113,7 @@ def _check_registry() -> None:
 def _check_search_space(provided: dict[str, list]) -> None:
     """A backbone or augmentation needs its register hook and ``extend_search_space`` to agree
     by name: what the space names is registered, what is registered is in the space."""
-    from aixcell_automl.search_space import build_space
+    from aixcell_automl.core.search_space import build_space
 
     try:
         space = build_space()
@@ -145,8 +145,8 @@ def _exercise(provided: dict[str, list], build_models: bool) -> None:
         check_metric(metric)
     if provided.get("metafeature_extractor"):
         with tempfile.TemporaryDirectory() as tmp:
-            from aixcell_automl.dataset import load_dataset
-            from aixcell_automl.demo_data import write_demo_dataset
+            from aixcell_automl.core.dataset import load_dataset
+            from aixcell_automl.core.demo_data import write_demo_dataset
 
             ds = load_dataset(write_demo_dataset(Path(tmp) / "d", n_images=3, size=48, seed=0))
             for ex in provided["metafeature_extractor"]:
@@ -168,8 +168,8 @@ def check_strategy(strategy) -> None:
     """Run on a stub trainer (each configuration's score is fixed, training is instant): the
     strategy must stay within the budget, train only what it records, and name as winner the
     best configuration it trained."""
-    from aixcell_automl.search import SearchContext
-    from aixcell_automl.search_space import DEFAULT_SPACE, enumerate_configs
+    from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
+    from aixcell_automl.search.run import SearchContext
 
     configs = enumerate_configs(DEFAULT_SPACE)
     quality = {c["config_id"]: 0.3 + 0.6 * (i % 97) / 97 for i, c in enumerate(configs)}
@@ -253,7 +253,7 @@ def check_backbone(bb) -> None:
     """Build through the core (2 input channels, 3 classes), check the softmax output on a tiny
     input and run one training step that changes the weights and gives a finite loss."""
     from aixcell_automl._env import tensorflow
-    from aixcell_automl.model import build_model, focal_loss, make_optimizer
+    from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
 
     tf, _, _ = tensorflow()
     rng = np.random.default_rng(0)

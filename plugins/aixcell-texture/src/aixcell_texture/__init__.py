@@ -32,7 +32,7 @@ def image_texture(grey: np.ndarray) -> np.ndarray:
 
 def texture_features(ds, sample_size: int, seed: int) -> dict[str, float]:
     """Mean texture of a seeded sample of ``sample_size`` images (all when fewer)."""
-    from aixcell_automl.normalization import normalize_image
+    from aixcell_automl.core.normalization import normalize_image
 
     n = len(ds)
     rng = np.random.default_rng(seed)

@@ -7,37 +7,35 @@ from pathlib import Path
 
 import pandas as pd
 
-from aixcell_automl import executors
-from aixcell_automl.comparison import (
+from aixcell_automl.core.dataset import load_dataset
+from aixcell_automl.core.search_space import build_space
+from aixcell_automl.metabase.store import append_row, read_rows
+from aixcell_automl.search.comparison import (
     METHODS,
     check_methods,
-    comparison_figure,
     run_key,
     run_once_from_path,
     summary_table,
     wins_ties_losses,
 )
-from aixcell_automl.dataset import load_dataset
-from aixcell_automl.metabase import append_row, read_rows
-from aixcell_automl.search_space import build_space
+from aixcell_automl.training import executors
 
 log = logging.getLogger(__name__)
 
 
 def compare_methods(params: dict, search_params: dict, train_params: dict, space_params: dict,
                     mf_params: dict, metabase: pd.DataFrame,
-                    meta_features_table: pd.DataFrame) -> pd.DataFrame:
+                    meta_features: pd.DataFrame) -> pd.DataFrame:
     """Every method x dataset x seed at ``params['budget_minutes']``; finished runs (in
     ``params['out']``) are skipped, so an interrupted evaluation resumes. Each run trains in a
     fresh process (``params['executor']``, default ``isolated``, see :mod:`.executors`).
     Returns this evaluation's rows."""
-    from aixcell_automl.pipelines.search.nodes import (
-        candidates_with_plan,
-        make_plan,
-        measure_dataset,
-        rank,
-    )
-    from aixcell_automl.pipelines.train.nodes import make_split, settings_from
+    from aixcell_automl.core.dataset import make_split
+    from aixcell_automl.metafeatures.table import extract_dataset_features
+    from aixcell_automl.metalearning.ranking import rank_for_target
+    from aixcell_automl.search.candidates import candidates_with_plan
+    from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset
+    from aixcell_automl.training.loop import settings_from
 
     methods = list(params.get("methods") or METHODS)
     check_methods(methods)
@@ -52,8 +50,8 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
     for name in params["datasets"]:
         ds = load_dataset(root / name)
         split = make_split(ds, {"split_seed": 0})
-        target = measure_dataset(ds, mf_params)
-        plan = make_plan(ds, split)["configuration"]
+        target = extract_dataset_features(ds, mf_params)
+        plan = plan_dataset(dataset_fingerprint(ds, split["train"]))["configuration"]
         for seed in seeds:
             ranked = None
             for method in methods:
@@ -65,9 +63,10 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
                 candidates = [plan]  # the baselines choose their own configurations
                 if method not in ("random_halving", "rule_default", "optuna"):
                     if ranked is None:  # the plan + the meta-model's top k - 1
-                        ranking, _ = rank(target, metabase, meta_features_table, space_params,
-                                          {**search_params, "seed": seed, "k": k,
-                                           "budget_minutes": params["budget_minutes"]})
+                        ranking, _ = rank_for_target(
+                            target, metabase, meta_features, space_params,
+                            {**search_params, "seed": seed, "k": k,
+                             "budget_minutes": params["budget_minutes"]})
                         ranked = candidates_with_plan(ranking, {"configuration": plan}, k)
                     candidates = ranked
                 run_root = Path(params["run_root"]) / name / method / f"seed{seed}"
@@ -98,4 +97,6 @@ def summarise(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 
 def plot_comparison(runs: pd.DataFrame):
+    from aixcell_automl.report.figures import comparison_figure
+
     return comparison_figure(runs.to_dict("records"))

@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(compare_methods, ["params:evaluate", "params:search", "params:train",
                                "params:search_space", "params:meta_features", "metabase",
-                               "meta_features_table"], "evaluation_runs", name="compare_methods"),
+                               "meta_features"], "evaluation_runs", name="compare_methods"),
         node(summarise, "evaluation_runs", ["evaluation_table", "evaluation_report"],
              name="summarise_evaluation"),
         node(plot_comparison, "evaluation_runs", "evaluation_plot", name="plot_evaluation"),

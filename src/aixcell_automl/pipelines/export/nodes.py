@@ -13,8 +13,8 @@ import json
 import logging
 from pathlib import Path
 
-from aixcell_automl.dataset import SegmentationDataset
-from aixcell_automl.errors import UserError
+from aixcell_automl.core.dataset import SegmentationDataset
+from aixcell_automl.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def report_facts(info: dict, reports: Path | str) -> dict | None:
 
 def evaluated_facts(model, info: dict, dataset: SegmentationDataset, split: dict) -> dict:
     """Facts measured now: IoU on the test split (the validation split if there is no test)."""
-    from aixcell_automl.pipelines.train.nodes import evaluate_on_test
+    from aixcell_automl.training.predict import evaluate_on_test
 
     result = evaluate_on_test((model, info), dataset, split)
     return {"source": "search" if info.get("search_run") else "train",

@@ -3,8 +3,8 @@ offline with bioimageio.spec and bioimageio.core) and ``model.onnx`` beside its 
 
 from kedro.pipeline import Pipeline, node
 
+from aixcell_automl.core.dataset import make_split
 from aixcell_automl.pipelines.export.nodes import export_model
-from aixcell_automl.pipelines.train.nodes import make_split
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,4 +1,5 @@
-"""Nodes of the ``meta_features`` pipeline (SPEC §4): one row of meta-features per dataset."""
+"""Nodes of the ``meta_features`` pipeline (docs/method.md §4): one row of meta-features per
+dataset."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aixcell_automl.metafeatures.radiomics import (
     normalize_table,
     raw_radiomics_columns,
 )
-from aixcell_automl.report import pyplot
+from aixcell_automl.report.figures import pyplot
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def extract_meta_features(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``rad_*``, ...) and the image-level radiomics table (``dataset``, ``image``, ``rad_*``) of the
     radiomics sample.
     """
-    from aixcell_automl.dataset import load_dataset
+    from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.metafeatures.table import (
         DEFAULT_CACHE_DIR,
         extract_dataset_features,

@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from aixcell_automl.core.search_space import build_space
 from aixcell_automl.metalearning.evaluation import lodo, lodo_baselines
 from aixcell_automl.metalearning.ranking import fit_meta_model, training_rows
 from aixcell_automl.metalearning.representation import meta_feature_frame, representations
-from aixcell_automl.search_space import build_space
 
 log = logging.getLogger(__name__)
 METRICS = ["z", "z_norm", "kendall", "pearson", "rmse", "diff_iou", "regret"]
@@ -140,7 +140,7 @@ def choose_and_fit(summary: pd.DataFrame, metabase: pd.DataFrame, meta_features:
 
 def z_plot(summary: pd.DataFrame):
     """Mean z per model x representation, one heatmap per target; baselines in the title."""
-    from aixcell_automl.report import pyplot
+    from aixcell_automl.report.figures import pyplot
 
     plt = pyplot()
 
@@ -171,7 +171,7 @@ def z_plot(summary: pd.DataFrame):
 
 def importance_plot(fitted, metabase: pd.DataFrame, meta_features: pd.DataFrame, params: dict):
     """Permutation importance of the chosen meta-model's inputs (top 20; thesis Figure 33)."""
-    from aixcell_automl.report import pyplot
+    from aixcell_automl.report.figures import pyplot
 
     plt = pyplot()
 
@@ -192,7 +192,7 @@ def scatter_plot(choice: dict, metabase: pd.DataFrame, meta_features: pd.DataFra
                  space_params: dict, params: dict):
     """Predicted score vs true IoU per held-out dataset for the chosen combination, the true
     top 10 % in orange (thesis Figure 34)."""
-    from aixcell_automl.report import pyplot
+    from aixcell_automl.report.figures import pyplot
 
     plt = pyplot()
 

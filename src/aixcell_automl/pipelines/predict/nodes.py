@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from aixcell_automl.dataset import read_image
-from aixcell_automl.errors import UserError
-from aixcell_automl.predict import overlay, predict_mask
+from aixcell_automl.core.dataset import read_image
+from aixcell_automl.core.errors import UserError
+from aixcell_automl.training.predict import overlay, predict_mask
 
 log = logging.getLogger(__name__)
 

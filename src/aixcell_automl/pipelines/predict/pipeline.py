@@ -3,8 +3,8 @@ unreadable files are skipped and listed in ``skipped.csv``."""
 
 from kedro.pipeline import Pipeline, node
 
-from aixcell_automl.engines import select_engine
 from aixcell_automl.pipelines.predict.nodes import check_skipped, postprocess, predict_images
+from aixcell_automl.training.engines import select_engine
 
 
 def create_pipeline(**kwargs) -> Pipeline:

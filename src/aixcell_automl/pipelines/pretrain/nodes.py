@@ -5,15 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from aixcell_automl.dataset import load_dataset
-from aixcell_automl.search_space import config_id
-from aixcell_automl.training import (
-    Budget,
-    best_model,
-    hardware,
-    pooled_trial_data,
-    train_trial,
-)
+from aixcell_automl.core.dataset import load_dataset
+from aixcell_automl.core.search_space import config_id
+from aixcell_automl.training.hardware import hardware
+from aixcell_automl.training.loop import Budget, best_model, train_trial
+from aixcell_automl.training.trial_data import pooled_trial_data
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +17,7 @@ log = logging.getLogger(__name__)
 def pretrain_model(params: dict):
     """Train one configuration on the pooled datasets of ``params['sets'][params['name']]``;
     returns ``((model, info), state)``. Re-running resumes from the run folder."""
-    from aixcell_automl.pipelines.train.nodes import settings_from
+    from aixcell_automl.training.loop import settings_from
 
     name = params["name"]
     if name not in params["sets"]:

@@ -4,7 +4,7 @@ transfer experiment can start from (``init_weights``)."""
 from kedro.pipeline import Pipeline, node
 
 from aixcell_automl.pipelines.pretrain.nodes import pretrain_model
-from aixcell_automl.pipelines.train.nodes import plot_learning_curve
+from aixcell_automl.report.figures import plot_learning_curve
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -6,14 +6,17 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from aixcell_automl.data_pipeline import dataset_channels
-from aixcell_automl.dataset import SegmentationDataset
-from aixcell_automl.errors import UserError
-from aixcell_automl.metalearning.ranking import fit_meta_model, rank_configurations, training_rows
-from aixcell_automl.search_space import build_space, enumerate_configs
+from aixcell_automl.core.dataset import SegmentationDataset
+from aixcell_automl.core.search_space import build_space
+from aixcell_automl.search.budget import budget_note
+from aixcell_automl.search.candidates import (
+    candidates_with_plan,
+    config_of_ranking_row,
+    metabase_position,
+)
+from aixcell_automl.training.data_pipeline import dataset_channels
 
 log = logging.getLogger(__name__)
 
@@ -29,108 +32,23 @@ def measure_dataset(dataset: SegmentationDataset, params: dict) -> dict:
 
 
 def make_plan(dataset: SegmentationDataset, split: dict) -> dict:
-    """The dataset's plan (``plans.json``, see :mod:`aixcell_automl.plan`): a rule-based
+    """The dataset's plan (``plans.json``, see :mod:`aixcell_automl.search.plan`): a rule-based
     configuration with the reason for every setting; always a candidate of the search."""
-    from aixcell_automl.plan import dataset_fingerprint, plan_dataset
+    from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset
 
     plan = plan_dataset(dataset_fingerprint(dataset, split["train"]))
     log.info("plan of %s: %s", dataset.name, plan["configuration"])
     return plan
 
 
-def rank(target: dict, metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params: dict,
-         params: dict) -> tuple[pd.DataFrame, dict]:
-    """Train the meta-model on the other datasets' meta-base rows; rank every configuration.
-
-    Without ``search.k`` the search chooses k (:func:`aixcell_automl.search.choose_k`). A
-    fidelity-aware meta-model (rows of several fidelities) scores each configuration at the
-    training pixels it would reach if it won within the budget: its measured speed on this kind
-    of device times the winner's share of the budget, within the meta-base's fidelities."""
-    from aixcell_automl.metalearning.representation import meta_feature_frame
-    from aixcell_automl.search import choose_k, config_speeds, suggest_budget, winner_fidelity
-    from aixcell_automl.training import hardware
-
-    space = build_space(space_params)
-    configs = enumerate_configs(space)
-    same = set(metabase.loc[metabase["dataset_hash"] == target["dataset_hash"], "dataset"]) if len(
-        metabase) else set()
-    exclude = sorted(same | {target["dataset"]})
-    metric = params.get("metric", "iou")
-    rows = training_rows(metabase, exclude=exclude, metric=metric,
-                         protocol=params.get("metabase_protocol"))
-    if rows.empty:
-        raise UserError(f"the meta-base has no usable rows scored by {metric!r} from other "
-                           f"datasets: run `kedro run --pipeline=metabase` (see "
-                           f"docs/metabase.md)")
-    mf = meta_feature_frame(meta_features, target)
-    fitted = fit_meta_model(rows, mf, space, params["meta_model"], params["representation"],
-                            params.get("target", "iou"), seed=int(params.get("seed", 0)))
-    budget = float(params["budget_minutes"]) * 60
-    speeds = config_speeds(configs, metabase, hardware())
-    if params.get("k"):
-        k, k_reason = int(params["k"]), f"k = {int(params['k'])}: set by search.k"
-    else:
-        k, k_reason = choose_k(budget, speeds, int(params.get("k_max", 50)))
-    fidelity = None
-    if fitted.fidelity_aware and speeds is not None:
-        fidelity = np.clip(winner_fidelity(speeds, budget, k), min(fitted.fidelities),
-                           max(fitted.fidelities))
-    ranking = rank_configurations(fitted, configs, target["dataset"], mf, fidelity)
-    top = ranking.iloc[0]
-    suggestion = suggest_budget(top_k(ranking, k), metabase, target, 2**23, hardware())
-    info = {"k": k, "k_reason": k_reason, "fidelities": fitted.fidelities,
-            "expected_winner_pixels": float(top["fidelity_pixels"]) if fidelity is not None
-            else None,
-            "fidelity_note": (f"configurations scored at the training pixels each would reach "
-                              f"as the winner (top: 2^{np.log2(top['fidelity_pixels']):.1f})"
-                              if fidelity is not None else
-                              f"configurations scored at the meta-base fidelity "
-                              f"2^{np.log2(max(fitted.fidelities)):.0f} (single-fidelity rows "
-                              f"or no speed measured on this kind of device)"),
-            "meta_model": fitted.model_name, "representation": fitted.representation,
-            "target": fitted.target, "metric": metric, "metabase_rows": fitted.n_rows,
-            "metabase_datasets": fitted.train_datasets, "excluded_datasets": exclude,
-            "n_configs": len(configs), "budget_suggestion": suggestion}
-    log.info("ranked %d configurations with %s on %d rows from %d datasets; top: %s",
-             len(configs), fitted.model_name, fitted.n_rows, len(fitted.train_datasets),
-             ranking.iloc[0].to_dict())
-    log.info("%s This search: %.1f min.", budget_note(suggestion) or
-             "No budget suggestion: the meta-base has no rows from this kind of device.",
-             float(params["budget_minutes"]))
-    return ranking, info
-
-
-def top_k(ranking: pd.DataFrame, k: int) -> list[dict]:
-    """The first ``k`` configurations of a ranking as plain dicts."""
-    return [config_of_ranking_row(row) for row in ranking.head(k).to_dict("records")]
-
-
-def config_of_ranking_row(row: dict) -> dict:
-    """A configuration (with ``config_id``) from a row of a ranking."""
-    return {key: (v.item() if hasattr(v, "item") else v) for key, v in row.items()
-            if key not in ("predicted_score", "rank", "fidelity_pixels")}
-
-
-def candidates_with_plan(ranking: pd.DataFrame, plan: dict, k: int) -> list[dict]:
-    """The plan's configuration and the ranking's best ``k - 1`` others, in ranking order (the
-    plan enters at its own rank)."""
-    pid = plan["configuration"]["config_id"]
-    others = ranking[ranking["config_id"] != pid].head(max(k - 1, 0))
-    own = ranking[ranking["config_id"] == pid]
-    rows = pd.concat([others, own]).sort_values("rank") if len(own) else others
-    out = [config_of_ranking_row(r) for r in rows.to_dict("records")]
-    if not len(own):  # a plan edited outside the search space: it still competes, ranked last
-        out.append(dict(plan["configuration"]))
-    return out
-
-
 def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank_info: dict,
           plan: dict, params: dict, train_params: dict, space_params: dict) -> dict:
     """The search strategy (``search.strategy``, default successive halving) over the plan and
     the ranking's top k - 1 (see :mod:`aixcell_automl.search`)."""
-    from aixcell_automl.pipelines.train.nodes import settings_from
-    from aixcell_automl.search import check_budget, run_search
-    from aixcell_automl.training import make_trial_data
+    from aixcell_automl.search.budget import check_budget
+    from aixcell_automl.search.run import run_search
+    from aixcell_automl.training.loop import settings_from
+    from aixcell_automl.training.trial_data import make_trial_data
 
     k = int(rank_info["k"])
     budget = float(params["budget_minutes"]) * 60
@@ -160,10 +78,11 @@ def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank
 def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, trace: dict,
              metabase: pd.DataFrame):
     """Load the winner's best weights, evaluate on the test split; returns (model, metrics)."""
-    from aixcell_automl.data_pipeline import load_images, validation_regions
-    from aixcell_automl.model import build_model
-    from aixcell_automl.pipelines.train.nodes import evaluate_on_test
-    from aixcell_automl.training import check_beats_trivial, hardware
+    from aixcell_automl.training.acceptance import check_beats_trivial
+    from aixcell_automl.training.data_pipeline import load_images, validation_regions
+    from aixcell_automl.training.hardware import hardware
+    from aixcell_automl.training.model import build_model
+    from aixcell_automl.training.predict import evaluate_on_test
 
     channels = dataset_channels(dataset)
     score = max(t["score"] for r in trace["rungs"] for t in r["trials"]
@@ -193,30 +112,15 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
     return (model, info), metrics
 
 
-def metabase_position(metabase: pd.DataFrame, dataset: str, config_id: str) -> dict | None:
-    """Where the winner sits among the dataset's own meta-base rows (if it has any)."""
-    if metabase.empty:
-        return None
-    rows = metabase[(metabase["dataset"] == dataset) & (metabase["status"] == "ok")]
-    if rows.empty:
-        return None
-    ious = rows["val_iou"].to_numpy(float)
-    own = rows.loc[rows["config_id"] == config_id, "val_iou"]
-    out = {"rows": len(rows), "best_iou": float(ious.max()), "median_iou": float(np.median(ious))}
-    if len(own):
-        out["winner_metabase_iou"] = float(own.iloc[0])
-        out["winner_percentile"] = float((ious <= own.iloc[0]).mean() * 100)
-    return out
-
-
 def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.DataFrame,
            rank_info: dict, trace: dict, model_and_info, metrics: dict, params: dict):
     """The search's figures and a self-contained HTML report."""
-    from aixcell_automl.metabase import library_versions
+    from aixcell_automl.metabase.store import library_versions
     from aixcell_automl.plugins.registry import augmentations, get
-    from aixcell_automl.predict import predict_mask
-    from aixcell_automl.report import halving_figure, html_report, overlay_figure
-    from aixcell_automl.search import plan_outcome
+    from aixcell_automl.report.figures import halving_figure, overlay_figure
+    from aixcell_automl.report.html import html_report
+    from aixcell_automl.search.run import plan_outcome
+    from aixcell_automl.training.predict import predict_mask
 
     model, info = model_and_info
     index = {s: i for i, s in enumerate(dataset.stems)}
@@ -250,20 +154,9 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
     return html, hfig, ofig
 
 
-def budget_note(suggestion: dict | None) -> str:
-    """One sentence on the suggested budget ("" without a suggestion)."""
-    if not suggestion:
-        return ""
-    return (f"Suggested budget for k={suggestion['k']} on this dataset: "
-            f"{suggestion['budget_seconds'] / 60:.1f} min, so that the winner sees "
-            f"{suggestion['winner_pixels'] / 1e6:.1f} Mpx at the median training speed the "
-            f"meta-base measured for these configurations "
-            f"({suggestion['pixels_per_second'] / 1e6:.3f} Mpx/s on {suggestion['measured_on']}).")
-
-
 def learn_from_use(dataset: SegmentationDataset, trace: dict, params: dict) -> pd.DataFrame:
     """Opt-in (``search.append_to_metabase``): the search's trials as meta-base rows."""
-    from aixcell_automl.search import halving_rows
+    from aixcell_automl.search.run import halving_rows
 
     if not params.get("append_to_metabase"):
         return pd.DataFrame()

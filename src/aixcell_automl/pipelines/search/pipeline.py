@@ -2,6 +2,8 @@
 
 from kedro.pipeline import Pipeline, node
 
+from aixcell_automl.core.dataset import make_split
+from aixcell_automl.metalearning.ranking import rank_for_target
 from aixcell_automl.pipelines.export.nodes import export_search_winner
 from aixcell_automl.pipelines.search.nodes import (
     finalize,
@@ -9,10 +11,8 @@ from aixcell_automl.pipelines.search.nodes import (
     learn_from_use,
     make_plan,
     measure_dataset,
-    rank,
     report,
 )
-from aixcell_automl.pipelines.train.nodes import make_split
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -21,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(measure_dataset, ["raw_dataset", "params:meta_features"], "target_meta_features",
              name="measure_dataset"),
         node(make_plan, ["raw_dataset", "search_split"], "search_plan", name="plan_dataset"),
-        node(rank, ["target_meta_features", "metabase", "meta_features_table",
+        node(rank_for_target, ["target_meta_features", "metabase", "meta_features",
                     "params:search_space", "params:search"], ["ranking", "ranking_info"],
              name="rank_configurations"),
         node(halve, ["raw_dataset", "search_split", "ranking", "ranking_info", "search_plan",

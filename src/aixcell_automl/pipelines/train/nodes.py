@@ -2,9 +2,9 @@
 
 The trained model is installed as the current model only if its best validation score beats the
 best *constant* predictor's (one class everywhere, the same metric) on the same validation pixels
-(:func:`aixcell_automl.training.check_beats_trivial`, which the search uses too); otherwise the
-run fails with the reason and the current model stays. A configuration value outside the search
-space logs a warning naming the range; one that cannot train at all is an error.
+(:func:`aixcell_automl.training.acceptance.check_beats_trivial`, which the search uses too);
+otherwise the run fails with the reason and the current model stays. A configuration value outside
+the search space logs a warning naming the range; one that cannot train at all is an error.
 """
 
 from __future__ import annotations
@@ -13,37 +13,14 @@ import logging
 import math
 from pathlib import Path
 
-from aixcell_automl.dataset import SegmentationDataset, split_dataset
-from aixcell_automl.errors import UserError
-from aixcell_automl.search_space import TRAINING_DIMENSIONS, config_id
-from aixcell_automl.training import (
-    Budget,
-    Settings,
-    best_model,
-    check_beats_trivial,
-    make_trial_data,
-    train_trial,
-)
+from aixcell_automl.core.dataset import SegmentationDataset
+from aixcell_automl.core.errors import UserError
+from aixcell_automl.core.search_space import TRAINING_DIMENSIONS, config_id
+from aixcell_automl.training.acceptance import check_beats_trivial
+from aixcell_automl.training.loop import Budget, best_model, settings_from, train_trial
+from aixcell_automl.training.trial_data import make_trial_data
 
 log = logging.getLogger(__name__)
-
-
-def make_split(dataset: SegmentationDataset, params: dict) -> dict:
-    """Train/val/test stems (respects a predefined split), with the seed that drew them."""
-    parts = split_dataset(dataset, params.get("split_fractions", (0.8, 0.1, 0.1)),
-                          seed=int(params.get("split_seed", 0)))
-    log.info("%s: %d train / %d val / %d test images", dataset.name, len(parts["train"]),
-             len(parts["val"]), len(parts["test"]))
-    return {**parts, "seed": int(params.get("split_seed", 0)),
-            "predefined": bool(dataset.metadata.get("split"))}
-
-
-def settings_from(params: dict) -> Settings:
-    es = params.get("early_stopping", {})
-    return Settings(eval_every_pixels=int(params.get("eval_every_pixels", 2**22)),
-                    val_pixels=int(params.get("val_pixels", 2**21)),
-                    es_delta=float(es.get("delta", 0.05)), es_patience=int(es.get("patience", 8)),
-                    init_weights=params.get("init_weights"))
 
 
 def check_config(config: dict, space: dict) -> list[str]:
@@ -94,8 +71,8 @@ def check_config(config: dict, space: dict) -> list[str]:
 
 def train_plan(dataset: SegmentationDataset, split: dict, params: dict) -> dict:
     """The plan ``train`` writes (``plans.json``): read from ``train.plan`` (a plans.json, e.g.
-    one you edited) if given, else made from the dataset (see :mod:`aixcell_automl.plan`)."""
-    from aixcell_automl.plan import dataset_fingerprint, plan_dataset, read_plan
+    one you edited) if given, else made from the dataset (see :mod:`aixcell_automl.search.plan`)."""
+    from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset, read_plan
 
     if params.get("plan"):
         plan = read_plan(params["plan"])
@@ -135,45 +112,3 @@ def train_model(dataset: SegmentationDataset, split: dict, plan: dict, params: d
     return model_and_info, state
 
 
-def evaluate_on_test(model_and_info, dataset: SegmentationDataset, split: dict,
-                     metric: str = "iou") -> dict:
-    """Whole-image IoU and ``metric`` of the model on the test split (falls back to val if test
-    is empty)."""
-    from aixcell_automl.predict import evaluate
-
-    model, info = model_and_info
-    part = "test" if split["test"] else "val"
-    index = {s: i for i, s in enumerate(dataset.stems)}
-    images = [dataset.image(index[s]) for s in split[part]]
-    masks = [dataset.mask(index[s]) for s in split[part]]
-    result = evaluate(model, info, images, masks, metric)
-    log.info("%s IoU on %d %s images: %.4f %s", dataset.name, len(images), part,
-             result["mean_iou"], result["per_class_iou"])
-    return {"split": part, "images": split[part], "dataset": dataset.name,
-            "config": info["config"], "best_val_iou": info["best_val_iou"], **result}
-
-
-def plot_learning_curve(state: dict):
-    """Validation IoU (and loss) per evaluation against training pixels."""
-    from aixcell_automl.report import pyplot
-
-    plt = pyplot()
-
-    hist = state["history"]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    px = [h["pixels"] / 1e6 for h in hist]
-    ax.plot(px, [h["val_iou"] for h in hist], "o-", label="validation IoU")
-    if state.get("best_eval"):
-        b = hist[state["best_eval"] - 1]
-        ax.plot([b["pixels"] / 1e6], [b["val_iou"]], "r*", ms=12, label="kept (best)")
-    ax.set_xlabel("training pixels (millions)")
-    ax.set_ylabel("IoU (mean over foreground classes)")
-    ax.set_ylim(0, 1)
-    ax2 = ax.twinx()
-    ax2.plot(px, [h["loss"] for h in hist], "--", color="grey", alpha=0.6, label="loss")
-    ax2.set_ylabel("focal loss (last batch)")
-    ax.legend(loc="lower right")
-    ax.set_title(f"{state['config'].get('backbone')} p{state['config'].get('patch_size')} "
-                 f"b{state['config'].get('batch_size')} lr{state['config'].get('learning_rate')}")
-    fig.tight_layout()
-    return fig

@@ -2,13 +2,10 @@
 
 from kedro.pipeline import Pipeline, node
 
-from aixcell_automl.pipelines.train.nodes import (
-    evaluate_on_test,
-    make_split,
-    plot_learning_curve,
-    train_model,
-    train_plan,
-)
+from aixcell_automl.core.dataset import make_split
+from aixcell_automl.pipelines.train.nodes import train_model, train_plan
+from aixcell_automl.report.figures import plot_learning_curve
+from aixcell_automl.training.predict import evaluate_on_test
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,4 +1,4 @@
-"""From scratch vs pre-trained starts on target datasets (SPEC §8)."""
+"""From scratch vs pre-trained starts on target datasets (docs/method.md §8)."""
 
 from aixcell_automl.pipelines.transfer_experiment.pipeline import create_pipeline
 

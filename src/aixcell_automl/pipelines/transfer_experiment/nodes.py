@@ -10,16 +10,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from aixcell_automl.dataset import load_dataset, split_dataset
-from aixcell_automl.search_space import config_id
-from aixcell_automl.training import (
-    Budget,
-    hardware,
-    make_trial_data,
-    release_models,
-    train_trial,
-)
-from aixcell_automl.transfer import epochs_to_fraction, weights_file
+from aixcell_automl.core.dataset import load_dataset, split_dataset
+from aixcell_automl.core.search_space import config_id
+from aixcell_automl.training.hardware import hardware
+from aixcell_automl.training.loop import Budget, release_models, train_trial
+from aixcell_automl.training.transfer import epochs_to_fraction, weights_file
+from aixcell_automl.training.trial_data import make_trial_data
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +48,7 @@ def run_experiment(params: dict) -> dict:
     initialisation, patch order and augmentation. Runs are resumable (one run folder per
     target, start and seed). Returns the learning curves and what each run did (new layers,
     when they settled)."""
-    from aixcell_automl.pipelines.train.nodes import settings_from
+    from aixcell_automl.training.loop import settings_from
 
     starts = dict(params["starts"])
     targets = [load_dataset(Path(params["datasets_root"]) / t) for t in params["targets"]]
@@ -118,7 +114,7 @@ def plot_curves(curves: dict):
     """Validation IoU per epoch, one panel per target, one colour per start (thesis Fig.
     24-27): thin lines are seeds, the thick line their mean; a dot marks where a transferred
     model's frozen layers were released."""
-    from aixcell_automl.report import pyplot
+    from aixcell_automl.report.figures import pyplot
 
     plt = pyplot()
 

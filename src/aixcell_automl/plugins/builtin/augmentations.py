@@ -1,4 +1,4 @@
-"""Built-in augmentations (SPEC §1): flip, brightness + Gaussian blur, grid distortion."""
+"""Built-in augmentations (docs/method.md §1): flip, brightness + Gaussian blur, grid distortion."""
 
 from __future__ import annotations
 

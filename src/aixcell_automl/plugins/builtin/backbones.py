@@ -18,7 +18,7 @@ def sm_unet_builder(encoder: str):
             input_shape=(None, None, input_channels),
             classes=num_classes,
             activation="softmax",
-            encoder_weights=None,  # never download (local files: see aixcell_automl.transfer)
+            encoder_weights=None,  # never download (local weights: training/transfer.py)
         )
 
     return build

@@ -1,4 +1,4 @@
-"""Built-in meta-feature extractors (SPEC §4): handcrafted, user-given, radiomics."""
+"""Built-in meta-feature extractors (docs/method.md §4): handcrafted, user-given, radiomics."""
 
 from __future__ import annotations
 

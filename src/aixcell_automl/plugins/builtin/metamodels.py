@@ -1,4 +1,4 @@
-"""Built-in meta-models (SPEC §6)."""
+"""Built-in meta-models (docs/method.md §6)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aixcell_automl.metrics import per_class_dice, per_class_iou
+from aixcell_automl.core.metrics import per_class_dice, per_class_iou
 from aixcell_automl.plugins import hookimpl
 from aixcell_automl.plugins.specs import Metric
 

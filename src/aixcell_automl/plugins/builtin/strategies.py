@@ -12,10 +12,10 @@
 
 from __future__ import annotations
 
-from aixcell_automl.halving import score_of, slice_seconds, successive_halving, winner_share
+from aixcell_automl.core.search_space import config_id, enumerate_configs, sample_configs
 from aixcell_automl.plugins import hookimpl
 from aixcell_automl.plugins.specs import SearchStrategy
-from aixcell_automl.search_space import config_id, enumerate_configs, sample_configs
+from aixcell_automl.search.halving import score_of, slice_seconds, successive_halving, winner_share
 
 
 def halving_over_candidates(ctx) -> dict:

@@ -1,0 +1,1 @@
+"""What a person looks at: figures and the self-contained HTML report of a search."""

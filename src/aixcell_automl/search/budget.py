@@ -1,0 +1,114 @@
+"""How much budget, and how many candidates: slices long enough to learn, k chosen from the
+configurations' measured speeds, the fidelity a winner would reach, a suggested budget."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from aixcell_automl.search.halving import (
+    slice_seconds,
+    suggest_k,
+    winner_share,
+)
+
+log = logging.getLogger(__name__)
+
+
+def check_budget(budget_seconds: float, k: int, min_slice_seconds: float) -> dict:
+    """Warn (and suggest a k) when the first rung's slice is too short to train anything."""
+    first = slice_seconds(budget_seconds, k)[0]
+    ok = first >= min_slice_seconds
+    advice = {"first_slice_seconds": first, "min_slice_seconds": min_slice_seconds, "ok": ok,
+              "suggested_k": suggest_k(budget_seconds, min_slice_seconds, max(k, 1))}
+    if not ok:
+        log.warning("budget %.0f s is too small for k=%d: the first rung gives each configuration "
+                    "%.1f s (< %.0f s needed to build, train and evaluate once). Use k=%d or a "
+                    "budget of at least %.0f s.", budget_seconds, k, first, min_slice_seconds,
+                    advice["suggested_k"], min_slice_seconds * budget_seconds / max(first, 1e-9))
+    return advice
+
+
+def config_speeds(configs: list[dict], metabase: pd.DataFrame, hardware: str
+                  ) -> np.ndarray | None:
+    """Training speed (pixels per second) of each configuration as the meta-base measured it on
+    the same kind of device (``cpu``/``gpu`` prefix of ``hardware``): the median of the rows with
+    the same backbone, patch and batch size, else of the same backbone, else of all. Build,
+    tracing and evaluation time are left out where a row records them. None without such rows."""
+    if metabase.empty or "hardware" not in metabase:
+        return None
+    kind = hardware.split(":")[0]
+    rows = metabase[(metabase["status"] == "ok") & (metabase["train_seconds"] > 0)
+                    & metabase["hardware"].fillna("").str.startswith(kind + ":")]
+    if rows.empty:
+        return None
+    spent = rows["train_seconds"].copy()
+    for col in ("overhead_seconds", "eval_seconds"):
+        if col in rows:
+            spent -= rows[col].fillna(0)
+    speed = rows["pixels_seen"] / spent.clip(lower=1e-3)
+    out = []
+    for c in configs:
+        same_bb = rows["hp_backbone"] == c["backbone"]
+        exact = speed[same_bb & (rows["hp_patch_size"] == c["patch_size"])
+                      & (rows["hp_batch_size"] == c["batch_size"])]
+        pick = exact if len(exact) else speed[same_bb] if same_bb.any() else speed
+        out.append(float(pick.median()))
+    return np.asarray(out)
+
+
+def suggest_budget(configs: list[dict], metabase: pd.DataFrame, target: dict,
+                   fidelity_pixels: int, hardware: str) -> dict | None:
+    """A budget (s) for successive halving over ``configs``: enough for the winner to see the
+    meta-base fidelity or one pass over the target dataset's pixels (from its meta-features),
+    whichever is more, at the median speed of :func:`config_speeds`. None without rows."""
+    speeds = config_speeds(configs, metabase, hardware)
+    if speeds is None:
+        return None
+    pps = float(np.median(speeds))
+    winner_pixels = max(fidelity_pixels,
+                        target["hc_n_images"] * target["hc_mean_image_shape"] ** 2)
+    kind = hardware.split(":")[0]
+    same_kind = metabase[metabase["hardware"].fillna("").str.startswith(kind + ":")
+                         & (metabase["status"] == "ok")]
+    return {"budget_seconds": float(winner_pixels / pps / winner_share(len(configs))),
+            "k": len(configs), "winner_pixels": float(winner_pixels), "pixels_per_second": pps,
+            "measured_on": ", ".join(sorted(same_kind["hardware"].unique())),
+            "rows": len(same_kind)}
+
+
+MIN_FIRST_RUNG_PIXELS = 2**21
+
+
+def choose_k(budget_seconds: float, speeds: np.ndarray | None, k_max: int = 50,
+             min_pixels: int = MIN_FIRST_RUNG_PIXELS) -> tuple[int, str]:
+    """The largest k <= ``k_max`` whose first rung gives a configuration of median speed at
+    least ``min_pixels`` training pixels, and the reason in words."""
+    if speeds is None or not len(speeds):
+        return 1, "no measured speed on this kind of device: k = 1 (the plan alone)"
+    pps = float(np.median(speeds))
+    k = suggest_k(budget_seconds, min_pixels / pps, k_max)
+    first = slice_seconds(budget_seconds, k)[0] * pps
+    return k, (f"k = {k}: the largest k (at most {k_max}) whose first rung gives each "
+               f"configuration at least 2^{int(np.log2(min_pixels))} training pixels "
+               f"({first / 2**20:.1f} Mpx at the median measured speed "
+               f"{pps / 1e3:.0f} kpx/s and {budget_seconds / 60:.1f} min)")
+
+
+def winner_fidelity(speeds: np.ndarray, budget_seconds: float, k: int) -> np.ndarray:
+    """Training pixels each configuration would see if it won a search of ``k`` candidates
+    within ``budget_seconds`` (its speed times its share of the budget)."""
+    return np.asarray(speeds, float) * budget_seconds * winner_share(k)
+
+
+def budget_note(suggestion: dict | None) -> str:
+    """One sentence on the suggested budget ("" without a suggestion)."""
+    if not suggestion:
+        return ""
+    return (f"Suggested budget for k={suggestion['k']} on this dataset: "
+            f"{suggestion['budget_seconds'] / 60:.1f} min, so that the winner sees "
+            f"{suggestion['winner_pixels'] / 1e6:.1f} Mpx at the median training speed the "
+            f"meta-base measured for these configurations "
+            f"({suggestion['pixels_per_second'] / 1e6:.3f} Mpx/s on {suggestion['measured_on']}).")

@@ -1,0 +1,47 @@
+"""The search's candidates: the plan and the ranking's best configurations; where a winner sits
+among a dataset's own meta-base rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def top_k(ranking: pd.DataFrame, k: int) -> list[dict]:
+    """The first ``k`` configurations of a ranking as plain dicts."""
+    return [config_of_ranking_row(row) for row in ranking.head(k).to_dict("records")]
+
+
+def config_of_ranking_row(row: dict) -> dict:
+    """A configuration (with ``config_id``) from a row of a ranking."""
+    return {key: (v.item() if hasattr(v, "item") else v) for key, v in row.items()
+            if key not in ("predicted_score", "rank", "fidelity_pixels")}
+
+
+def candidates_with_plan(ranking: pd.DataFrame, plan: dict, k: int) -> list[dict]:
+    """The plan's configuration and the ranking's best ``k - 1`` others, in ranking order (the
+    plan enters at its own rank)."""
+    pid = plan["configuration"]["config_id"]
+    others = ranking[ranking["config_id"] != pid].head(max(k - 1, 0))
+    own = ranking[ranking["config_id"] == pid]
+    rows = pd.concat([others, own]).sort_values("rank") if len(own) else others
+    out = [config_of_ranking_row(r) for r in rows.to_dict("records")]
+    if not len(own):  # a plan edited outside the search space: it still competes, ranked last
+        out.append(dict(plan["configuration"]))
+    return out
+
+
+def metabase_position(metabase: pd.DataFrame, dataset: str, config_id: str) -> dict | None:
+    """Where the winner sits among the dataset's own meta-base rows (if it has any)."""
+    if metabase.empty:
+        return None
+    rows = metabase[(metabase["dataset"] == dataset) & (metabase["status"] == "ok")]
+    if rows.empty:
+        return None
+    ious = rows["val_iou"].to_numpy(float)
+    own = rows.loc[rows["config_id"] == config_id, "val_iou"]
+    out = {"rows": len(rows), "best_iou": float(ious.max()), "median_iou": float(np.median(ious))}
+    if len(own):
+        out["winner_metabase_iou"] = float(own.iloc[0])
+        out["winner_percentile"] = float((ious <= own.iloc[0]).mean() * 100)
+    return out

@@ -1,0 +1,151 @@
+"""The search (docs/method.md §0, §7): rank all configurations with the meta-model, then run a
+registered search strategy (successive halving by default) over the plan and the ranking's top
+k - 1 on the user's dataset, each rung's trials run through an executor."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from aixcell_automl.core.atomic import atomic_write_json
+from aixcell_automl.search.halving import (
+    survivors_per_rung,
+)
+from aixcell_automl.training.loop import Budget, Settings, release_models, train_trial
+from aixcell_automl.training.trial_data import TrialData
+
+log = logging.getLogger(__name__)
+
+
+def plan_outcome(trace: dict) -> str:
+    """One sentence: did the plan (the rule-based configuration) win, and by how much."""
+    pid, win = trace.get("plan_config_id"), trace.get("winner")
+    scores = [{t["config_id"]: t["score"] for t in r["trials"]} for r in trace["rungs"]]
+    if not pid or not any(pid in r for r in scores):
+        return ""
+    last = max(i for i, r in enumerate(scores) if pid in r)
+    rung = scores[last]
+    if pid == win:
+        others = [v for c, v in rung.items() if c != pid]
+        if not others:
+            return (f"The plan's configuration won (validation score {rung[pid]:.3f}; no other "
+                    f"candidate reached the last rung).")
+        return (f"The plan's configuration won: validation score {rung[pid]:.3f} in the last "
+                f"rung against {max(others):.3f} for the runner-up "
+                f"({rung[pid] - max(others):+.3f}).")
+    return (f"A configuration of the meta-model's ranking won: in rung {last + 1}, where the "
+            f"plan's configuration {'stopped' if last + 1 < len(scores) else 'finished'}, it "
+            f"scored {rung[win]:.3f} against the plan's {rung[pid]:.3f} "
+            f"({rung[win] - rung[pid]:+.3f}).")
+
+
+def _ray_trial(dataset_path: str, split: dict, seed: int, config: dict, run_dir: str,
+               seconds: float, settings: Settings) -> dict:
+    """A rung trial on a Ray worker: loads the dataset there (shared filesystem assumed)."""
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.training.trial_data import make_trial_data
+
+    data = make_trial_data(load_dataset(dataset_path, check_pixels=False), split, seed)
+    return train_trial(config, data, run_dir, Budget(seconds=seconds), settings, seed)
+
+
+@dataclass
+class SearchContext:
+    """What a search strategy works with (see :class:`aixcell_automl.plugins.specs.SearchStrategy`):
+    the candidates in predicted-rank order (the plan among them), the plan's configuration, the
+    search space, the training budget in seconds, k, the seed, ``run_rung`` (trains
+    ``[(config, seconds), ...]``, each continuing from its checkpoint, and returns their states),
+    an interrupted run's ``trace`` to replay, and ``on_trial`` to persist a partial trace."""
+
+    candidates: list[dict]
+    plan: dict
+    space: dict
+    budget_seconds: float
+    k: int
+    seed: int
+    run_rung: Callable[[list[tuple[dict, float]]], list[dict]]
+    trace: dict | None = None
+    on_trial: Callable[[dict], None] | None = None
+
+
+def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_seconds: float,
+               settings: Settings, seed: int = 0, executor: str = "local",
+               executor_options: dict | None = None, dataset_path: str | None = None,
+               split: dict | None = None, strategy: str = "successive_halving",
+               plan: dict | None = None, space: dict | None = None, k: int | None = None
+               ) -> dict:
+    """Run the registered search ``strategy`` (default successive halving over ``candidates``,
+    in rank order; ``k`` defaults to their number); resumes from ``run_root/trace.json`` where
+    the strategy replays a trace.
+
+    Checkpoints of configurations that did not win are deleted (their ``state.json`` stays).
+    """
+    from aixcell_automl.core.search_space import DEFAULT_SPACE
+    from aixcell_automl.plugins.registry import get
+    from aixcell_automl.training import executors
+
+    run_root.mkdir(parents=True, exist_ok=True)
+    trace_path = run_root / "trace.json"
+    trace = json.loads(trace_path.read_text()) if trace_path.exists() else None
+    replayed = sum(len(r["trials"]) for r in trace["rungs"]) if trace else 0
+    halving = strategy in ("successive_halving", "random_halving")
+    bar = tqdm(total=sum(survivors_per_rung(k or len(candidates))) if halving else None,
+               initial=replayed,
+               desc=strategy, unit="trial")  # a resumed search counts replayed trials
+
+    def persist(partial: dict) -> None:
+        atomic_write_json(trace_path, partial)
+
+    def run_rung(jobs: list[tuple[dict, float]]) -> list[dict]:
+        log.info("rung: %d configurations x %.1f s", len(jobs), jobs[0][1])
+        if executor == "local":
+            states = []
+            for cfg, secs in jobs:
+                bar.set_postfix_str(f"{cfg['config_id']} {cfg['backbone']} p{cfg['patch_size']}")
+                states.append(train_trial(cfg, data, run_root / cfg["config_id"],
+                                          Budget(seconds=secs), settings, seed))
+                bar.update(1)
+            return states
+        tasks = [(dataset_path, split, seed, cfg, str(run_root / cfg["config_id"]), secs, settings)
+                 for cfg, secs in jobs]
+        out = [None] * len(tasks)
+        for i, state in executors.run(_ray_trial, tasks, executor, **(executor_options or {})):
+            out[i] = state
+            bar.update(1)
+        return out
+
+    ctx = SearchContext(candidates, plan or candidates[0], dict(space or DEFAULT_SPACE),
+                        budget_seconds, k or len(candidates), seed, run_rung, trace, persist)
+    result = get("strategy", strategy).run(ctx) | {"strategy": strategy}
+    bar.close()
+    release_models()
+    for cid in {t["config_id"] for r in result["rungs"] for t in r["trials"]}:
+        if cid != result["winner"]:
+            shutil.rmtree(run_root / cid / "ckpt", ignore_errors=True)
+    atomic_write_json(trace_path, result)
+    return result
+
+
+def winner_config(trace: dict, candidates: list[dict]) -> dict:
+    """The winning configuration of a search trace."""
+    known = {c["config_id"]: c for c in candidates} | trace.get("configs", {})
+    return known[trace["winner"]]
+
+
+def halving_rows(trace: dict, run_root: Path, dataset: str, dataset_hash: str) -> list[dict]:
+    """Meta-base rows for every configuration a search trained (fidelity ``"halving"``: the
+    pixels it saw before it was dropped or won), so each search can improve the next ranking."""
+    from aixcell_automl.metabase.store import state_row
+
+    rows = []
+    for cid in {t["config_id"] for r in trace["rungs"] for t in r["trials"]}:
+        state = json.loads((run_root / cid / "state.json").read_text())
+        rows.append({"dataset": dataset, "dataset_hash": dataset_hash, **state_row(state),
+                     "fidelity": "halving", "fidelity_pixels": int(state["pixels_seen"])})
+    return sorted(rows, key=lambda r: r["config_id"])

@@ -1,0 +1,368 @@
+"""Budgeted, resumable training of one configuration (docs/method.md §2, §5, §7).
+
+A *trial* lives in a run folder. Each call of :func:`train_trial` continues it from its last
+checkpoint (model weights, optimizer state, data-stream position, history) and trains until one of
+its limits is reached:
+
+* ``Budget.seconds`` - wall-clock seconds of training for *this call* (a successive-halving
+  slice). The clock starts when the call's first optimisation step has run: building the model,
+  restoring the checkpoint and tracing the graph are recorded as ``overhead_seconds`` instead.
+  It is checked before every batch and a last evaluation follows, so a slice overruns by at most
+  one batch plus one evaluation. ``Settings.keep_in_memory`` keeps the last few trials built in
+  the process, so a survivor's next slice skips that overhead.
+* ``Budget.pixels`` - total training pixels over all calls (the meta-base's fidelity unit).
+* early stopping (``Settings.early_stopping``, on by default) - the thesis's rule read for noisy
+  scores: stop when the best validation IoU has not risen by more than ``Settings.es_delta``
+  (0.05) over the last ``Settings.es_patience`` (8) evaluations.
+
+Validation happens every ``Settings.eval_every_pixels`` training pixels (or once per epoch, if an
+epoch is shorter), or at the pixel counts of ``Settings.eval_at``. It scores the same fixed,
+seeded validation regions (about ``Settings.val_pixels``) for every configuration of a dataset,
+predicted as :mod:`.predict` predicts whole images: sliding windows of the configuration's patch
+size, overlap-blended (see :func:`.data_pipeline.validation_regions`). The **trial score** is the
+best validation IoU seen so far; the weights that reached it are kept in ``best.weights.h5``, so
+the score always describes a model that exists. (Validation IoU of small-batch U-Nets jumps between
+evaluations; best-so-far is monotone, which successive halving and the meta-base rank by.)
+The score is the registered metric ``Settings.metric`` (IoU by default, see
+:mod:`aixcell_automl.core.metrics`); the state records its name as ``metric`` (the ``*_iou`` keys
+then hold that metric's values).
+
+A trial can start from pre-trained weights (``Settings.init_weights``); it is then fine-tuned by
+the protocol of :mod:`.transfer`, whose phase is part of the state and survives a resume.
+
+A failing trial (NaN loss, out of memory, any exception) is recorded as ``status="failed"`` with
+its reason; callers go on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aixcell_automl.core.atomic import atomic_write_json
+from aixcell_automl.core.metrics import confusion, score
+from aixcell_automl.plugins.registry import get
+from aixcell_automl.training.data_pipeline import (
+    PatchStream,
+)
+from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
+from aixcell_automl.training.predict import predict_probabilities
+from aixcell_automl.training.transfer import (
+    FINETUNE_LR,
+    freeze_all_but,
+    load_matching,
+    new_layers_settled,
+)
+from aixcell_automl.training.trial_data import TrialData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Budget:
+    """Limits of one training call; ``None`` means unlimited."""
+
+    seconds: float | None = None
+    pixels: int | None = None
+
+
+@dataclass
+class Settings:
+    """Evaluation, early stopping and checkpointing."""
+
+    eval_every_pixels: int = 2**22
+    eval_at: tuple[int, ...] | None = None  # evaluate exactly at these pixel counts instead
+    val_pixels: int = 2**20
+    early_stopping: bool = True
+    es_delta: float = 0.05
+    es_patience: int = 8
+    checkpoint: bool = True
+    init_weights: str | None = None  # local weights file or model folder (see .transfer)
+    keep_in_memory: int = 0  # trials kept built in this process between calls (saves tracing)
+    metric: str = "iou"  # registered metric that scores validation (see .metrics)
+
+
+def _fresh_state(config: dict, seed: int, metric: str) -> dict:
+    return {"config": config, "seed": seed, "metric": metric, "status": "running",
+            "reason": None, "epoch": 0,
+            "batch": 0, "steps": 0, "patches_seen": 0, "pixels_seen": 0, "train_seconds": 0.0,
+            "history": [], "best_iou": None, "best_eval": None, "stopped_by": None,
+            "init_weights": None, "phase": None, "new_layers": [], "phase_start": 0}
+
+
+def _early_stop(history: list[dict], delta: float, patience: int) -> bool:
+    if len(history) <= patience:
+        return False
+    best = np.maximum.accumulate([h["val_iou"] for h in history])
+    return bool(best[-1] - best[-1 - patience] <= delta)
+
+
+def make_train_step(model, optimizer, loss_fn):
+    """One compiled optimisation step ``(x, y_onehot) -> loss``."""
+    from aixcell_automl._env import tensorflow
+
+    tf, _, _ = tensorflow()
+
+    @tf.function(reduce_retracing=True)
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return train_step
+
+
+def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budget,
+                settings: Settings | None = None, seed: int = 0) -> dict:
+    """Train (or continue training) one configuration; return its state dict (see module doc)."""
+    settings = settings or Settings()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / "state.json"
+    state = (json.loads(state_path.read_text()) if state_path.exists()
+             else _fresh_state(config, seed, settings.metric))
+    get("metric", settings.metric)  # an unknown metric is an error, not a failed trial
+    if state.setdefault("metric", "iou") != settings.metric:  # states before metrics: IoU
+        raise ValueError(f"{state_path} was scored by {state['metric']!r}; cannot continue it "
+                         f"with metric {settings.metric!r}")
+    if state["status"] == "finished" and state["stopped_by"] == "pixels" and (
+            budget.pixels is None or budget.pixels > state["pixels_seen"]):
+        state["status"] = "paused"  # a larger pixel budget continues a finished trial
+    if state["status"] in ("failed", "finished"):
+        return state
+    try:
+        return _train(config, data, run_dir, budget, settings, seed, state, state_path)
+    except Exception as exc:  # noqa: BLE001 - failure is a result
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if "ResourceExhausted" in type(exc).__name__ or "OOM" in str(exc)[:200]:
+            reason = f"out of memory: {reason}"
+        log.warning("trial %s failed: %s", config.get("config_id"), reason)
+        state.update(status="failed", reason=reason)
+        atomic_write_json(state_path, state)
+        return state
+
+
+@dataclass
+class _Live:
+    """A trial's model, optimizer and compiled functions, kept in memory between calls."""
+
+    model: object
+    probabilities: object
+    steps: int
+    optimizer: object = None
+    manager: object = None
+    train_step: object = None
+
+    def compile(self, learning_rate: float, ckpt_dir: Path):
+        """A fresh optimizer, train step and checkpoint manager for the current trainable set."""
+        from aixcell_automl._env import tensorflow
+
+        tf, _, _ = tensorflow()
+        self.optimizer = make_optimizer(learning_rate)
+        self.train_step = make_train_step(self.model, self.optimizer, focal_loss())
+        ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=1)
+        return ckpt
+
+
+_LIVE: OrderedDict[str, _Live] = OrderedDict()
+
+
+def _open(config, data, run_dir: Path, settings: Settings, seed: int, state: dict) -> _Live:
+    """Reuse the in-memory trial if it is exactly where ``state`` says, else build and restore."""
+    from aixcell_automl._env import tensorflow
+
+    tf, keras, _ = tensorflow()
+    key = str(run_dir.resolve())
+    live = _LIVE.pop(key, None)
+    if live is not None and live.steps == state["steps"]:
+        return live
+    keras.utils.set_random_seed(seed)
+    model = build_model(config["backbone"], data.train.channels, data.num_classes)
+    if settings.init_weights and not state["history"] and state.get("phase") is None:
+        new = load_matching(model, settings.init_weights)
+        state.update(init_weights=str(settings.init_weights), new_layers=new,
+                     phase="new_layers" if new else "all", phase_start=0)
+        log.info("%s starts from %s; new layers: %s", config.get("config_id"),
+                 settings.init_weights, new or "none")
+    if state.get("phase") == "new_layers":
+        freeze_all_but(model, state["new_layers"])
+
+    @tf.function(reduce_retracing=True)
+    def probabilities(x, training=False):
+        return model(x, training=False)
+
+    live = _Live(model, probabilities, state["steps"])
+    ckpt = live.compile(_learning_rate(config, state), run_dir / "ckpt")
+    if state["history"] and live.manager.latest_checkpoint:
+        ckpt.restore(live.manager.latest_checkpoint).expect_partial()
+        log.info("resuming %s at epoch %d, %d patches seen", config.get("config_id"),
+                 state["epoch"], state["patches_seen"])
+    return live
+
+
+def _learning_rate(config: dict, state: dict) -> float:
+    return FINETUNE_LR if state.get("phase") == "all" else float(config["learning_rate"])
+
+
+def release_models() -> None:
+    """Forget every model built in this process (kept trials included) and free their memory."""
+    import gc
+
+    from aixcell_automl._env import tensorflow
+
+    _, keras, _ = tensorflow()
+    _LIVE.clear()
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def _keep(run_dir: Path, live: _Live, steps: int, capacity: int) -> None:
+    if capacity <= 0:
+        return
+    live.steps = steps
+    _LIVE[str(run_dir.resolve())] = live
+    while len(_LIVE) > capacity:
+        _LIVE.popitem(last=False)
+
+
+def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> dict:
+    t_start = time.perf_counter()
+    base_seconds = float(state["train_seconds"])
+
+    def elapsed() -> float:
+        return round(base_seconds + time.perf_counter() - t_start, 3)
+
+    p, bs = int(config["patch_size"]), int(config["batch_size"])
+    live = _open(config, data, run_dir, settings, seed, state)
+
+    index, sampling, images = data.patches(p)
+    state["sampling"] = sampling
+    augment = {k: float(v) for k, v in config.items() if k in _augmentation_names()}
+    stream = PatchStream(images, index, bs, seed, augment)
+    state["batches_per_epoch"] = stream.batches_per_epoch
+    regions = data.validation(settings.val_pixels)
+    eval_every = min(settings.eval_every_pixels, stream.batches_per_epoch * bs * p * p)
+
+    def due(since: int) -> bool:
+        if settings.eval_at is None:
+            return since >= eval_every
+        now = state["pixels_seen"]  # was an evaluation point crossed by the last step?
+        return any(now - bs * p * p < e <= now for e in settings.eval_at)
+
+    def evaluate(loss_value: float) -> None:
+        t0 = time.perf_counter()
+        cm = np.zeros((data.num_classes, data.num_classes), np.int64)
+        for image, truth in zip(regions.images, regions.masks, strict=True):
+            probs = predict_probabilities(live.probabilities, image, p, batch_size=8)
+            cm += confusion(truth, probs.argmax(-1), data.num_classes)
+        iou, per_class = score(settings.metric, cm)
+        state["eval_seconds"] = round(state.get("eval_seconds", 0.0)
+                                      + time.perf_counter() - t0, 3)
+        state["history"].append({
+            "eval": len(state["history"]) + 1, "steps": state["steps"],
+            "patches": state["patches_seen"], "pixels": state["pixels_seen"],
+            "epoch": round(state["steps"] / stream.batches_per_epoch, 4),
+            "train_seconds": elapsed(),
+            "loss": loss_value, "val_iou": iou,
+            "per_class_iou": [None if math.isnan(v) else v for v in per_class],
+        })
+        if state["best_iou"] is None or iou > state["best_iou"]:
+            state["best_iou"], state["best_eval"] = iou, len(state["history"])
+            live.model.save_weights(str(run_dir / "best.weights.h5"))
+
+    def checkpoint() -> None:
+        if settings.checkpoint:
+            live.manager.save()
+        state["train_seconds"] = elapsed()
+        atomic_write_json(state_path, state)
+
+    it = iter(stream.dataset(data.num_classes, state["epoch"], state["batch"]))
+    since_eval, last_loss, stop = 0, float("nan"), None
+    slice_start = None  # the slice clock starts once the first step (graph tracing) is done
+    while stop is None:
+        if budget.pixels is not None and state["pixels_seen"] >= budget.pixels:
+            stop = "pixels"
+            break
+        if (budget.seconds is not None and slice_start is not None
+                and time.perf_counter() - slice_start >= budget.seconds):
+            stop = "seconds"
+            break
+        x, y = next(it)
+        last_loss = float(live.train_step(x, y))
+        if slice_start is None:
+            slice_start = time.perf_counter()
+            state["overhead_seconds"] = round(state.get("overhead_seconds", 0.0)
+                                              + slice_start - t_start, 3)
+        if not math.isfinite(last_loss):
+            raise FloatingPointError(f"loss is {last_loss} at step {state['steps'] + 1}")
+        state["steps"] += 1
+        state["batch"] += 1
+        if state["batch"] >= stream.batches_per_epoch:
+            state["epoch"], state["batch"] = state["epoch"] + 1, 0
+        state["patches_seen"] += bs
+        state["pixels_seen"] += bs * p * p
+        since_eval += bs * p * p
+        if due(since_eval):
+            evaluate(last_loss)
+            since_eval = 0
+            if (state.get("phase") == "new_layers"
+                    and new_layers_settled(state["history"], state["phase_start"])):
+                state.update(phase="all", phase_start=len(state["history"]))
+                freeze_all_but(live.model, [])
+                live.compile(FINETUNE_LR, run_dir / "ckpt")
+                log.info("%s: new layers settled after %d evaluations; all layers train at "
+                         "lr %g", config.get("config_id"), len(state["history"]), FINETUNE_LR)
+            checkpoint()
+            if settings.early_stopping and _early_stop(
+                    state["history"][state.get("phase_start", 0):], settings.es_delta,
+                    settings.es_patience):
+                stop = "early_stopping"
+    if since_eval or not state["history"]:
+        evaluate(last_loss)
+    state["stopped_by"] = stop
+    if stop in ("pixels", "early_stopping"):
+        state["status"] = "finished"
+    else:
+        state["status"] = "paused"
+    checkpoint()
+    _keep(run_dir, live, state["steps"], settings.keep_in_memory)
+    return state
+
+
+def _augmentation_names() -> set[str]:
+    from aixcell_automl.plugins.registry import augmentations
+
+    return set(augmentations())
+
+
+def best_model(run_dir: Path | str, data: TrialData, **extra) -> tuple[object, dict]:
+    """The trial's kept (best) weights as ``(model, info)``, ready for ``ModelDataset`` /
+    :func:`aixcell_automl.training.model.save_model`; ``extra`` is added to ``info``."""
+    run_dir = Path(run_dir)
+    state = json.loads((run_dir / "state.json").read_text())
+    cfg = state["config"]
+    model = build_model(cfg["backbone"], data.train.channels, data.num_classes)
+    model.load_weights(str(run_dir / "best.weights.h5"))
+    info = {"backbone": cfg["backbone"], "channels": data.train.channels,
+            "num_classes": data.num_classes, "class_names": data.class_names,
+            "patch_size": int(cfg["patch_size"]), "config": cfg, "best_val_iou": state["best_iou"],
+            **extra}
+    return model, info
+
+
+def settings_from(params: dict) -> Settings:
+    es = params.get("early_stopping", {})
+    return Settings(eval_every_pixels=int(params.get("eval_every_pixels", 2**22)),
+                    val_pixels=int(params.get("val_pixels", 2**21)),
+                    es_delta=float(es.get("delta", 0.05)), es_patience=int(es.get("patience", 8)),
+                    init_weights=params.get("init_weights"))

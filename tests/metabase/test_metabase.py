@@ -1,0 +1,182 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aixcell_automl.core.search_space import build_space, enumerate_configs
+from aixcell_automl.metabase.clean import remove_outliers
+from aixcell_automl.metabase.ladder import ladder_position, ladder_start, ladder_tasks, promote
+from aixcell_automl.metabase.store import append_row, done_keys, read_rows
+
+
+def _row(i, dataset="d", t=10.0, iou=0.5):
+    return {"dataset": dataset, "dataset_hash": "h" + dataset, "config_id": f"c{i}",
+            "fidelity_pixels": 1, "train_seconds": t, "val_iou": iou, "status": "ok"}
+
+
+def test_append_and_read_roundtrip_and_partial_line(tmp_path):
+    path = tmp_path / "mb.jsonl"
+    append_row(path, _row(1))
+    with open(path, "a") as f:
+        f.write('{"dataset": "d", "config_')  # a write cut short by a crash
+    append_row(path, _row(2))
+    rows = read_rows(path)
+    assert [r["config_id"] for r in rows] == ["c1", "c2"]
+    assert done_keys(rows) == {("hd", "c1", 1, "v1"), ("hd", "c2", 1, "v1")}
+
+
+def test_promote_takes_the_best_then_a_seeded_draw_and_never_a_failed_trial():
+    scores = {"a": 0.9, "b": 0.8, "c": None, "d": 0.1, "e": 0.2, "f": 0.3}
+    up = promote(scores, 2, 2, seed=[0, 1])
+    assert up[:2] == ["a", "b"] and len(up) == 4 and "c" not in up
+    assert set(up[2:]) <= {"d", "e", "f"}
+    assert promote(scores, 2, 2, seed=[0, 1]) == up  # seeded
+    draws = {tuple(promote(scores, 2, 2, seed=[s, 1])[2:]) for s in range(20)}
+    assert len(draws) > 1  # the draw is random, not "the next best"
+
+
+def _ladder_rows(first, scores, fidelity, dhash="h"):
+    return {(c["config_id"], fidelity): {"val_iou": scores[c["config_id"]], "status": "ok"}
+            for c in first}
+
+
+def test_ladder_position_walks_up_the_rungs():
+    configs = enumerate_configs(build_space(with_plugins=False))
+    ladder = ((6, 100, 2), (3, 400, 1), (2, 800, 0))
+    first = ladder_start(configs, "0000abcd", 0, ladder)
+    assert len(first) == 6 and len({c["config_id"] for c in first}) == 6
+    rung, members, todo = ladder_position(first, {}, [0], ladder)
+    assert rung == 0 and todo == first
+    scores = {c["config_id"]: i / 10 for i, c in enumerate(first)}  # the last is best
+    rows = _ladder_rows(first[:5], scores, 100)
+    assert ladder_position(first, rows, [0], ladder)[2] == first[5:]
+    rows.update(_ladder_rows(first[5:], scores, 100))
+    rung, members, todo = ladder_position(first, rows, [0], ladder)
+    ids = [c["config_id"] for c in members]
+    assert rung == 1 and len(members) == 3 and todo == members
+    assert {first[5]["config_id"], first[4]["config_id"]} <= set(ids)  # best 2 + 1 drawn
+    rows.update(_ladder_rows(members, scores, 400))
+    rung, top, todo = ladder_position(first, rows, [0], ladder)
+    assert rung == 2 and len(top) == 2 and first[5] in top and set(
+        c["config_id"] for c in top) <= set(ids)
+    rows.update(_ladder_rows(top, scores, 800))
+    assert ladder_position(first, rows, [0], ladder) == (3, [], [])
+
+
+def test_ladder_tasks_finish_a_started_ladder_first_and_prune_checkpoints(tmp_path):
+    configs = enumerate_configs(build_space(with_plugins=False))
+    ladder = ((2, 100, 1), (1, 400, 0))
+    hashes = {"a": "000000aa", "b": "000000bb"}
+    tasks, left = ladder_tasks(["a", "b"], configs, [], hashes, tmp_path, 0, ladder)
+    assert [t[0] for t in tasks] == ["a", "a"] and left == 6
+    rows = [{"dataset_hash": hashes["a"], "config_id": t[1]["config_id"], "fidelity_pixels": 100,
+             "val_iou": v, "status": "ok", "protocol": "v2", "source": "ladder"}
+            for t, v in zip(tasks, (0.2, 0.7), strict=True)]
+    for t in tasks:  # checkpoints the two rung-0 trials left
+        Path(t[4]).mkdir(parents=True)
+    # "b" has a row of another protocol: it does not count, "a" has started, so "a" goes on
+    old = {"dataset_hash": hashes["b"], "config_id": "x", "fidelity_pixels": 100, "val_iou": 1,
+           "status": "ok"}
+    nxt, left = ladder_tasks(["a", "b"], configs, [*rows, old], hashes, tmp_path, 0, ladder)
+    assert [(t[0], t[1]["config_id"], t[2]) for t in nxt] == [("a", tasks[1][1]["config_id"],
+                                                               400)]
+    assert left == 4 and not Path(tasks[0][4]).exists() and Path(tasks[1][4]).exists()
+    rows.append({**rows[1], "fidelity_pixels": 400})
+    nxt, left = ladder_tasks(["a", "b"], configs, rows, hashes, tmp_path, 0, ladder)
+    assert [t[0] for t in nxt] == ["b", "b"] and left == 3
+    assert not (tmp_path / hashes["a"][:16]).exists()  # a finished ladder keeps nothing
+
+
+def test_outlier_removal_drops_iou_outliers_per_fidelity_but_not_slow_configurations():
+    rows = [_row(i, t=10 + (i % 3), iou=0.5 + 0.01 * (i % 5)) for i in range(40)]
+    rows.append(_row(98, t=500.0))  # slow by design: kept
+    rows.append(_row(99, iou=0.0))  # collapsed: |z| > 4 within its dataset and fidelity
+    rows += [{**_row(i, iou=0.0 if i else 0.9), "fidelity_pixels": 2} for i in range(3)]
+    df = pd.DataFrame(rows)
+    clean = remove_outliers(df)
+    assert "c99" not in set(clean["config_id"]) and "c98" in set(clean["config_id"])
+    assert len(clean) == 44 and len(df) == 45  # the 3 rows at fidelity 2 are a group of their own
+
+
+@pytest.mark.slow
+def test_kill_9_and_restart_loses_and_duplicates_nothing(demo_path, tmp_path):
+    """A ladder of 2 trials at 2^17 pixels and the better one continued to 2^19 from its
+    checkpoint, killed after its first row and run again."""
+    out, ckpt = tmp_path / "mb.jsonl", tmp_path / "ckpt"
+    cmd = [sys.executable, "-m", "aixcell_automl", "metabase", "--datasets-root",
+           str(demo_path.parent), "--datasets", demo_path.name, "--ladder", "2@17:1,1@19",
+           "--out", str(out), "--checkpoints", str(ckpt)]
+    env = {**os.environ, "AIXCELL_AUTOML_NO_ENTRYPOINTS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(read_rows(out)) < 1:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = read_rows(out)
+    assert 1 <= len(first) < 3
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = read_rows(out)
+    assert len(rows) == 3 and len(done_keys(rows)) == 3
+    assert rows[:len(first)] == first  # nothing rewritten
+    assert [r["fidelity_pixels"] for r in rows] == [2**17, 2**17, 2**19]
+    best = max(rows[:2], key=lambda r: r["val_iou"])
+    top = rows[2]
+    assert top["config_id"] == best["config_id"]
+    assert top["pixels_seen"] > best["pixels_seen"] and top["curve"][0] == best["curve"][0]
+    for r in rows:
+        assert r["status"] == "ok" and 0 <= r["val_iou"] <= 1 and r["curve"]
+        assert r["protocol"] == "v2" and r["source"] == "ladder" and r["early_stopping"] is False
+        assert r["versions"]["tensorflow"] and r["hardware"].startswith(("cpu", "gpu"))
+        assert r["pixels_per_second"] > 0 and r["val_pixels"] > 0
+    assert not ckpt.exists() or not any(ckpt.iterdir())  # the finished ladder keeps nothing
+    json.dumps(rows)
+
+
+def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, monkeypatch):
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
+    from aixcell_automl.metabase import collect
+
+    started = []
+
+    def fake_trial(path, config, fidelity, seed, run_dir):  # a real trial is tested above
+        started.append(config["config_id"])
+        time.sleep(0.2)
+        return {"dataset": "demo", "dataset_hash": dhash,
+                "config_id": config["config_id"], "fidelity_pixels": fidelity,
+                "protocol": "v2", "status": "ok", "val_iou": 0.5, "train_seconds": 0.2}
+
+    dhash = load_dataset(demo_path, check_pixels=False).content_hash()
+    monkeypatch.setattr(collect, "run_trial", fake_trial)
+    n = collect.collect([str(demo_path)], tmp_path / "mb.jsonl", enumerate_configs(DEFAULT_SPACE),
+                         checkpoints=tmp_path / "ck", max_minutes=0.5 / 60, executor="local")
+    assert n == len(started) == len(read_rows(tmp_path / "mb.jsonl"))
+    assert 2 <= n <= 4  # 0.5 s limit, 0.2 s per trial: stops after the limit, not at 21
+
+
+def test_cli_configs_runs_exactly_the_named_configurations(monkeypatch, tmp_path):
+    from aixcell_automl import __main__ as cli
+    from aixcell_automl.metabase import collect
+
+    seen = {}
+    monkeypatch.setattr(collect, "collect_named", lambda paths, out, configs, **kw: seen.update(
+        ids=[c["config_id"] for c in configs], fidelity=kw["fidelity_pixels"]))
+    ids = [c["config_id"] for c in enumerate_configs(build_space(with_plugins=False))[:2]]
+    padded = f"{ids[0]}, {ids[1]},{ids[0]}"  # spaces and repeats are forgiven
+    assert cli.main(["metabase", "--datasets", "x", "--configs", padded]) == 0
+    assert sorted(seen["ids"]) == sorted(ids) and seen["fidelity"] == 2**23
+    with pytest.raises(SystemExit, match="unknown configuration id\\(s\\): nope$"):
+        cli.main(["metabase", "--datasets", "x", "--configs", f"{ids[0]},nope"])
+
+
+def test_parse_ladder():
+    from aixcell_automl.metabase.ladder import LADDER, parse_ladder
+
+    assert parse_ladder("12@23:4,6@25:2,3@26") == LADDER

@@ -1,0 +1,99 @@
+import json
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from aixcell_automl.search.comparison import run_once, summary_table, wins_ties_losses
+from aixcell_automl.training.loop import Settings
+
+BASE = {"patch_size": 64, "batch_size": 4, "backbone": "resnet18", "flip": 0.0,
+        "brightness_blur": 0.0, "grid_distortion": 0.0}
+SPACE = {"patch_size": [64], "batch_size": [4, 8], "learning_rate": [0.001, 0.01],
+         "backbone": ["resnet18"], "flip": [0.0], "brightness_blur": [0.0],
+         "grid_distortion": [0.0]}
+FAST = Settings(eval_every_pixels=4 * 4 * 64 * 64, val_pixels=8 * 64 * 64, keep_in_memory=2)
+
+
+def _row(dataset, method, seed, iou):
+    return {"dataset": dataset, "method": method, "seed": seed, "test_iou": iou,
+            "val_iou": iou, "wall_seconds": 10.0, "winner_config_id": f"{method}{seed % 2}"}
+
+
+def test_summary_and_wins_ties_losses():
+    rows = ([_row("a", "automl", s, v) for s, v in enumerate([0.80, 0.82, 0.81])]
+            + [_row("a", "optuna", s, v) for s, v in enumerate([0.60, 0.62, 0.61])]
+            + [_row("b", "automl", s, v) for s, v in enumerate([0.50, 0.70, 0.60])]
+            + [_row("b", "optuna", s, v) for s, v in enumerate([0.55, 0.65, 0.60])]
+            + [_row("c", "automl", s, v) for s, v in enumerate([0.30, 0.31, 0.32])])
+    table = summary_table(rows)
+    a = table[(table["dataset"] == "a") & (table["method"] == "automl")].iloc[0]
+    assert a["runs"] == 3 and a["test_iou_mean"] == pytest.approx(0.81)
+    assert a["test_iou_std"] == pytest.approx(0.01) and a["winner"] == "automl0"
+    # a: 0.81 vs 0.61 -> win; b: equal means within noise -> tie; c: no optuna runs -> not counted
+    assert wins_ties_losses(table) == {"optuna": {"win": 1, "tie": 1, "loss": 0}}
+
+
+@pytest.mark.parametrize("method, trained_per_trial", [
+    ("random_halving", [3.0, 9.0]),  # 2 drawn; rung 1: 2 x 3 s; rung 2: the better 6 s more
+    ("rule_default", [12.0]),  # one configuration, the whole budget
+    ("optuna", None)])  # chunks of the first rung's 3 s, at most 3 per trial
+def test_each_method_trains_its_budget_and_scores_its_winner_on_test(
+        method, trained_per_trial, demo_path, demo_trial_data, tmp_path, fake_clock):
+    """The budget logic on a fake clock (a step takes 0.25 s): each slice trains until its
+    seconds are used up, the step that starts the slice's clock counted as overhead, so a
+    method's trials add up to exactly the budget when slices are multiples of a step."""
+    from aixcell_automl.core.dataset import load_dataset, split_dataset
+    from aixcell_automl.core.search_space import config_id, enumerate_configs
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
+
+    base, space = {**BASE, "backbone": "tiny"}, {**SPACE, "backbone": ["tiny"]}
+    ds = load_dataset(demo_path)
+    split = {**split_dataset(ds, seed=0), "seed": 0}
+    plan = {**base, "learning_rate": 0.001}
+    plan["config_id"] = config_id(plan)
+    budget = 12.0
+    settings = replace(FAST, early_stopping=False)  # the budget alone ends every slice
+    with plugin_manager_with(TinyBackbone()):
+        row = run_once(method, ds, split, demo_trial_data, [plan], plan, space, budget, 2,
+                       settings, 0, tmp_path)
+    assert 0.0 < row["test_iou"] <= 1.0 and row["method"] == method
+    assert row["winner_config_id"] in {c["config_id"] for c in enumerate_configs(space)}
+    states = [json.loads(p.read_text()) for p in tmp_path.rglob("state.json")]
+    trained = sorted(s["train_seconds"] - s["overhead_seconds"] for s in states)
+    assert sum(trained) == pytest.approx(budget)
+    if trained_per_trial:
+        assert trained == pytest.approx(trained_per_trial)
+    else:
+        assert all(t in (3.0, 6.0, 9.0) for t in trained) and len(trained) >= 2
+    assert row["trials"] == len(states)
+    assert row["winner_is_plan"] == (row["winner_config_id"] == plan["config_id"])
+    if method == "rule_default":
+        assert row["winner_is_plan"] and row["strategy"] == "plan_only"
+    assert row["val_iou"] == max(s["best_iou"] for s in states
+                                 if s["config"]["config_id"] == row["winner_config_id"])
+
+
+@pytest.mark.slow
+def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
+    from aixcell_automl.pipelines.evaluate.nodes import compare_methods, summarise
+
+    params = {"datasets_root": str(demo_path.parent), "datasets": [demo_path.name],
+              "methods": ["rule_default", "random_halving"], "seeds": [0],
+              "budget_minutes": 0.2, "k": 2, "out": str(tmp_path / "runs.jsonl"),
+              "run_root": str(tmp_path / "runs")}
+    train = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64}
+    args = (params, {"keep_in_memory": 2}, train, SPACE, {"cache_dir": str(tmp_path / "mf")},
+            pd.DataFrame(), pd.DataFrame())
+    runs = compare_methods(*args)
+    assert list(runs["method"]) == ["rule_default", "random_halving"]
+    assert runs["test_iou"].between(0, 1).all() and (runs["budget_seconds"] == 12).all()
+    again = compare_methods(*args)  # everything done: nothing retrained, same rows
+    pd.testing.assert_frame_equal(runs, again)
+    table, text = summarise(runs)
+    assert len(table) == 2 and "automl vs" not in text  # no automl runs, no comparison claimed
+
+
+def test_one_seed_claims_no_win():
+    rows = [_row("a", "automl", 0, 0.9), _row("a", "optuna", 0, 0.1)]
+    assert wins_ties_losses(summary_table(rows)) == {"optuna": {"win": 0, "tie": 0, "loss": 0}}

@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+from aixcell_automl.training.model import BN_MOMENTUM, build_model, load_model, save_model
+
+
+def test_saved_models_reload_with_the_project_batch_norm_momentum(tmp_path):
+    b = build_model("resnet18", 2, 3)
+    assert all(layer.momentum == BN_MOMENTUM for layer in b.layers if "bn" in layer.name
+               and hasattr(layer, "momentum"))
+    save_model(b, tmp_path / "m", {"backbone": "resnet18", "channels": 2, "num_classes": 3})
+    c, info = load_model(tmp_path / "m")
+    x = np.random.default_rng(0).uniform(size=(1, 64, 64, 2)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(c(x)), np.asarray(b(x)), atol=1e-6)
+    assert info["num_classes"] == 3
+
+
+def test_focal_loss_matches_the_formula():
+    from aixcell_automl.training.model import FOCAL_GAMMA, focal_loss
+
+    y = np.array([[[[1.0, 0.0], [0.0, 1.0]]]], np.float32)  # 1 x 1 x 2 pixels, 2 classes
+    p = np.array([[[[0.9, 0.1], [0.6, 0.4]]]], np.float32)  # easy pixel, hard pixel
+    expected = np.mean([-(0.1 ** FOCAL_GAMMA) * np.log(0.9), -(0.6 ** FOCAL_GAMMA) * np.log(0.4)])
+    assert float(focal_loss()(y, p)) == pytest.approx(expected, rel=1e-5)
+    ce = np.mean([-np.log(0.9), -np.log(0.4)])
+    assert float(focal_loss(gamma=0.0)(y, p)) == pytest.approx(ce, rel=1e-5)  # gamma 0 = CE
+    # a confident wrong pixel stays finite (probabilities are clipped)
+    assert np.isfinite(float(focal_loss()(y, np.array([[[[0.0, 1.0], [1.0, 0.0]]]],
+                                                     np.float32))))

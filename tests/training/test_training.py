@@ -1,0 +1,136 @@
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from aixcell_automl.training.loop import Budget, Settings, _early_stop, train_trial
+
+CFG = {"config_id": "t", "patch_size": 64, "batch_size": 4, "learning_rate": 0.001,
+       "backbone": "resnet18", "flip": 0.5, "brightness_blur": 0.0, "grid_distortion": 0.0}
+FAST = Settings(eval_every_pixels=8 * 4 * 64 * 64, val_pixels=16 * 64 * 64)
+
+
+@pytest.mark.slow
+def test_training_learns_and_resume_continues_history(demo_trial_data, tmp_path):
+    run = tmp_path / "run"
+    s1 = train_trial(CFG, demo_trial_data, run, Budget(pixels=3 * FAST.eval_every_pixels), FAST)
+    assert s1["status"] == "finished" and s1["stopped_by"] == "pixels"
+    assert [h["eval"] for h in s1["history"]] == [1, 2, 3]
+    assert s1["steps"] == 24 and s1["pixels_seen"] == 24 * 4 * 64 * 64
+    # a later call with a larger budget resumes: same trial, history and counters continue
+    state = json.loads((run / "state.json").read_text())
+    state["status"] = "paused"
+    (run / "state.json").write_text(json.dumps(state))
+    s2 = train_trial(CFG, demo_trial_data, run, Budget(pixels=5 * FAST.eval_every_pixels), FAST)
+    assert [h["eval"] for h in s2["history"]] == [1, 2, 3, 4, 5]
+    assert [h["steps"] for h in s2["history"]] == [8, 16, 24, 32, 40]
+    assert s2["history"][:3] == s1["history"]
+    assert s2["best_iou"] == max(h["val_iou"] for h in s2["history"])
+    assert s2["best_iou"] > 0.3  # the demo nuclei/cytoplasm are learnable within 160 patches
+    assert (run / "best.weights.h5").exists()
+
+
+def test_time_budget_ends_the_slice_on_a_fake_clock(demo_trial_data, tmp_path, fake_clock):
+    """The slice clock starts after the first step (building, restoring and tracing are
+    overhead); then the slice trains until its seconds are used up, checked before each batch."""
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
+
+    with plugin_manager_with(TinyBackbone()):
+        s = train_trial({**CFG, "backbone": "tiny"}, demo_trial_data, tmp_path / "r",
+                        Budget(seconds=2.1), FAST)
+        assert s["status"] == "paused" and s["stopped_by"] == "seconds"
+        assert s["steps"] == 1 + 9  # 9 x 0.25 s is the first multiple of a step >= 2.1 s
+        assert s["overhead_seconds"] == 0.25 and s["train_seconds"] == 2.5
+        again = train_trial({**CFG, "backbone": "tiny"}, demo_trial_data, tmp_path / "r",
+                            Budget(seconds=1.0), FAST)  # the next slice continues
+    assert again["steps"] == 10 + 1 + 4 and again["train_seconds"] == 2.5 + 1.25
+    assert again["overhead_seconds"] == 0.5
+
+
+def test_failure_is_a_result(demo_trial_data, tmp_path):
+    bad = {**CFG, "backbone": "no_such_backbone"}
+    s = train_trial(bad, demo_trial_data, tmp_path / "f", Budget(pixels=1), FAST)
+    assert s["status"] == "failed" and "no_such_backbone" in s["reason"]
+    # a failed trial stays failed (the caller goes on, nothing is retried silently)
+    again = train_trial(bad, demo_trial_data, tmp_path / "f", Budget(pixels=1), FAST)
+    assert again["status"] == "failed"
+
+
+def test_early_stopping_rule():
+    flat = [{"val_iou": v} for v in [0.2, 0.5, 0.6, 0.62, 0.6, 0.61, 0.63, 0.6, 0.64, 0.62, 0.6]]
+    assert not _early_stop(flat[:9], delta=0.05, patience=8)
+    assert _early_stop(flat[:11], delta=0.05, patience=8)  # best rose 0.04 over the last 8
+    rising = [{"val_iou": v} for v in np.linspace(0.1, 0.9, 12)]
+    assert not _early_stop(rising, delta=0.05, patience=8)
+
+
+KILL_SCRIPT = """
+import sys
+from aixcell_automl.core.dataset import load_dataset, split_dataset
+from aixcell_automl.training.loop import Budget, Settings, train_trial
+from aixcell_automl.training.trial_data import make_trial_data
+ds = load_dataset(sys.argv[1])
+data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
+cfg = {"config_id": "k", "patch_size": 64, "batch_size": 4, "learning_rate": 0.001,
+       "backbone": "resnet18", "flip": 0.5, "brightness_blur": 0.0, "grid_distortion": 0.0}
+s = Settings(eval_every_pixels=4 * 4 * 64 * 64, val_pixels=8 * 64 * 64)
+train_trial(cfg, data, sys.argv[2], Budget(pixels=int(sys.argv[3])), s)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_resume_continues_the_history(demo_path, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "killed"
+    total = 12 * 4 * 4 * 64 * 64  # 12 evaluations
+    cmd = [sys.executable, "-c", KILL_SCRIPT, str(demo_path), str(run), str(total)]
+    env = {**os.environ, "AIXCELL_AUTOML_NO_ENTRYPOINTS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if (run / "state.json").exists() and len(
+                json.loads((run / "state.json").read_text())["history"]) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = json.loads((run / "state.json").read_text())
+    assert 2 <= len(before["history"]) < 12 and before["status"] == "running"
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = json.loads((run / "state.json").read_text())
+    assert after["status"] == "finished" and after["pixels_seen"] == total
+    assert after["history"][:len(before["history"])] == before["history"]
+    assert [h["eval"] for h in after["history"]] == list(range(1, 13))
+    assert [h["steps"] for h in after["history"]] == [4 * i for i in range(1, 13)]
+
+
+def test_the_settings_metric_scores_validation_and_is_recorded(demo_trial_data, tmp_path):
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
+
+    cfg = {**CFG, "backbone": "tiny"}
+    budget = Budget(pixels=FAST.eval_every_pixels)
+    with plugin_manager_with(TinyBackbone()):
+        with pytest.raises(KeyError, match="no metric named 'f2'"):  # not a failed trial
+            train_trial(cfg, demo_trial_data, tmp_path / "x", budget, replace(FAST, metric="f2"))
+        s = train_trial(cfg, demo_trial_data, tmp_path / "d", budget, replace(FAST, metric="dice"))
+        assert s["metric"] == "dice" and s["status"] == "finished"
+        iou = train_trial(cfg, demo_trial_data, tmp_path / "i", budget, FAST)
+        assert iou["metric"] == "iou"
+        # the same seed trains the same model: Dice >= IoU per class, > where imperfect
+        assert s["history"][0]["val_iou"] > iou["history"][0]["val_iou"]
+        with pytest.raises(ValueError, match="was scored by 'dice'; cannot continue it with "
+                                             "metric 'iou'"):
+            train_trial(cfg, demo_trial_data, tmp_path / "d", Budget(pixels=2 * budget.pixels),
+                        FAST)
+        state = json.loads((tmp_path / "i" / "state.json").read_text())
+        del state["metric"]  # a state written before metrics were plugins was scored by IoU
+        (tmp_path / "i" / "state.json").write_text(json.dumps(state))
+        again = train_trial(cfg, demo_trial_data, tmp_path / "i", Budget(pixels=2 * budget.pixels),
+                            FAST)
+        assert again["metric"] == "iou" and len(again["history"]) == 2
