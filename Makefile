@@ -21,8 +21,10 @@ install: $(STAMP)
 search: install
 	$(BIN)/kedro run --pipeline=search
 
+# two test processes (pytest-xdist): the slow tests wait on subprocesses and Kedro sessions as
+# much as they compute, so two share 2 cores well (docs/performance.md)
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal
 
 lint: install
 	$(BIN)/ruff check src tests plugins benchmarks

@@ -29,12 +29,12 @@ def test_the_space_doubles_with_the_new_dimension():
 def test_the_search_trains_with_it(tmp_path, monkeypatch):
     """A candidate with ``gamma=0.5`` trains through the halving node, and the plugin's transform
     is applied to some of its patches (counted by a subclass of it)."""
+    import albumentations as A
+
     from aixcell_automl.core.dataset import load_dataset, make_split
     from aixcell_automl.core.demo_data import write_demo_dataset
     from aixcell_automl.core.search_space import enumerate_configs
     from aixcell_automl.pipelines.search.nodes import halve
-
-    import albumentations as A
 
     calls = {"made": [], "applied": 0}
 
