@@ -1,8 +1,8 @@
-"""**The ladder** (``LADDER``): per dataset, successive halving run as a collection
-plan. Rung 0 trains 12 sampled configurations to 2**23 pixels; 6 continue from their checkpoint to
-2**25 (the best 4 and 2 drawn at random from the other 8, seeded), 3 of those to 2**26 (the best 2
-and 1 drawn at random). Each rung of each configuration is its own row. Checkpoints live under a
-folder per dataset and configuration only while the configuration can still be promoted.
+"""The fidelity ladder (``LADDER``): per dataset, successive halving run as a collection plan.
+Rung 0 trains 12 sampled configurations to 2**23 pixels; 6 continue from their checkpoint to 2**25
+(the best 4 and 2 drawn at random from the other 8, seeded), 3 of those to 2**26 (the best 2 and 1
+drawn at random). Each rung of each configuration is its own row. Checkpoints live under a folder
+per dataset and configuration only while the configuration can still be promoted.
 """
 
 from __future__ import annotations

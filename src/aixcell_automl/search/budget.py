@@ -8,11 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from aixcell_automl.search.halving import (
-    slice_seconds,
-    suggest_k,
-    winner_share,
-)
+from aixcell_automl.search.halving import slice_seconds, suggest_k, winner_share
 
 log = logging.getLogger(__name__)
 

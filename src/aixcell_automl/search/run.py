@@ -1,6 +1,7 @@
-"""The search (docs/method.md §0, §7): rank all configurations with the meta-model, then run a
-registered search strategy (successive halving by default) over the plan and the ranking's top
-k - 1 on the user's dataset, each rung's trials run through an executor."""
+"""The search's run (docs/method.md §0, §7): a registered search strategy (successive halving by
+default) over the candidates (the plan and the ranking's top k - 1) on the user's dataset, each
+rung's trials run through an executor, resumable from its trace; and the trace as meta-base
+rows."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from aixcell_automl.core.atomic import atomic_write_json
-from aixcell_automl.search.halving import (
-    survivors_per_rung,
-)
+from aixcell_automl.search.halving import survivors_per_rung
 from aixcell_automl.training.loop import Budget, Settings, release_models, train_trial
 from aixcell_automl.training.trial_data import TrialData
 

@@ -49,9 +49,7 @@ import numpy as np
 from aixcell_automl.core.atomic import atomic_write_json
 from aixcell_automl.core.metrics import confusion, score
 from aixcell_automl.plugins.registry import get
-from aixcell_automl.training.data_pipeline import (
-    PatchStream,
-)
+from aixcell_automl.training.data_pipeline import PatchStream
 from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
 from aixcell_automl.training.predict import predict_probabilities
 from aixcell_automl.training.transfer import (

@@ -2,11 +2,7 @@
 
 from kedro.pipeline import Pipeline, node
 
-from aixcell_automl.pipelines.metabase.nodes import (
-    collect_rows,
-    iou_distribution_figure,
-    summarise,
-)
+from aixcell_automl.pipelines.metabase.nodes import collect_rows, iou_distribution_figure, summarise
 
 
 def create_pipeline(**kwargs) -> Pipeline:
