@@ -43,16 +43,13 @@ def demo_trial_data(demo_path):
 def fake_clock(monkeypatch):
     """:mod:`aixcell_automl.training`'s clock, advanced by ``clock.step`` seconds (0.25) per
     optimisation step and by nothing else: budget tests without timed assertions."""
-    import time
     import types
 
     from aixcell_automl.training import loop as training
 
     clock = types.SimpleNamespace(now=0.0, step=0.25)
-    fake_time = types.ModuleType("time")
-    fake_time.__dict__.update(vars(time))
-    fake_time.perf_counter = lambda: clock.now
-    monkeypatch.setattr(training, "time", fake_time)
+    fake = types.SimpleNamespace(now=lambda: clock.now, paused=0.0)
+    monkeypatch.setattr(training, "clock", lambda: fake)
     real = training.make_train_step
 
     def make_train_step(*args):

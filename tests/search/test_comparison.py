@@ -85,8 +85,11 @@ def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
     train = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64}
     args = (params, {"keep_in_memory": 2}, train, SPACE, {"cache_dir": str(tmp_path / "mf")},
             pd.DataFrame(), pd.DataFrame())
-    runs = compare_methods(*args)
+    first = compare_methods({**params, "max_runs": 1}, *args[1:])
+    assert list(first["method"]) == ["rule_default"]  # one new run, then it stops
+    runs = compare_methods(*args)  # the rest: random_halving only, rule_default is not rerun
     assert list(runs["method"]) == ["rule_default", "random_halving"]
+    assert runs["finished_utc"].iloc[0] == first["finished_utc"].iloc[0]
     assert runs["test_iou"].between(0, 1).all() and (runs["budget_seconds"] == 12).all()
     again = compare_methods(*args)  # everything done: nothing retrained, same rows
     pd.testing.assert_frame_equal(runs, again)

@@ -121,6 +121,7 @@ def state_row(state: dict) -> dict:
         "train_seconds": state.get("train_seconds"),
         "overhead_seconds": state.get("overhead_seconds"),
         "eval_seconds": state.get("eval_seconds"), "steps": state.get("steps"),
+        "stopped_seconds": state.get("stopped_seconds"),
         "pixels_per_second": round(state["pixels_seen"] / pure, 1)
         if pure > 0 and state.get("pixels_seen") else None,
         "epochs": round(state["steps"] / max(1, state.get("batches_per_epoch", 1)), 4)

@@ -7,9 +7,11 @@ its limits is reached:
 * ``Budget.seconds`` - wall-clock seconds of training for *this call* (a successive-halving
   slice). The clock starts when the call's first optimisation step has run: building the model,
   restoring the checkpoint and tracing the graph are recorded as ``overhead_seconds`` instead.
-  It is checked before every batch and a last evaluation follows, so a slice overruns by at most
-  one batch plus one evaluation. ``Settings.keep_in_memory`` keeps the last few trials built in
-  the process, so a survivor's next slice skips that overhead.
+  Time the process spends stopped (SIGSTOP, a suspended machine) is not counted: it is recorded
+  as ``stopped_seconds`` (see :mod:`.clock`). It is checked before every batch and a last
+  evaluation follows, so a slice overruns by at most one batch plus one evaluation.
+  ``Settings.keep_in_memory`` keeps the last few trials built in the process, so a survivor's
+  next slice skips that overhead.
 * ``Budget.pixels`` - total training pixels over all calls (the meta-base's fidelity unit).
 * early stopping (``Settings.early_stopping``, on by default) - the thesis's rule read for noisy
   scores: stop when the best validation IoU has not risen by more than ``Settings.es_delta``
@@ -39,7 +41,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ import numpy as np
 from aixcell_automl.core.atomic import atomic_write_json
 from aixcell_automl.core.metrics import confusion, score
 from aixcell_automl.plugins.registry import get
+from aixcell_automl.training.clock import clock
 from aixcell_automl.training.data_pipeline import PatchStream
 from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
 from aixcell_automl.training.predict import predict_probabilities
@@ -234,11 +236,13 @@ def _keep(run_dir: Path, live: _Live, steps: int, capacity: int) -> None:
 
 
 def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> dict:
-    t_start = time.perf_counter()
-    base_seconds = float(state["train_seconds"])
+    clk = clock()  # stands still while the process is stopped (SIGSTOP, suspend)
+    t_start, stopped_start = clk.now(), clk.paused
+    base_seconds, base_stopped = float(state["train_seconds"]), state.get("stopped_seconds", 0.0)
 
     def elapsed() -> float:
-        return round(base_seconds + time.perf_counter() - t_start, 3)
+        state["stopped_seconds"] = round(base_stopped + clk.paused - stopped_start, 3)
+        return round(base_seconds + clk.now() - t_start, 3)
 
     p, bs = int(config["patch_size"]), int(config["batch_size"])
     live = _open(config, data, run_dir, settings, seed, state)
@@ -258,14 +262,14 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
         return any(now - bs * p * p < e <= now for e in settings.eval_at)
 
     def evaluate(loss_value: float) -> None:
-        t0 = time.perf_counter()
+        t0 = clk.now()
         cm = np.zeros((data.num_classes, data.num_classes), np.int64)
         for image, truth in zip(regions.images, regions.masks, strict=True):
             probs = predict_probabilities(live.probabilities, image, p, batch_size=8)
             cm += confusion(truth, probs.argmax(-1), data.num_classes)
         iou, per_class = score(settings.metric, cm)
         state["eval_seconds"] = round(state.get("eval_seconds", 0.0)
-                                      + time.perf_counter() - t0, 3)
+                                      + clk.now() - t0, 3)
         state["history"].append({
             "eval": len(state["history"]) + 1, "steps": state["steps"],
             "patches": state["patches_seen"], "pixels": state["pixels_seen"],
@@ -292,13 +296,13 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
             stop = "pixels"
             break
         if (budget.seconds is not None and slice_start is not None
-                and time.perf_counter() - slice_start >= budget.seconds):
+                and clk.now() - slice_start >= budget.seconds):
             stop = "seconds"
             break
         x, y = next(it)
         last_loss = float(live.train_step(x, y))
         if slice_start is None:
-            slice_start = time.perf_counter()
+            slice_start = clk.now()
             state["overhead_seconds"] = round(state.get("overhead_seconds", 0.0)
                                               + slice_start - t_start, 3)
         if not math.isfinite(last_loss):

@@ -28,8 +28,9 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
                     meta_features: pd.DataFrame) -> pd.DataFrame:
     """Every method x dataset x seed at ``params['budget_minutes']``; finished runs (in
     ``params['out']``) are skipped, so an interrupted evaluation resumes. Each run trains in a
-    fresh process (``params['executor']``, default ``isolated``, see :mod:`.executors`).
-    Returns this evaluation's rows."""
+    fresh process (``params['executor']``, default ``isolated``, see :mod:`.executors`); at most
+    ``params['max_runs']`` new runs are made (all when unset; 0 only summarises).
+    Returns this evaluation's finished rows."""
     from aixcell_automl.core.dataset import make_split
     from aixcell_automl.metafeatures.table import extract_dataset_features
     from aixcell_automl.metalearning.ranking import rank_for_target
@@ -46,7 +47,7 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
     settings.keep_in_memory = int(search_params.get("keep_in_memory", 4))
     out, root = Path(params["out"]), Path(params["datasets_root"])
     done = {run_key(r) for r in read_rows(out)}
-    keys = set()
+    keys, left = set(), params.get("max_runs")
     for name in params["datasets"]:
         ds = load_dataset(root / name)
         split = make_split(ds, {"split_seed": 0})
@@ -59,6 +60,9 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
                 keys.add(key)
                 if key in done:
                     log.info("%s / %s / seed %d: done, skipped", name, method, seed)
+                    continue
+                if left is not None and left <= 0:
+                    log.info("%s / %s / seed %d: not run (max_runs reached)", name, method, seed)
                     continue
                 candidates = [plan]  # the baselines choose their own configurations
                 if method not in ("random_halving", "rule_default", "optuna"):
@@ -75,6 +79,7 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
                 for _, row in executors.run(run_once_from_path, [task],
                                             params.get("executor", "isolated")):
                     append_row(out, row)
+                left = None if left is None else left - 1
     return pd.DataFrame([r for r in read_rows(out) if run_key(r) in keys])
 
 
