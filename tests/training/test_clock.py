@@ -13,6 +13,7 @@ clk = PauseAwareClock(tick=0.05, gap=0.5)
 wall0, t0 = time.perf_counter(), clk.now()
 print("ready", flush=True)
 sys.stdin.readline()  # the parent stops and continues us, then writes a line
+time.sleep(0.2)  # a few ticks: the watcher has seen the stop
 wall, mine = time.perf_counter() - wall0, clk.now() - t0
 print(f"{wall:.3f} {mine:.3f} {clk.paused:.3f}", flush=True)
 """
@@ -36,7 +37,7 @@ def test_a_stopped_process_does_not_count_the_stop():
     assert wall >= 2.3
     assert 1.8 <= paused <= wall  # the 2-s stop, less one tick at most
     assert mine == pytest.approx(wall - paused, abs=0.05)
-    assert mine < 1.0
+    assert mine <= wall - 1.8
 
 
 def test_a_running_process_is_not_paused():
