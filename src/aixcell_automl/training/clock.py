@@ -4,7 +4,7 @@ Long jobs are paused with SIGSTOP/SIGCONT (to free the CPU for a benchmark) or s
 laptop; ``time.perf_counter`` counts those hours as training, which inflates a row's
 ``train_seconds`` and understates its measured speed, and would eat a search slice's seconds. A
 daemon thread ticks every ``tick`` seconds; a tick that comes back more than ``gap`` seconds late
-can only mean the process did not run (a busy CPU delays a tick by milliseconds), so that delay
+can only mean the process did not run (a busy CPU delays a tick far less), so that delay
 is added to :attr:`PauseAwareClock.paused` and left out of :meth:`PauseAwareClock.now`.
 """
 

@@ -241,7 +241,6 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
     base_seconds, base_stopped = float(state["train_seconds"]), state.get("stopped_seconds", 0.0)
 
     def elapsed() -> float:
-        state["stopped_seconds"] = round(base_stopped + clk.paused - stopped_start, 3)
         return round(base_seconds + clk.now() - t_start, 3)
 
     p, bs = int(config["patch_size"]), int(config["batch_size"])
@@ -286,6 +285,7 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
         if settings.checkpoint:
             live.manager.save()
         state["train_seconds"] = elapsed()
+        state["stopped_seconds"] = round(base_stopped + clk.paused - stopped_start, 3)
         atomic_write_json(state_path, state)
 
     it = iter(stream.dataset(data.num_classes, state["epoch"], state["batch"]))

@@ -51,8 +51,8 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
     for name in params["datasets"]:
         ds = load_dataset(root / name)
         split = make_split(ds, {"split_seed": 0})
-        target = extract_dataset_features(ds, mf_params)
         plan = plan_dataset(dataset_fingerprint(ds, split["train"]))["configuration"]
+        target = None  # the meta-features, measured only if an automl run needs them
         for seed in seeds:
             ranked = None
             for method in methods:
@@ -67,6 +67,7 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
                 candidates = [plan]  # the baselines choose their own configurations
                 if method not in ("random_halving", "rule_default", "optuna"):
                     if ranked is None:  # the plan + the meta-model's top k - 1
+                        target = target or extract_dataset_features(ds, mf_params)
                         ranking, _ = rank_for_target(
                             target, metabase, meta_features, space_params,
                             {**search_params, "seed": seed, "k": k,
