@@ -140,25 +140,28 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(demo_path, tmp_path):
 
 
 def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
     from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
     from aixcell_automl.metabase import collect
 
-    started = []
+    started, clock = [], [1000.0]  # a fake clock: each trial takes 20 s of it
 
     def fake_trial(path, config, fidelity, seed, run_dir):  # a real trial is tested above
         started.append(config["config_id"])
-        time.sleep(0.2)
+        clock[0] += 20
         return {"dataset": "demo", "dataset_hash": dhash,
                 "config_id": config["config_id"], "fidelity_pixels": fidelity,
-                "protocol": "v2", "status": "ok", "val_iou": 0.5, "train_seconds": 0.2}
+                "protocol": "v2", "status": "ok", "val_iou": 0.5, "train_seconds": 20}
 
     dhash = load_dataset(demo_path, check_pixels=False).content_hash()
     monkeypatch.setattr(collect, "run_trial", fake_trial)
+    monkeypatch.setattr(collect, "time", SimpleNamespace(time=lambda: clock[0]))
     n = collect.collect([str(demo_path)], tmp_path / "mb.jsonl", enumerate_configs(DEFAULT_SPACE),
-                         checkpoints=tmp_path / "ck", max_minutes=0.5 / 60, executor="local")
+                         checkpoints=tmp_path / "ck", max_minutes=1, executor="local")
     assert n == len(started) == len(read_rows(tmp_path / "mb.jsonl"))
-    assert 2 <= n <= 4  # 0.5 s limit, 0.2 s per trial: stops after the limit, not at 21
+    assert n == 3  # trials start at 0, 20 and 40 s of a 60 s limit; none at 60 s, not all 21
 
 
 def test_cli_configs_runs_exactly_the_named_configurations(monkeypatch, tmp_path):

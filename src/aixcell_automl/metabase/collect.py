@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,6 @@ log = logging.getLogger(__name__)
 
 
 def _run_tasks(tasks, out_path, executor, executor_options, deadline, source, bar) -> int:
-    import time
-
     from aixcell_automl.training import executors
 
     if deadline and executor in ("local", "isolated"):  # these pull tasks one at a time
@@ -46,8 +45,6 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
     the number of rows written. Stops when the ladders are complete, after ``max_trials`` trials
     or, for the local and isolated executors, when ``max_minutes`` have passed (no new trial
     starts after that). Safe to kill at any point and run again."""
-    import time
-
     from tqdm.auto import tqdm
 
     from aixcell_automl.core.dataset import load_dataset
