@@ -48,6 +48,48 @@ def test_time_budget_ends_the_slice_on_a_fake_clock(demo_trial_data, tmp_path, f
     assert again["overhead_seconds"] == 0.5
 
 
+def test_a_killed_trial_resumes_from_its_last_timed_checkpoint(demo_trial_data, tmp_path,
+                                                               fake_clock, monkeypatch, caplog):
+    """Between far-apart evaluations a long trial still saves every ``checkpoint_every_seconds``:
+    killed mid-way, it continues from the last save instead of from its last evaluation."""
+    import logging
+
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
+    from aixcell_automl.training import loop as training
+
+    step_pixels = 4 * 64 * 64
+    settings = replace(FAST, eval_at=(40 * step_pixels,), checkpoint_every_seconds=1.0)
+    cfg, run, steps, kill_at = {**CFG, "backbone": "tiny"}, tmp_path / "r", [], [11]
+    timed = training.make_train_step
+
+    def killed_at_step_11(*args):
+        step = timed(*args)
+
+        def run_step(x, y):
+            steps.append(1)
+            if len(steps) == kill_at[0]:
+                raise SystemExit("kill -9")  # not an Exception: the trial does not record it
+            return step(x, y)
+
+        return run_step
+
+    with plugin_manager_with(TinyBackbone()):
+        monkeypatch.setattr(training, "make_train_step", killed_at_step_11)
+        with pytest.raises(SystemExit):
+            train_trial(cfg, demo_trial_data, run, Budget(pixels=40 * step_pixels), settings)
+        saved = json.loads((run / "state.json").read_text())
+        # 0.25 s per step, a save every 1.0 s: after steps 4 and 8; step 11 never ran
+        assert saved["steps"] == 8 and saved["history"] == [] and saved["since_eval"] > 0
+        steps.clear()
+        kill_at[0] = None
+        with caplog.at_level(logging.INFO, logger="aixcell_automl.training.loop"):
+            done = train_trial(cfg, demo_trial_data, run, Budget(pixels=40 * step_pixels),
+                               settings)
+    assert "resuming t at epoch" in caplog.text  # weights and optimizer came from the save
+    assert len(steps) == 40 - 8 and done["steps"] == 40 and done["status"] == "finished"
+    assert [h["steps"] for h in done["history"]] == [40] and done["since_eval"] == 0
+
+
 def test_failure_is_a_result(demo_trial_data, tmp_path):
     bad = {**CFG, "backbone": "no_such_backbone"}
     s = train_trial(bad, demo_trial_data, tmp_path / "f", Budget(pixels=1), FAST)

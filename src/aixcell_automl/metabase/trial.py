@@ -19,6 +19,7 @@ EVAL_AT = tuple(2**k for k in range(21, 31))  # validation points (training pixe
 
 
 VAL_PIXELS = 2**20  # validation pixels per evaluation (see docs/metabase.md for the cost)
+CHECKPOINT_EVERY = 300.0  # seconds; evaluation points grow apart (2**25 -> 2**26: about an hour)
 
 
 _DATA_CACHE: dict = {}
@@ -50,7 +51,7 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
     workdir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"trial_{name}_"))
     started = dt.datetime.now(dt.UTC)
     settings = Settings(eval_at=EVAL_AT, val_pixels=VAL_PIXELS, early_stopping=False,
-                        checkpoint=run_dir is not None)
+                        checkpoint=run_dir is not None, checkpoint_every_seconds=CHECKPOINT_EVERY)
     try:
         state = train_trial(config, data, workdir, Budget(pixels=fidelity_pixels), settings,
                             seed=seed)

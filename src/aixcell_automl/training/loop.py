@@ -84,6 +84,7 @@ class Settings:
     es_delta: float = 0.05
     es_patience: int = 8
     checkpoint: bool = True
+    checkpoint_every_seconds: float | None = None  # also save between evaluations (long trials)
     init_weights: str | None = None  # local weights file or model folder (see .transfer)
     keep_in_memory: int = 0  # trials kept built in this process between calls (saves tracing)
     metric: str = "iou"  # registered metric that scores validation (see .metrics)
@@ -203,7 +204,7 @@ def _open(config, data, run_dir: Path, settings: Settings, seed: int, state: dic
 
     live = _Live(model, probabilities, state["steps"])
     ckpt = live.compile(_learning_rate(config, state), run_dir / "ckpt")
-    if state["history"] and live.manager.latest_checkpoint:
+    if state["steps"] and live.manager.latest_checkpoint:
         ckpt.restore(live.manager.latest_checkpoint).expect_partial()
         log.info("resuming %s at epoch %d, %d patches seen", config.get("config_id"),
                  state["epoch"], state["patches_seen"])
@@ -284,12 +285,14 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
     def checkpoint() -> None:
         if settings.checkpoint:
             live.manager.save()
+        state["since_eval"] = since_eval  # pixels trained since the last evaluation
         state["train_seconds"] = elapsed()
         state["stopped_seconds"] = round(base_stopped + clk.paused - stopped_start, 3)
         atomic_write_json(state_path, state)
 
     it = iter(stream.dataset(data.num_classes, state["epoch"], state["batch"]))
-    since_eval, last_loss, stop = 0, float("nan"), None
+    since_eval, last_loss, stop = state.get("since_eval", 0), float("nan"), None
+    every, saved_at = settings.checkpoint_every_seconds, clk.now()
     slice_start = None  # the slice clock starts once the first step (graph tracing) is done
     while stop is None:
         if budget.pixels is not None and state["pixels_seen"] >= budget.pixels:
@@ -325,12 +328,17 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
                 log.info("%s: new layers settled after %d evaluations; all layers train at "
                          "lr %g", config.get("config_id"), len(state["history"]), FINETUNE_LR)
             checkpoint()
+            saved_at = clk.now()
             if settings.early_stopping and _early_stop(
                     state["history"][state.get("phase_start", 0):], settings.es_delta,
                     settings.es_patience):
                 stop = "early_stopping"
+        elif every and clk.now() - saved_at >= every:  # a kill loses at most `every` seconds
+            checkpoint()
+            saved_at = clk.now()
     if since_eval or not state["history"]:
         evaluate(last_loss)
+        since_eval = 0
     state["stopped_by"] = stop
     if stop in ("pixels", "early_stopping"):
         state["status"] = "finished"
