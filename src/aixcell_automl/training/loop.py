@@ -283,12 +283,14 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
             live.model.save_weights(str(run_dir / "best.weights.h5"))
 
     def checkpoint() -> None:
+        nonlocal saved_at
         if settings.checkpoint:
             live.manager.save()
         state["since_eval"] = since_eval  # pixels trained since the last evaluation
         state["train_seconds"] = elapsed()
         state["stopped_seconds"] = round(base_stopped + clk.paused - stopped_start, 3)
         atomic_write_json(state_path, state)
+        saved_at = clk.now()
 
     it = iter(stream.dataset(data.num_classes, state["epoch"], state["batch"]))
     since_eval, last_loss, stop = state.get("since_eval", 0), float("nan"), None
@@ -328,14 +330,12 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
                 log.info("%s: new layers settled after %d evaluations; all layers train at "
                          "lr %g", config.get("config_id"), len(state["history"]), FINETUNE_LR)
             checkpoint()
-            saved_at = clk.now()
             if settings.early_stopping and _early_stop(
                     state["history"][state.get("phase_start", 0):], settings.es_delta,
                     settings.es_patience):
                 stop = "early_stopping"
         elif every and clk.now() - saved_at >= every:  # a kill loses at most `every` seconds
             checkpoint()
-            saved_at = clk.now()
     if since_eval or not state["history"]:
         evaluate(last_loss)
         since_eval = 0
