@@ -114,15 +114,35 @@ def test_collector_killed_at_random_points_ends_with_the_uninterrupted_keys(demo
     # one run killed twice at random points (after the n-th row, plus a random delay), then
     # finished; the kill points of seed 0 fall mid-ladder
     rng = np.random.default_rng(0)
-    out = tmp_path / "killed.jsonl"
+    out, seen = tmp_path / "killed.jsonl", []
+
+    def results() -> int:
+        seen.append(read_rows(out))
+        return len(seen[-1])
+
     kill_at = sorted((int(n), float(d)) for n, d in zip(rng.integers(0, 5, 2),
                                                          rng.uniform(0, 4, 2), strict=True))
-    kills = _killed_then_finished(cmd("killed"), lambda: len(read_rows(out)), kill_at)
+    kills = _killed_then_finished(cmd("killed"), results, kill_at)
     rows = read_rows(out)
     assert Counter(row_key(r) for r in rows) == expected  # same keys, each once
-    assert all(r["status"] == "ok" and r["source"] == "ladder" for r in rows)
+    assert all(rows[:len(s)] == s for s in seen)  # rows on disk are never rewritten
+    for r in rows:
+        assert r["status"] == "ok" and r["source"] == "ladder" and r["protocol"] == "v2"
+        assert r["early_stopping"] is False and 0 <= r["val_iou"] <= 1 and r["curve"]
+        assert r["versions"]["tensorflow"] and r["hardware"].startswith(("cpu", "gpu"))
+        assert r["pixels_per_second"] > 0 and r["val_pixels"] > 0
+    # a promoted configuration continued from its checkpoint: its curve extends the lower row's
+    # (here one batch already passes every fidelity, so it may add nothing)
+    by_key = {(r["config_id"], r["fidelity_pixels"]): r for r in rows}
+    for (cid, fid), r in by_key.items():
+        lower = [by_key[c, f] for c, f in by_key if c == cid and f < fid]
+        if lower:
+            prev = max(lower, key=lambda x: x["fidelity_pixels"])
+            assert r["curve"][:len(prev["curve"])] == prev["curve"]
+            assert r["pixels_seen"] >= prev["pixels_seen"]
     assert not any((tmp_path / "killed_ckpt").rglob("*.index"))  # ladder done
     assert kills >= 1  # kill points after the last row may find the collector done
+    json.dumps(rows)
 
 
 SEARCH = """

@@ -1,9 +1,3 @@
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -102,41 +96,6 @@ def test_outlier_removal_drops_iou_outliers_per_fidelity_but_not_slow_configurat
     clean = remove_outliers(df)
     assert "c99" not in set(clean["config_id"]) and "c98" in set(clean["config_id"])
     assert len(clean) == 44 and len(df) == 45  # the 3 rows at fidelity 2 are a group of their own
-
-
-@pytest.mark.slow
-def test_kill_9_and_restart_loses_and_duplicates_nothing(demo_path, tmp_path):
-    """A ladder of 2 trials at 2^17 pixels and the better one continued to 2^19 from its
-    checkpoint, killed after its first row and run again."""
-    out, ckpt = tmp_path / "mb.jsonl", tmp_path / "ckpt"
-    cmd = [sys.executable, "-m", "aixcell_automl", "metabase", "--datasets-root",
-           str(demo_path.parent), "--datasets", demo_path.name, "--ladder", "2@17:1,1@19",
-           "--out", str(out), "--checkpoints", str(ckpt)]
-    env = {**os.environ, "AIXCELL_AUTOML_NO_ENTRYPOINTS": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and len(read_rows(out)) < 1:
-        time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    first = read_rows(out)
-    assert 1 <= len(first) < 3
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rows = read_rows(out)
-    assert len(rows) == 3 and len(done_keys(rows)) == 3
-    assert rows[:len(first)] == first  # nothing rewritten
-    assert [r["fidelity_pixels"] for r in rows] == [2**17, 2**17, 2**19]
-    best = max(rows[:2], key=lambda r: r["val_iou"])
-    top = rows[2]
-    assert top["config_id"] == best["config_id"]
-    assert top["pixels_seen"] > best["pixels_seen"] and top["curve"][0] == best["curve"][0]
-    for r in rows:
-        assert r["status"] == "ok" and 0 <= r["val_iou"] <= 1 and r["curve"]
-        assert r["protocol"] == "v2" and r["source"] == "ladder" and r["early_stopping"] is False
-        assert r["versions"]["tensorflow"] and r["hardware"].startswith(("cpu", "gpu"))
-        assert r["pixels_per_second"] > 0 and r["val_pixels"] > 0
-    assert not ckpt.exists() or not any(ckpt.iterdir())  # the finished ladder keeps nothing
-    json.dumps(rows)
 
 
 def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, monkeypatch):
