@@ -142,7 +142,6 @@ def test_collector_killed_at_random_points_ends_with_the_uninterrupted_keys(demo
             assert r["pixels_seen"] >= prev["pixels_seen"]
     assert not any((tmp_path / "killed_ckpt").rglob("*.index"))  # ladder done
     assert kills >= 1  # kill points after the last row may find the collector done
-    json.dumps(rows)
 
 
 SEARCH = """
