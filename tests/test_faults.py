@@ -75,12 +75,13 @@ def test_progress_bar_counts_the_trials_a_resumed_search_replays(tmp_path, monke
     assert trace["winner"] == "a"
 
 
-LADDER = "3@15:1,2@16:1,1@17"  # 3 configurations, then 2, then 1; tiny fidelities
+LADDER = "3@15:1,2@16:1,1@19"  # 3 configurations, then 2, then 1; tiny fidelities
 
 
 def cheap_seed(dataset: Path) -> int:
-    """A collection seed whose sampled configurations are quick to build and step once past every
-    fidelity of the ladder (ResNet-18, 2^17 pixels a batch); any seed would be correct."""
+    """A collection seed whose sampled configurations are quick to build and step (ResNet-18,
+    2^17 pixels a batch: one step passes rungs 0 and 1, the top rung takes 3 more); any seed
+    would be correct."""
     from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.core.search_space import build_space, enumerate_configs
     from aixcell_automl.metabase.ladder import ladder_start, parse_ladder
@@ -132,14 +133,18 @@ def test_collector_killed_at_random_points_ends_with_the_uninterrupted_keys(demo
         assert r["versions"]["tensorflow"] and r["hardware"].startswith(("cpu", "gpu"))
         assert r["pixels_per_second"] > 0 and r["val_pixels"] > 0
     # a promoted configuration continued from its checkpoint: its curve extends the lower row's
-    # (here one batch already passes every fidelity, so it may add nothing)
+    # (a restart from scratch would have a curve of its own), and where the lower row had not
+    # reached this fidelity yet it trained and evaluated again (the top rung)
     by_key = {(r["config_id"], r["fidelity_pixels"]): r for r in rows}
     for (cid, fid), r in by_key.items():
+        assert r["pixels_seen"] >= fid
         lower = [by_key[c, f] for c, f in by_key if c == cid and f < fid]
         if lower:
             prev = max(lower, key=lambda x: x["fidelity_pixels"])
             assert r["curve"][:len(prev["curve"])] == prev["curve"]
-            assert r["pixels_seen"] >= prev["pixels_seen"]
+            if prev["pixels_seen"] < fid:
+                assert len(r["curve"]) > len(prev["curve"])
+    assert max(r["pixels_seen"] for r in rows) > 2 ** 17  # the top rung trained on
     assert not any((tmp_path / "killed_ckpt").rglob("*.index"))  # ladder done
     assert kills >= 1  # kill points after the last row may find the collector done
 
