@@ -7,7 +7,7 @@ import yaml
 from aixcell_automl.core.dataset import load_dataset
 from aixcell_automl.training.trial_data import pooled_trial_data
 
-CONFIG = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.001, "backbone": "resnet18",
+CONFIG = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.001, "backbone": "tiny",
           "flip": 0.0, "brightness_blur": 0.0, "grid_distortion": 0.0}
 FAST = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
         "early_stopping": {"delta": 0.0, "patience": 1000}, "seed": 0}
@@ -46,8 +46,17 @@ def test_pooled_data_keeps_shared_classes_and_binarises_mixed_ones(datasets):
     assert len(mixed.train.stems) + len(mixed.val.stems) == 2 * n - 2  # each keeps a test image
 
 
-@pytest.mark.slow
-def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path):
+@pytest.fixture
+def tiny_backbone():
+    """The experiment's bookkeeping is under test, not the model: the one-layer ``tiny``
+    backbone trains in a second (transfer between U-Nets: tests/training/test_transfer.py)."""
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
+
+    with plugin_manager_with(TinyBackbone()):
+        yield
+
+
+def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path, tiny_backbone):
     from aixcell_automl.pipelines.pretrain.nodes import pretrain_model
     from aixcell_automl.pipelines.transfer_experiment.nodes import (
         plot_curves,
@@ -79,7 +88,7 @@ def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path):
     runs = curves["results"]["target"]
     assert [r["seed"] for r in runs["scratch"]] == [0, 1]
     assert runs["scratch"][0]["new_layers"] == [] and runs["scratch"][0]["init_weights"] is None
-    assert runs["mix"][1]["new_layers"] == ["final_conv"]  # 2 pre-trained classes, 3 in target
+    assert runs["mix"][1]["new_layers"] == ["tiny_conv"]  # 2 pre-trained classes, 3 in target
     assert runs["scratch"][0]["history"] != runs["scratch"][1]["history"]  # seeds differ
     table = summarise(curves)
     assert list(table["start"]) == ["scratch", "scratch", "mix", "mix"]

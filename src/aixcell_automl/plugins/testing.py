@@ -35,14 +35,16 @@ def _build_tiny(channels: int, num_classes: int):
 
     _, keras, _ = tensorflow()
     x = keras.Input((None, None, channels))
-    return keras.Model(x, keras.layers.Conv2D(num_classes, 3, padding="same",
-                                              activation="softmax", name="tiny_conv")(x))
+    features = keras.layers.Conv2D(8, 3, padding="same", name="tiny_features")
+    head = keras.layers.Conv2D(num_classes, 3, padding="same", activation="softmax",
+                               name="tiny_conv")
+    return keras.Model(x, head(features(x)))
 
 
 class TinyBackbone:
-    """A plugin with the backbone ``tiny``: one 3x3 softmax convolution that builds and trains
-    in about a second, for tests of the search machinery (``plugin_manager_with(TinyBackbone())``;
-    not a segmentation model)."""
+    """A plugin with the backbone ``tiny``: two 3x3 convolutions (8 linear filters, then the
+    softmax head), which build and train in about a second, for tests of the search and training
+    machinery (``plugin_manager_with(TinyBackbone())``; not a segmentation model)."""
 
     @hookimpl
     def register_backbones(self):
