@@ -48,7 +48,7 @@ def main() -> None:
     opt, loss = make_optimizer(1e-3), focal_loss()
     step = make_train_step(model, opt, loss)
     model.compile(optimizer=opt, loss=loss)
-    it = iter(stream.dataset(data.num_classes))
+    it = stream.tensors(data.num_classes)
     step(*next(it))  # trace both paths once
     model.fit(x_mem[:args.batch], y_mem[:args.batch], batch_size=args.batch, verbose=0)
 
@@ -78,7 +78,7 @@ def main() -> None:
     print(f"# command: {' '.join([sys.executable.split('/')[-1], *sys.argv])}")
     print(f"dataset {ds.name}, {args.backbone}, patch {args.patch}, batch {args.batch}, "
           f"{args.steps} steps x {args.repeats} alternating repeats")
-    print(f"project pipeline (tf.data + augmentation + step): {np.median(ours):7.1f} patches/s "
+    print(f"project pipeline (batches + augmentation + step): {np.median(ours):7.1f} patches/s "
           f"{[round(v, 1) for v in ours]}")
     print(f"bare model.fit on in-memory arrays:               {np.median(bare):7.1f} patches/s "
           f"{[round(v, 1) for v in bare]}")

@@ -1,10 +1,10 @@
-"""Training and validation data: normalised images in memory, patch indices, a tf.data stream.
+"""Training and validation data: normalised images in memory, patch indices, a batch stream.
 
 Images are loaded and normalised once; a patch is a ``(image, y, x)`` index into them, so the
-overlapping stride-p/2 grid costs no memory. Batches are cut by NumPy slicing in a generator that
-runs one step ahead of the model (``prefetch``), and augmentation runs there too, per sample,
-through albumentations. One "epoch" is one pass over the (class-resampled) patch index in a
-seeded order; ``(epoch, batch)`` fully determines the stream position, so resume is exact.
+overlapping stride-p/2 grid costs no memory. Batches are cut by NumPy slicing in a generator
+just before each step, and augmented there, per sample, through albumentations. One "epoch" is
+one pass over the (class-resampled) patch index in a seeded order; ``(epoch, batch)`` fully
+determines the stream position, so resume is exact.
 """
 
 from __future__ import annotations
@@ -197,24 +197,13 @@ class PatchStream:
                 yield augmenter(x, y, epoch, b)
             epoch, batch = epoch + 1, 0
 
-    def dataset(self, num_classes: int, epoch: int = 0, batch: int = 0):
-        """The stream as a prefetching ``tf.data.Dataset`` of ``(x, one_hot(y))``.
-
-        The generator function reaches the stream through a weak reference: TensorFlow keeps
-        every ``from_generator`` function in a process-wide registry, so a strong one would keep
-        each trial's images alive after the trial (measured: +460 MB per trial on coelho_u2os,
-        until the meta-base collector was killed for lack of memory). Keep the stream referenced
-        while iterating."""
-        import weakref
-
+    def tensors(self, num_classes: int, epoch: int = 0, batch: int = 0):
+        """:meth:`batches` as tensors ``(x, one_hot(y))``, each cut and augmented just before
+        its step, in this thread. Not through tf.data: a tf.data iterator running beside the
+        training step slowed it 1.4-1.8x on 2 CPU cores, where a batch costs milliseconds to
+        cut against a step's second (benchmarks/trial_speed.py, docs/performance.md)."""
         from aixcell_automl._env import tensorflow
 
         tf, _, _ = tensorflow()
-        p, c = self.index.patch_size, self.images.channels
-        stream = weakref.ref(self)
-        ds = tf.data.Dataset.from_generator(
-            lambda: stream().batches(epoch, batch),
-            output_signature=(tf.TensorSpec((self.batch_size, p, p, c), tf.float32),
-                              tf.TensorSpec((self.batch_size, p, p), tf.uint8)))
-        ds = ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), num_classes)))
-        return ds.prefetch(2)
+        for x, y in self.batches(epoch, batch):
+            yield tf.constant(x), tf.one_hot(tf.cast(y, tf.int32), num_classes)

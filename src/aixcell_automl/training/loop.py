@@ -292,7 +292,7 @@ def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> 
         atomic_write_json(state_path, state)
         saved_at = clk.now()
 
-    it = iter(stream.dataset(data.num_classes, state["epoch"], state["batch"]))
+    it = stream.tensors(data.num_classes, state["epoch"], state["batch"])
     since_eval, last_loss, stop = state.get("since_eval", 0), float("nan"), None
     every, saved_at = settings.checkpoint_every_seconds, clk.now()
     slice_start = None  # the slice clock starts once the first step (graph tracing) is done
