@@ -48,7 +48,7 @@ def test_pooled_data_keeps_shared_classes_and_binarises_mixed_ones(datasets):
 
 @pytest.fixture
 def tiny_backbone():
-    """The experiment's bookkeeping is under test, not the model: the one-layer ``tiny``
+    """The experiment's bookkeeping is under test, not the model: the two-layer ``tiny``
     backbone trains in a second (transfer between U-Nets: tests/training/test_transfer.py)."""
     from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
 
