@@ -51,3 +51,16 @@ def test_stream_position_fully_determines_the_batches():
     for (xa, ya), (xb, yb) in zip(run[n + 1:n + 3], resumed, strict=True):
         np.testing.assert_array_equal(xa, xb)
         np.testing.assert_array_equal(ya, yb)
+
+
+def test_tensors_are_the_batches_with_one_hot_masks_from_the_same_position():
+    ims = _images().padded(32)
+    index, _ = class_sampled_patches(ims, 32, 2, seed=0)
+    stream = PatchStream(ims, index, batch_size=4, seed=7, augment={"flip": 0.5})
+    plain = list(itertools.islice(stream.batches(epoch=1, batch=1), 2))
+    tensors = list(itertools.islice(stream.tensors(3, epoch=1, batch=1), 2))
+    for (x, y), (tx, ty) in zip(plain, tensors, strict=True):
+        assert tx.dtype.name == "float32" and ty.shape == (4, 32, 32, 3)
+        np.testing.assert_array_equal(tx.numpy(), x)
+        np.testing.assert_array_equal(ty.numpy().argmax(-1), y)
+        assert ty.numpy().sum(-1).min() == 1  # one class per pixel
