@@ -1,6 +1,7 @@
 """Training speed of one real trial (``train_trial``: batch stream, augmentation, compiled
-step), in pixels per second of training with building, tracing and evaluation taken out: the
-speed the meta-base records. Each repeat is a fresh process, so code revisions can be compared
+step), in pixels per second of training with building, tracing and evaluation taken out (as the
+meta-base's ``pixels_per_second``, except that the first step's pixels, whose time is counted as
+tracing, are left out here too). Each repeat is a fresh process, so code revisions can be compared
 side by side by alternating ``--src`` folders in one run:
 
     .venv/bin/python benchmarks/trial_speed.py --src /path/to/old/src --src src --repeats 3
