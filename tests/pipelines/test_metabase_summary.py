@@ -19,7 +19,7 @@ def _rows():
             rows.append({"dataset": d, "config_id": f"c{i}", "fidelity_pixels": 2**26,
                          "val_iou": 0.2 * i, "status": "ok", "protocol": "v2",
                          "train_seconds": 480.0})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(source="ladder")
 
 
 def test_fidelity_agreement_pairs_the_same_configurations_of_adjacent_rungs():
@@ -39,3 +39,5 @@ def test_summary_keeps_protocols_apart():
     a23 = summary.set_index(["protocol", "dataset", "fidelity_pixels"]).loc[("v2", "a", 2**23)]
     assert a23["rows"] == 6 and a23["iou_max"] == pytest.approx(0.5)
     assert set(stats["fidelity_agreement"]) == {"a", "b", "mean"}  # v2 rows only
+    # ladder rows hold running totals: per dataset 3 configurations end at 480 s, 3 at 240 s
+    assert stats["train_hours"] == pytest.approx((2 * (3 * 480 + 3 * 240) + 4 * 60) / 3600)

@@ -34,7 +34,9 @@ def collect_rows(params: dict, space_params: dict) -> dict:
 
 def summarise(metabase: pd.DataFrame, _collected: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Outlier-free table (raw rows kept in the JSON-lines file), a summary per protocol,
-    dataset and fidelity, and the fidelity agreement of the protocol-v2 ladders."""
+    dataset and fidelity, and the fidelity agreement of the protocol-v2 ladders. A summary's
+    ``cpu_hours`` is what training its configurations from 0 pixels to that fidelity took;
+    ``train_hours`` is the meta-base's whole cost (:func:`train_hours`)."""
     frame = metabase.assign(protocol=metabase["protocol"].fillna("v1") if "protocol" in metabase
                             else "v1")
     ok = frame[frame["status"] == "ok"]
@@ -48,11 +50,21 @@ def summarise(metabase: pd.DataFrame, _collected: dict) -> tuple[pd.DataFrame, p
              "rows_by_protocol": frame["protocol"].value_counts().to_dict(),
              "failure_reasons": failed["reason"].value_counts().to_dict() if len(failed) else {},
              "rows_after_outlier_removal": len(clean), "datasets": int(ok["dataset"].nunique()),
-             "train_hours": float(frame["train_seconds"].fillna(0).sum() / 3600),
+             "train_hours": train_hours(frame),
              "fidelity_agreement": fidelity_agreement(ok[ok["protocol"] == PROTOCOL])}
     log.info("meta-base: %s", json.dumps({k: v for k, v in stats.items()
                                            if k != "fidelity_agreement"}))
     return to_frame(clean.to_dict("records")), summary, stats
+
+
+def train_hours(rows: pd.DataFrame) -> float:
+    """Hours the rows' trials took. A ladder row's ``train_seconds`` is a running total over its
+    configuration's rungs, so each ladder configuration counts once, with its highest total."""
+    seconds = rows["train_seconds"].fillna(0)
+    ladder = (rows["source"] == "ladder") if "source" in rows else pd.Series(False, rows.index)
+    continued = seconds[ladder].groupby([rows.loc[ladder, "dataset"],
+                                         rows.loc[ladder, "config_id"]]).max()
+    return float((seconds[~ladder].sum() + continued.sum()) / 3600)
 
 
 def iou_distribution_figure(metabase: pd.DataFrame):
