@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 import pytest
 
@@ -24,10 +26,29 @@ def _rows():
 
 def test_fidelity_agreement_pairs_the_same_configurations_of_adjacent_rungs():
     agree = fidelity_agreement(_rows())
-    assert agree["a"]["2^23->2^25"] == {"tau": pytest.approx(1.0), "n": 6}
+    assert agree["a"]["2^23->2^25"] == {"tau": pytest.approx(1.0), "n": 6,
+                                        "tau_own": pytest.approx(1.0)}  # no curves: val_iou
     assert agree["b"]["2^23->2^25"]["tau"] == pytest.approx(-1.0)
-    assert agree["a"]["2^25->2^26"] == {"tau": pytest.approx(1.0), "n": 3}
-    assert agree["mean"]["2^23->2^25"] == {"tau": pytest.approx(0.0), "n": 2}
+    assert agree["a"]["2^25->2^26"]["tau"] == pytest.approx(1.0)
+    assert agree["mean"]["2^23->2^25"] == {"tau": pytest.approx(0.0), "n": 2,
+                                           "tau_own": pytest.approx(0.0), "n_own": 2}
+
+
+def test_own_rung_agreement_ignores_scores_carried_up_from_lower_rungs():
+    # three configurations none of which improves at 2^26: best-so-far keeps the 2^25 order
+    # (tau 1 by construction), their own 2^26 evaluations rank them in reverse
+    rows = []
+    for i, (at25, at26) in enumerate(((0.5, 0.45), (0.6, 0.40), (0.7, 0.35))):
+        curve25 = [[2**23, 0.1 * i], [2**25, at25]]
+        for fid, curve in ((2**23, curve25[:1]), (2**25, curve25),
+                           (2**26, [*curve25, [2**26, at26]])):
+            rows.append({"dataset": "a", "config_id": f"c{i}", "fidelity_pixels": fid,
+                         "val_iou": max(v for _, v in curve), "curve": json.dumps(curve),
+                         "status": "ok", "protocol": "v2"})
+    agree = fidelity_agreement(pd.DataFrame(rows))["a"]
+    assert agree["2^25->2^26"]["tau"] == pytest.approx(1.0)
+    assert agree["2^25->2^26"]["tau_own"] == pytest.approx(-1.0)
+    assert agree["2^23->2^25"]["tau_own"] == pytest.approx(1.0)
 
 
 def test_summary_keeps_protocols_apart():
