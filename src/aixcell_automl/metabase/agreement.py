@@ -39,7 +39,7 @@ def fidelity_agreement(ok: pd.DataFrame) -> dict:
     fids = [f for _, f, _ in LADDER]
     previous = dict(zip(fids, [0, *fids[:-1]], strict=True))
     ok = ok.assign(own=[rung_score(r, previous.get(r["fidelity_pixels"], 0))
-                        for _, r in ok.iterrows()]) if len(ok) else ok.assign(own=[])
+                        for _, r in ok.iterrows()])
     out: dict = {}
     for name, g in ok.groupby("dataset"):
         best = g.pivot_table(index="config_id", columns="fidelity_pixels", values="val_iou")
