@@ -38,26 +38,26 @@ def fidelity_agreement(ok: pd.DataFrame) -> dict:
 
     fids = [f for _, f, _ in LADDER]
     previous = dict(zip(fids, [0, *fids[:-1]], strict=True))
+    pairs = {(lo, hi): f"2^{int(np.log2(lo))}->2^{int(np.log2(hi))}"
+             for lo, hi in itertools.pairwise(fids)}
     ok = ok.assign(own=[rung_score(r, previous.get(r["fidelity_pixels"], 0))
                         for _, r in ok.iterrows()])
     out: dict = {}
     for name, g in ok.groupby("dataset"):
         best = g.pivot_table(index="config_id", columns="fidelity_pixels", values="val_iou")
         own = g.pivot_table(index="config_id", columns="fidelity_pixels", values="own")
-        for lo, hi in itertools.pairwise(fids):
-            if lo in best and hi in best:
-                both = best[[lo, hi]].dropna()
-                if len(both) >= 3:
-                    mine = own.loc[both.index, [lo, hi]].dropna()
-                    out.setdefault(name, {})[f"2^{int(np.log2(lo))}->2^{int(np.log2(hi))}"] = {
-                        "tau": tau(both[lo], both[hi]), "n": len(both),
-                        "tau_own": tau(mine[lo], mine[hi]) if len(mine) >= 3 else None}
-    for lo, hi in itertools.pairwise(fids):
-        key = f"2^{int(np.log2(lo))}->2^{int(np.log2(hi))}"
-        pairs = [v[key] for v in out.values() if key in v]
-        for stat in ("tau", "tau_own"):
-            taus = [p[stat] for p in pairs if p[stat] is not None]
+        for (lo, hi), key in pairs.items():
+            both = best.reindex(columns=[lo, hi]).dropna()
+            if len(both) >= 3:
+                mine = own.reindex(index=both.index, columns=[lo, hi]).dropna()
+                out.setdefault(name, {})[key] = {
+                    "tau": tau(both[lo], both[hi]), "n": len(both),
+                    "tau_own": tau(mine[lo], mine[hi]) if len(mine) >= 3 else None}
+    for key in pairs.values():
+        found = [v[key] for v in out.values() if key in v]
+        for stat, count in (("tau", "n"), ("tau_own", "n_own")):
+            taus = [p[stat] for p in found if p[stat] is not None]
             if taus:
-                out.setdefault("mean", {}).setdefault(key, {})[stat] = float(np.mean(taus))
-                out["mean"][key]["n" if stat == "tau" else "n_own"] = len(taus)
+                out.setdefault("mean", {}).setdefault(key, {}).update(
+                    {stat: float(np.mean(taus)), count: len(taus)})
     return out
