@@ -5,6 +5,7 @@ from aixcell_automl.core.search_space import DEFAULT_SPACE
 from aixcell_automl.metalearning.evaluation import permutation_importance
 from aixcell_automl.pipelines.meta_learning.nodes import (
     choose_and_fit,
+    nested_choice,
     run_study,
     scatter_plot,
     summarise,
@@ -41,12 +42,35 @@ def test_study_summary_and_choice_on_a_synthetic_metabase():
         np.testing.assert_allclose(np.sort(np.r_[rest, top]), np.sort(true))
         assert len(top) == 3 and top.min() > rest.max()  # 10 % of 24 rows, rounded up
     assert choice["z_ci95_datasets"] > 0  # z differs between held-out datasets
-    vs = versus_baselines(z_by_dataset(study), top5.iloc[0]).set_index("baseline")
+    best = top5.iloc[0]
+    at = z_by_dataset(study).xs(best["fidelity_pixels"], level="fidelity_pixels")
+    vs = versus_baselines(at, at.loc[(best["model"], best["representation"], best["target"])]
+                          ).set_index("baseline")
     assert vs.loc["baseline:random", "z_difference"] == pytest.approx(
         study[study["model"] == choice["meta_model"]].query(
             "representation == @choice['representation']")["z"].mean())  # random's z is 0
     assert (vs[["wins", "ties", "losses"]].sum(axis=1) == 4).all()
     assert "against each baseline" in md
+
+
+def test_nested_choice_scores_each_dataset_with_the_combination_chosen_on_the_others():
+    import pandas as pd
+
+    z = {("a", "hp", "iou"): [1.0, 1.0, -1.0], ("b", "hp", "iou"): [0.0, 0.5, 0.5],
+         ("baseline:random", "-", "-"): [0.0, 0.0, 0.0]}
+    at = pd.Series({(*k, d): v for k, vs in z.items()
+                    for d, v in zip(["d0", "d1", "d2"], vs, strict=True)})
+    at.index.names = ["model", "representation", "target", "dataset"]
+    # held out d0 or d1: b has the better mean on the other two; held out d2: a does
+    nested = nested_choice(at)
+    assert nested.to_dict() == {"d0": 0.0, "d1": 0.5, "d2": -1.0}
+    vs = versus_baselines(at, nested).set_index("baseline")
+    assert vs.loc["baseline:random", ["wins", "ties", "losses"]].tolist() == [1, 1, 1]
+    assert "nested" in summarise(pd.DataFrame(
+        [{"fidelity_pixels": 1, "model": m, "representation": r, "target": t, "seed": 0,
+          "dataset": d, **{k: v for k in ("z", "z_norm", "kendall", "pearson", "rmse",
+                                          "diff_iou", "regret")}}
+         for (m, r, t, d), v in at.items()]))[2]
 
 
 def test_lodo_predictions_never_train_on_the_held_out_dataset(monkeypatch):
