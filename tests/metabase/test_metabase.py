@@ -87,6 +87,27 @@ def test_ladder_tasks_finish_a_started_ladder_first_and_prune_checkpoints(tmp_pa
     assert not (tmp_path / hashes["a"][:16]).exists()  # a finished ladder keeps nothing
 
 
+def test_a_second_seed_runs_a_second_ladder_beside_a_finished_one(tmp_path):
+    configs = enumerate_configs(build_space(with_plugins=False))
+    ladder = ((2, 100, 1), (1, 400, 0))
+    hashes = {"a": "000000aa", "b": "000000bb"}
+
+    def complete(seed, rows):
+        while tasks := ladder_tasks(["a", "b"], configs, rows, hashes, tmp_path, seed, ladder)[0]:
+            rows = rows + [{"dataset_hash": hashes[t[0]], "config_id": t[1]["config_id"],
+                            "fidelity_pixels": t[2], "val_iou": 0.5, "status": "ok",
+                            "protocol": "v2", "source": "ladder", "seed": t[3]} for t in tasks]
+        return rows
+
+    rows = complete(0, [])
+    assert len(rows) == 6
+    tasks, left = ladder_tasks(["a", "b"], configs, rows, hashes, tmp_path, 1, ladder)
+    assert [t[0] for t in tasks] == ["a", "a"] and left == 6 and {t[3] for t in tasks} == {1}
+    assert [t[1] for t in tasks] == ladder_start(configs, hashes["a"], 1, ladder)
+    both = complete(1, rows)
+    assert len(both) == 12 and len({(r["config_id"], r["fidelity_pixels"]) for r in both}) == 12
+
+
 def test_outlier_removal_drops_iou_outliers_per_fidelity_but_not_slow_configurations():
     rows = [_row(i, t=10 + (i % 3), iou=0.5 + 0.01 * (i % 5)) for i in range(40)]
     rows.append(_row(98, t=500.0))  # slow by design: kept

@@ -83,7 +83,8 @@ def _stable_int(hexstr: str) -> int:
 def ladder_tasks(dataset_paths: list[str], configs: list[dict], rows: list[dict],
                  hashes: dict[str, str], checkpoints: Path, seed: int = 0,
                  ladder: tuple = LADDER) -> tuple[list[tuple], int]:
-    """The next rung's trials of one dataset, and the trials left over all ladders.
+    """The next rung's trials of one dataset, and the trials left over all ladders of this
+    ``seed`` (each seed samples its own rung 0, so a second seed adds a second ladder per dataset).
 
     The dataset is one whose ladder is under way (so few checkpoints exist at a time), else the
     one with the fewest rows (ties: the configured order). Checkpoints that can no longer be
@@ -96,9 +97,10 @@ def ladder_tasks(dataset_paths: list[str], configs: list[dict], rows: list[dict]
     left, choice = 0, None
     for order, path in enumerate(dataset_paths):
         h = hashes[path]
-        done = by_hash.get(h, {})
-        rung, members, todo = ladder_position(ladder_start(configs, h, seed, ladder), done,
-                                              [seed, _stable_int(h)], ladder)
+        first = ladder_start(configs, h, seed, ladder)
+        ids = {c["config_id"] for c in first}  # another seed's ladder is another sample
+        done = {k: r for k, r in by_hash.get(h, {}).items() if k[0] in ids}
+        rung, members, todo = ladder_position(first, done, [seed, _stable_int(h)], ladder)
         _prune_checkpoints(checkpoints / h, {c["config_id"] for c in members})
         if not todo:
             continue
