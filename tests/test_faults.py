@@ -131,6 +131,7 @@ def test_collector_killed_at_random_points_ends_with_the_ladders_rows_once(demo_
         assert r["status"] == "ok" and r["source"] == "ladder" and r["protocol"] == "v2"
         assert r["early_stopping"] is False and 0 <= r["val_iou"] <= 1 and r["curve"]
         assert r["versions"]["tensorflow"] and r["hardware"].startswith(("cpu", "gpu"))
+        assert r["cpu_model"] and isinstance(r["cpu_model"], str)
         assert r["pixels_per_second"] > 0 and r["val_pixels"] > 0
     # a promoted configuration continued from its checkpoint: its curve extends the lower row's
     # (a restart from scratch would have a curve of its own), and where the lower row had not

@@ -103,7 +103,7 @@ def state_row(state: dict) -> dict:
     """The meta-base row fields a trial's state gives (configuration, score, curve, work done,
     timings, speed, provenance); the one row schema of the meta-base and of learn-from-use."""
     from aixcell_automl.core.search_space import hyperparameters
-    from aixcell_automl.training.hardware import hardware
+    from aixcell_automl.training.hardware import cpu_model, hardware
 
     hist = state["history"]
     best = hist[state["best_eval"] - 1] if state.get("best_eval") else None
@@ -128,7 +128,8 @@ def state_row(state: dict) -> dict:
         if state.get("steps") else 0,
         "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),
         "sampling_factors": (state.get("sampling") or {}).get("factors"),
-        "seed": state.get("seed"), "hardware": hardware(), "versions": library_versions(),
+        "seed": state.get("seed"), "hardware": hardware(), "cpu_model": cpu_model(),
+        "versions": library_versions(),
     }
 
 

@@ -16,3 +16,22 @@ def hardware() -> str:
         name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
         return f"gpu:{len(gpus)}x{name}"
     return f"cpu:{os.cpu_count()}x{platform.processor() or platform.machine()}"
+
+
+def cpu_model() -> str:
+    """The CPU's model name and widest vector extension (``/proc/cpuinfo`` on Linux), recorded
+    beside :func:`hardware`: two CPUs of one ``hardware`` string can differ several-fold in
+    speed (docs/metabase.md). E.g. ``"AMD EPYC, avx512"``."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = info.get("model name") or platform.processor() or platform.machine()
+    flags = set(info.get("flags", "").split())
+    isa = next((i for i, f in (("avx512", "avx512f"), ("avx2", "avx2"), ("avx", "avx"))
+                if f in flags), None)
+    return f"{name}, {isa}" if isa else name
