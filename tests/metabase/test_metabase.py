@@ -80,6 +80,12 @@ def test_ladder_tasks_finish_a_started_ladder_first_and_prune_checkpoints(tmp_pa
     nxt, left = ladder_tasks(["a", "b"], configs, [*rows, old], hashes, tmp_path, 0, ladder)
     assert [(t[0], t[1]["config_id"], t[2]) for t in nxt] == [("a", tasks[1][1]["config_id"],
                                                                400)]
+    # one row of "b"'s sample (e.g. a configuration another seed's ladder drew too) does not
+    # make "b" the ladder to go on with: "a" is further along
+    shared = {**rows[0], "dataset_hash": hashes["b"],
+              "config_id": ladder_start(configs, hashes["b"], 0, ladder)[0]["config_id"]}
+    assert ladder_tasks(["a", "b"], configs, [*rows, shared], hashes, tmp_path, 0, ladder
+                        )[0] == nxt
     assert left == 4 and not Path(tasks[0][4]).exists() and Path(tasks[1][4]).exists()
     rows.append({**rows[1], "fidelity_pixels": 400})
     nxt, left = ladder_tasks(["a", "b"], configs, rows, hashes, tmp_path, 0, ladder)

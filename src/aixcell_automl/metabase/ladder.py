@@ -86,9 +86,10 @@ def ladder_tasks(dataset_paths: list[str], configs: list[dict], rows: list[dict]
     """The next rung's trials of one dataset, and the trials left over all ladders of this
     ``seed`` (each seed samples its own rung 0, so a second seed adds a second ladder per dataset).
 
-    The dataset is one whose ladder is under way (so few checkpoints exist at a time), else the
-    one with the fewest rows (ties: the configured order). Checkpoints that can no longer be
-    promoted are removed on the way."""
+    The dataset is the one whose ladder is furthest under way (so checkpoints of one dataset
+    exist at a time, even where another seed's rows already cover part of a sample), else the
+    first in the configured order. Checkpoints that can no longer be promoted are removed on
+    the way."""
     mine = [r for r in rows if protocol_of(r) == PROTOCOL and r.get("source") == "ladder"]
     by_hash: dict[str, dict] = {}
     for r in mine:
@@ -105,7 +106,7 @@ def ladder_tasks(dataset_paths: list[str], configs: list[dict], rows: list[dict]
         if not todo:
             continue
         left += max(len(todo), slots - len(done))
-        rank = (not done, len(done), order)
+        rank = (not done, -len(done), order)  # the furthest-along ladder first
         if choice is None or rank < choice[0]:
             choice = (rank, path, h, todo, ladder[rung][1])
     if choice is None:
