@@ -93,7 +93,8 @@ def summarise(study: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
         nested = nested_choice(at)
         md += (f"\n## Fidelity 2^{np.log2(fid):g} training pixels\n\n### {best['model']} / "
                f"{best['representation']} / {best['target']} against each baseline, paired per "
-               f"held-out dataset\n\n" + versus_baselines(at, _combination(at, best))
+               f"held-out dataset\n\n" + versus_baselines(
+                   at, at.loc[(best["model"], best["representation"], best["target"])])
                .to_markdown(index=False, floatfmt=".3f")
                + f"\n\n### The choice itself, nested (mean z {nested.mean():.3f}): per "
                f"held-out dataset, the combination with the best mean z on the others\n\n"
@@ -106,10 +107,6 @@ def summarise(study: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
 def z_by_dataset(study: pd.DataFrame) -> pd.Series:
     """Seed-averaged z per fidelity, model, representation, target and held-out dataset."""
     return study.groupby([*KEYS, "dataset"])["z"].mean()
-
-
-def _combination(at: pd.Series, best: pd.Series) -> pd.Series:
-    return at.loc[(best["model"], best["representation"], best["target"])]
 
 
 def nested_choice(at: pd.Series) -> pd.Series:
