@@ -72,6 +72,47 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
     return written
 
 
+def collect_dense(dataset_paths: list[str], out_path: Path | str, candidates: list[dict],
+                  checkpoints: Path | str, seed: int = 0, executor: str = "isolated",
+                  executor_options: dict | None = None, max_trials: int | None = None,
+                  measure_machine: bool = True) -> int:
+    """Run protocol v3 (:mod:`.dense`): every candidate on every dataset, then the continuations;
+    return the rows written. Measures the machine factor first (once per machine, see
+    :mod:`aixcell_automl.training.machine`). Safe to kill at any point and run again."""
+    from tqdm.auto import tqdm
+
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.metabase import dense
+    from aixcell_automl.metabase.candidates import plan_configs
+    from aixcell_automl.metabase.trial import VAL_PIXELS
+    from aixcell_automl.training.machine import machine_factor
+
+    if measure_machine:
+        machine_factor()
+    checkpoints = Path(checkpoints)
+    plans = dict(zip(dataset_paths, (c for _, c in plan_configs(dataset_paths)), strict=True))
+    datasets = [(p, load_dataset(p, check_pixels=False).content_hash(), plans[p])
+                for p in dataset_paths]
+
+    def next_tasks():
+        return dense.tasks(datasets, candidates, read_rows(out_path), checkpoints, seed,
+                           VAL_PIXELS)
+
+    tasks, left = next_tasks()
+    log.info("meta-base v3: %d trials left over %d datasets -> %s", left, len(datasets),
+             out_path)
+    written = 0
+    with tqdm(total=left if max_trials is None else min(left, max_trials),
+              desc="meta-base v3 trials", unit="trial") as bar:
+        while tasks and (max_trials is None or written < max_trials):
+            if max_trials is not None:
+                tasks = tasks[:max_trials - written]
+            written += _run_tasks(tasks, out_path, executor, executor_options, None, "dense",
+                                  bar)
+            tasks, _ = next_tasks()
+    return written
+
+
 def collect_named(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
                   fidelity_pixels: int = 2**23, seed: int = 0, executor: str = "isolated",
                   executor_options: dict | None = None) -> int:

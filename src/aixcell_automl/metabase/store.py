@@ -104,6 +104,7 @@ def state_row(state: dict) -> dict:
     timings, speed, provenance); the one row schema of the meta-base and of learn-from-use."""
     from aixcell_automl.core.search_space import hyperparameters
     from aixcell_automl.training.hardware import cpu_model, hardware
+    from aixcell_automl.training.machine import cached
 
     hist = state["history"]
     best = hist[state["best_eval"] - 1] if state.get("best_eval") else None
@@ -129,6 +130,8 @@ def state_row(state: dict) -> dict:
         "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),
         "sampling_factors": (state.get("sampling") or {}).get("factors"),
         "seed": state.get("seed"), "hardware": hardware(), "cpu_model": cpu_model(),
+        "precision": state.get("precision", "float32"),
+        "machine_factor": (cached() or {}).get("machine_factor"),
         "versions": library_versions(),
     }
 

@@ -1,6 +1,7 @@
-"""One meta-base trial (protocol v2). A trial trains for a fixed number of *training pixels*
-(the fidelity, hardware independent) without early stopping, and is scored at every power of two
-from 2**21 pixels on the same fixed validation regions of the dataset (``VAL_PIXELS``), predicted
+"""One meta-base trial (protocols v2 and v3). A trial trains for a fixed number of *training
+pixels* (the fidelity, hardware independent) without early stopping, and is scored at every power
+of two from 2**21 (v2) or 2**20 (v3) pixels on the same fixed validation regions of the dataset
+(``VAL_PIXELS``), predicted
 by sliding windows of the configuration's patch size (see :mod:`aixcell_automl.training.loop`). The
 trial's IoU is its best validation IoU so far. Data: the dataset's seeded train/val split (seed 0);
 the test split is never touched.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from aixcell_automl.metabase.store import PROTOCOL, state_row
 
-EVAL_AT = tuple(2**k for k in range(21, 31))  # validation points (training pixels)
+EVAL_FROM = {"v2": 2**21, "v3": 2**20}  # each protocol's first validation point
 
 
 VAL_PIXELS = 2**20  # validation pixels per evaluation (see docs/metabase.md for the cost)
@@ -40,8 +41,10 @@ def trial_data(dataset_path: str, split_seed: int = 0):
 
 
 def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
-              run_dir: str | None = None) -> dict:
-    """Train one configuration to ``fidelity_pixels`` and return its meta-base row.
+              run_dir: str | None = None, protocol: str = PROTOCOL, extra: dict | None = None
+              ) -> dict:
+    """Train one configuration to ``fidelity_pixels`` and return its meta-base row (with the
+    fields of ``extra``).
 
     With ``run_dir`` the trial keeps checkpoints there and continues from them (the ladder);
     without, it trains in a temporary folder that is removed afterwards."""
@@ -50,7 +53,8 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
     name, dhash, data = trial_data(dataset_path)
     workdir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"trial_{name}_"))
     started = dt.datetime.now(dt.UTC)
-    settings = Settings(eval_at=EVAL_AT, val_pixels=VAL_PIXELS, early_stopping=False,
+    eval_at = tuple(2**k for k in range(31) if 2**k >= EVAL_FROM[protocol])
+    settings = Settings(eval_at=eval_at, val_pixels=VAL_PIXELS, early_stopping=False,
                         checkpoint=run_dir is not None, checkpoint_every_seconds=CHECKPOINT_EVERY)
     try:
         state = train_trial(config, data, workdir, Budget(pixels=fidelity_pixels), settings,
@@ -62,8 +66,9 @@ def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
     regions = data.validation(VAL_PIXELS)
     return {
         "dataset": name, "dataset_hash": dhash, **state_row(state),
-        "protocol": PROTOCOL, "fidelity": "pixels", "fidelity_pixels": int(fidelity_pixels),
-        "split_seed": 0, "eval_at": [e for e in EVAL_AT if e <= fidelity_pixels],
+        "protocol": protocol, "fidelity": "pixels", "fidelity_pixels": int(fidelity_pixels),
+        "split_seed": 0, "eval_at": [e for e in eval_at if e <= fidelity_pixels],
         "val_pixels": int(sum(m.size for m in regions.masks)), "val_regions": len(regions.masks),
-        "early_stopping": False, "started_utc": started.isoformat(timespec="seconds"),
+        "val_pixels_setting": VAL_PIXELS, "early_stopping": False,
+        "started_utc": started.isoformat(timespec="seconds"), **(extra or {}),
     }

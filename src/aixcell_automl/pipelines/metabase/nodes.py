@@ -12,7 +12,7 @@ import pandas as pd
 from aixcell_automl.core.search_space import build_space, enumerate_configs
 from aixcell_automl.metabase.agreement import fidelity_agreement
 from aixcell_automl.metabase.clean import remove_outliers
-from aixcell_automl.metabase.collect import collect
+from aixcell_automl.metabase.collect import collect, collect_dense
 from aixcell_automl.metabase.store import PROTOCOL, to_frame
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,13 @@ def collect_rows(params: dict, space_params: dict) -> dict:
     ends (one durable write per row), so a crash loses at most the running trial's progress since
     its last checkpoint; re-running resumes."""
     root = Path(params["datasets_root"])
+    if params["protocol"] == "v3":
+        written = collect_dense([str(root / d) for d in params["v3_datasets"]], params["out"],
+                                params["candidates"], params["checkpoints"],
+                                seed=int(params["seed"]), executor=params["executor"],
+                                executor_options=params["executor_options"] or {},
+                                max_trials=params["max_trials"])
+        return {"rows_written": written, "out": params["out"]}
     paths = [str(root / d) for d in params["datasets"]]
     written = collect(paths, params["out"], enumerate_configs(build_space(space_params)),
                       checkpoints=params["checkpoints"], seed=int(params["seed"]),

@@ -1,0 +1,105 @@
+"""The machine factor: how fast this machine trains, relative to a nominal machine.
+
+Rows and traces from CPUs several-fold apart (docs/metabase.md, Speed) are only comparable once
+their speeds are divided by the speed of the machine that made them. :func:`measure` times a short,
+fixed reference workload (a ResNet-18 U-Net, 128-px patches, batch 8, 3 channels, 2 classes,
+float32, Adam, ``STEPS`` steps after ``WARMUP``); the factor is its pixels per second over
+``NOMINAL_PX_S``. A normalised speed is ``pixels_per_second / machine_factor``: the speed the
+configuration would have on the nominal machine.
+
+The result is cached per machine (CPU model, device, threads, TensorFlow version) in
+``$AIXCELL_AUTOML_MACHINE_CACHE`` (default ``~/.cache/aixcell-automl/machine.json``), so it is
+measured once; :func:`cached` reads it without measuring. Measure on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from aixcell_automl.core.atomic import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+NOMINAL_PX_S = 100_000.0  # reference workload on the nominal machine (factor 1.0)
+PATCH, BATCH, WARMUP, STEPS = 128, 8, 2, 8
+
+
+def cache_path() -> Path:
+    default = Path.home() / ".cache" / "aixcell-automl" / "machine.json"
+    return Path(os.environ.get("AIXCELL_AUTOML_MACHINE_CACHE", default))
+
+
+def signature() -> str:
+    """What identifies a machine for the cache."""
+    from aixcell_automl._env import tensorflow
+    from aixcell_automl.training.hardware import cpu_model, hardware
+
+    tf, _, _ = tensorflow()
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    return f"{hardware()} | {cpu_model()} | threads {threads} | tf {tf.__version__}"
+
+
+def cached() -> dict | None:
+    """This machine's cached measurement (``{"machine_factor", "reference_px_s", ...}``), or
+    None if it was never measured here."""
+    path = cache_path()
+    try:
+        entry = json.loads(path.read_text()).get(signature())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return entry
+
+
+def reference_speed() -> float:
+    """Pixels per second of the reference workload on this machine (see module doc)."""
+    import numpy as np
+
+    from aixcell_automl._env import tensorflow
+    from aixcell_automl.training.loop import make_train_step
+    from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
+
+    tf, keras, _ = tensorflow()
+    keras.utils.set_random_seed(0)
+    model = build_model("resnet18", 3, 2)
+    step = make_train_step(model, make_optimizer(1e-3), focal_loss())
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((BATCH, PATCH, PATCH, 3), np.float32))
+    y = tf.one_hot(rng.integers(0, 2, (BATCH, PATCH, PATCH)), 2)
+    for _ in range(WARMUP):
+        float(step(x, y))
+    t0 = time.perf_counter()
+    for _ in range(STEPS):
+        float(step(x, y))
+    seconds = time.perf_counter() - t0
+    keras.backend.clear_session()
+    return STEPS * BATCH * PATCH * PATCH / seconds
+
+
+def machine_factor(measure_if_missing: bool = True) -> dict | None:
+    """This machine's ``{"machine_factor", "reference_px_s", "signature", "measured_utc"}``,
+    from the cache, else measured (and cached) when ``measure_if_missing``."""
+    entry = cached()
+    if entry is not None or not measure_if_missing:
+        return entry
+    import datetime as dt
+
+    sig = signature()
+    log.info("measuring this machine's speed on the reference workload (once per machine)")
+    px_s = reference_speed()
+    entry = {"machine_factor": round(px_s / NOMINAL_PX_S, 4), "reference_px_s": round(px_s, 1),
+             "signature": sig,
+             "measured_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    path = cache_path()
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError):
+        table = {}
+    table[sig] = entry
+    atomic_write_json(path, table)
+    log.info("machine factor %.3f (%.0f px/s on the reference workload)",
+             entry["machine_factor"], px_s)
+    return entry
