@@ -48,6 +48,14 @@ def score_of(state: dict) -> float:
     return float(state["best_iou"])
 
 
+def trial_record(rung: int, config: dict, rank: int, seconds: float, state: dict) -> dict:
+    """A trace's record of one trained slice."""
+    return {"rung": rung, "config_id": config["config_id"], "rank": rank, "seconds": seconds,
+            "score": score_of(state), "status": state.get("status"),
+            "reason": state.get("reason"), "train_seconds": state.get("train_seconds"),
+            "pixels_seen": state.get("pixels_seen")}
+
+
 def successive_halving(candidates: Sequence[dict], budget_seconds: float,
                        run_rung: Callable[[list[tuple[dict, float]]], list[dict]],
                        trace: dict | None = None,
@@ -69,12 +77,7 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
         todo = [c for c in alive if (i, c["config_id"]) not in done]
         if todo:
             for cfg, state in zip(todo, run_rung([(c, seconds) for c in todo]), strict=True):
-                rec = {"rung": i, "config_id": cfg["config_id"],
-                       "rank": order[cfg["config_id"]] + 1, "seconds": seconds,
-                       "score": score_of(state),
-                       "status": state.get("status"), "reason": state.get("reason"),
-                       "train_seconds": state.get("train_seconds"),
-                       "pixels_seen": state.get("pixels_seen")}
+                rec = trial_record(i, cfg, order[cfg["config_id"]] + 1, seconds, state)
                 done[(i, cfg["config_id"])] = rec
                 if on_trial:
                     rungs_now = rungs + [{"rung": i, "seconds_per_trial": seconds,
@@ -88,6 +91,24 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
         keep = survivors_per_rung(len(candidates))[i + 1] if i + 1 < len(slices) else 1
         alive = ranked[:keep]
     return {"rungs": rungs, "winner": alive[0]["config_id"] if alive else None,
+            "budget_seconds": budget_seconds, "k": len(candidates)}
+
+
+def equal_split(candidates: Sequence[dict], budget_seconds: float,
+                run_rung: Callable[[list[tuple[dict, float]]], list[dict]],
+                trace: dict | None = None) -> dict:
+    """Every candidate trains for ``budget / k``; the best score wins (ties: the higher rank).
+    A best-of-k portfolio without halving; a trace passed back in is replayed."""
+    seconds = budget_seconds / max(1, len(candidates))
+    done = {t["config_id"]: t for r in (trace or {"rungs": []})["rungs"] for t in r["trials"]}
+    todo = [c for c in candidates if c["config_id"] not in done]
+    for rank, (cfg, state) in enumerate(zip(todo, run_rung([(c, seconds) for c in todo])
+                                            if todo else [], strict=True)):
+        done[cfg["config_id"]] = trial_record(0, cfg, rank + 1, seconds, state)
+    records = [done[c["config_id"]] for c in candidates]
+    best = max(range(len(records)), key=lambda i: (records[i]["score"], -i)) if records else None
+    return {"rungs": [{"rung": 0, "seconds_per_trial": seconds, "trials": records}],
+            "winner": records[best]["config_id"] if records else None,
             "budget_seconds": budget_seconds, "k": len(candidates)}
 
 

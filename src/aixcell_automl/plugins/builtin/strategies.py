@@ -5,6 +5,8 @@
 * ``random_halving`` - k configurations drawn from the space at random (seeded), the same
   successive halving: what the ranking is worth.
 * ``plan_only`` - the plan's configuration trained for the whole budget: the rule-based default.
+* ``equal_split`` - every candidate trained for budget / k, the best wins: a best-of-k
+  portfolio without halving.
 * ``optuna_tpe`` - Optuna's TPE sampler with its successive-halving pruner over the space, each
   trial trained in chunks of the first halving rung's slice (at most as many chunks as the
   halving winner gets), until the budget is spent.
@@ -15,7 +17,14 @@ from __future__ import annotations
 from aixcell_automl.core.search_space import config_id, enumerate_configs, sample_configs
 from aixcell_automl.plugins import hookimpl
 from aixcell_automl.plugins.specs import SearchStrategy
-from aixcell_automl.search.halving import score_of, slice_seconds, successive_halving, winner_share
+from aixcell_automl.search.halving import (
+    equal_split,
+    score_of,
+    slice_seconds,
+    successive_halving,
+    trial_record,
+    winner_share,
+)
 
 
 def halving_over_candidates(ctx) -> dict:
@@ -33,6 +42,10 @@ def plan_only(ctx) -> dict:
     # successive halving over one configuration: a single rung with the whole budget
     return successive_halving([ctx.plan], ctx.budget_seconds, ctx.run_rung, ctx.trace,
                               ctx.on_trial)
+
+
+def equal_split_over_candidates(ctx) -> dict:
+    return equal_split(ctx.candidates, ctx.budget_seconds, ctx.run_rung, ctx.trace)
 
 
 def optuna_tpe(ctx) -> dict:
@@ -74,11 +87,8 @@ def optuna_search(ctx, pruner, prior: list[dict] = ()) -> dict:
             (state,) = ctx.run_rung([(cfg, secs)])
             spent["seconds"] += secs
             score = score_of(state)
-            rungs.setdefault(step - 1, []).append({
-                "rung": step - 1, "config_id": cfg["config_id"], "rank": trial.number + 1,
-                "seconds": secs, "score": score, "status": state.get("status"),
-                "reason": state.get("reason"), "train_seconds": state.get("train_seconds"),
-                "pixels_seen": state.get("pixels_seen")})
+            rungs.setdefault(step - 1, []).append(
+                trial_record(step - 1, cfg, trial.number + 1, secs, state))
             if state.get("status") == "failed":
                 raise optuna.TrialPruned(state.get("reason"))
             best[cfg["config_id"]] = score
@@ -109,5 +119,7 @@ def register_search_strategies():
                            "successive halving over k configurations drawn at random"),
             SearchStrategy("plan_only", plan_only,
                            "the plan's configuration trained for the whole budget"),
+            SearchStrategy("equal_split", equal_split_over_candidates,
+                           "every candidate trained for budget / k; the best wins"),
             SearchStrategy("optuna_tpe", optuna_tpe,
                            "Optuna TPE with successive-halving pruning over the space")]

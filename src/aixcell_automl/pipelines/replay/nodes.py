@@ -1,0 +1,72 @@
+"""Nodes of the ``replay`` pipeline: search methods replayed on the meta-base's v3 curves,
+leave-one-dataset-out (see :mod:`aixcell_automl.search.replay`)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from aixcell_automl.core.errors import UserError
+from aixcell_automl.search.plan import planned_configuration
+from aixcell_automl.search.replay import Table, build_table, replay
+
+log = logging.getLogger(__name__)
+
+
+def replay_table(metabase: pd.DataFrame, meta_features: pd.DataFrame, params: dict) -> Table:
+    """The replay table of the meta-base's ``params['protocol']`` rows; each dataset's plan
+    from its handcrafted meta-features."""
+    rows = metabase.to_dict("records") if len(metabase) else []
+    plans = {r["dataset"]: planned_configuration(r) for r in meta_features.to_dict("records")}
+    table = build_table(rows, plans, params["protocol"])
+    if not table.curves:
+        raise UserError(f"replay: the meta-base holds no protocol-{params['protocol']} rows "
+                        f"with candidates (collect them: kedro run --pipeline=metabase)")
+    return table
+
+
+def run_replay(table: Table, params: dict) -> pd.DataFrame:
+    """Every method x held-out dataset x budget x seed (``params``: methods, budgets_log2,
+    seeds, unit, datasets: null = every dataset whose candidates all reached the dense
+    fidelity)."""
+    from tqdm.auto import tqdm
+
+    from aixcell_automl.metabase.dense import FIRST
+
+    datasets = params["datasets"] or sorted(
+        d for d, cs in table.curves.items()
+        if len(cs) == len(table.hyperparameters) and min(c.recorded for c in cs.values()) >= FIRST)
+    if not datasets:
+        raise UserError("replay: no dataset has every candidate's curve to 2^24 yet")
+    jobs = [(d, m, 2.0 ** b, s) for d in datasets for m in params["methods"]
+            for b in params["budgets_log2"] for s in range(int(params["seeds"]))]
+    out = [replay(table, d, m, budget, s, params["unit"])
+           for d, m, budget, s in tqdm(jobs, desc="replay", unit="run")]
+    log.info("replayed %d runs: %d methods x %d datasets x %d budgets x %d seeds", len(out),
+             len(params["methods"]), len(datasets), len(params["budgets_log2"]),
+             int(params["seeds"]))
+    return pd.DataFrame(out)
+
+
+def summarise_replay(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Per method and budget: regret (mean over datasets of the mean over seeds, and the worst
+    dataset), the winner's share of the budget, how often the plan won and how often a run
+    asked for more than was recorded; and the same as a Markdown table."""
+    per_ds = results.groupby(["method", "budget", "dataset"]).agg(
+        regret=("regret", "mean"), share=("winner_share", "mean"), plan_won=("plan_won", "mean"),
+        past=("winner_past_recorded", "mean")).reset_index()
+    summary = per_ds.groupby(["method", "budget"]).agg(
+        datasets=("dataset", "nunique"), mean_regret=("regret", "mean"),
+        worst_regret=("regret", "max"), winner_share=("share", "mean"),
+        plan_won=("plan_won", "mean"), winner_past_recorded=("past", "mean")).reset_index()
+    summary["log2_budget"] = np.log2(summary["budget"]).round(2)
+    summary = summary.sort_values(["budget", "mean_regret", "method"]).reset_index(drop=True)
+    lines = ["| budget | method | datasets | mean regret | worst regret | winner's share | "
+             "plan won | winner past record |", "|---|---|---|---|---|---|---|---|"]
+    for r in summary.itertuples():
+        lines.append(f"| 2^{r.log2_budget:g} | `{r.method}` | {r.datasets} | "
+                     f"{r.mean_regret:.3f} | {r.worst_regret:.3f} | {r.winner_share:.2f} | "
+                     f"{r.plan_won:.2f} | {r.winner_past_recorded:.2f} |")
+    return summary, "\n".join(lines) + "\n"

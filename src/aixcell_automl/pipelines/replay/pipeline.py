@@ -1,0 +1,15 @@
+"""``kedro run --pipeline=replay``: search methods replayed on recorded curves, in seconds."""
+
+from kedro.pipeline import Pipeline, node
+
+from aixcell_automl.pipelines.replay.nodes import replay_table, run_replay, summarise_replay
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([
+        node(replay_table, ["metabase", "meta_features", "params:replay"], "replay_curves",
+             name="replay_table"),
+        node(run_replay, ["replay_curves", "params:replay"], "replay_results", name="run_replay"),
+        node(summarise_replay, "replay_results", ["replay_summary", "replay_markdown"],
+             name="summarise_replay"),
+    ])

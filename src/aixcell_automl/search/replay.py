@@ -1,0 +1,270 @@
+"""Replay a search on recorded learning curves (docs/results/replay.md): a tabular benchmark.
+
+The meta-base's protocol-v3 rows hold, per dataset, the validation curve of every candidate to
+2**24 training pixels and of six of them to 2**26 (:mod:`aixcell_automl.metabase.dense`). A
+*method* ``strategy:ordering:k`` replays a registered search strategy (``successive_halving``,
+``plan_only``, ``equal_split``, ...) on a held-out dataset: the strategy's ``run_rung`` does not
+train, it reads each trial's score off its curve (:class:`ReplayTrials`). The candidates are the
+first ``k`` of an ordering (:data:`ORDERINGS`), learned where it learns only from the other
+datasets (leave-one-dataset-out).
+
+Reading a curve: a trial that has trained ``n`` pixels scores the best value recorded at or below
+``n`` (a real trial evaluates once more at the end of each slice; the replay does not invent that
+value, so it is pessimistic between evaluation points). A trial asked to train past its curve's
+last point is held there and the request is reported (``past_recorded``), never extrapolated.
+A budget may be given in pixels or in seconds of the nominal machine: a slice of ``s`` seconds
+is ``s x`` the candidate's normalised speed (``pixels_per_second / machine_factor`` of its row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aixcell_automl.core.errors import UserError
+from aixcell_automl.metabase.candidates import key as candidate_key
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One candidate's recorded curve on one dataset: ``(pixels, score)`` ascending (empty for a
+    failed trial) and its normalised speed (pixels per second on the nominal machine)."""
+
+    points: tuple[tuple[int, float], ...]
+    speed: float | None = None
+
+    @property
+    def recorded(self) -> int:
+        return self.points[-1][0] if self.points else 0
+
+    def score_at(self, pixels: float) -> float | None:
+        """Best score recorded at or below ``pixels`` (None before the first evaluation)."""
+        seen = [s for p, s in self.points if p <= pixels + 0.5]
+        return max(seen) if seen else None
+
+    @property
+    def best(self) -> float | None:
+        return max((s for _, s in self.points), default=None)
+
+
+@dataclass
+class Table:
+    """Curves per dataset and candidate, each candidate's hyperparameters, each dataset's plan."""
+
+    curves: dict[str, dict[str, Curve]]
+    hyperparameters: dict[str, dict]
+    plans: dict[str, str] = field(default_factory=dict)
+
+    def best(self, dataset: str) -> float:
+        return max(c.best for c in self.curves[dataset].values() if c.best is not None)
+
+    def score_at(self, dataset: str, candidate: str, pixels: float) -> float:
+        """A candidate's score on a dataset at ``pixels`` (-1 if failed or not evaluated)."""
+        curve = self.curves[dataset].get(candidate)
+        v = curve.score_at(pixels) if curve else None
+        return -1.0 if v is None else float(v)
+
+
+def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
+                protocol: str = "v3") -> Table:
+    """The replay table of a meta-base's ``protocol`` rows (each with a ``candidate`` name);
+    ``plan_configs`` maps dataset names to their plan's configuration."""
+    points: dict[tuple[str, str], dict[int, float]] = {}
+    speed: dict[tuple[str, str], tuple[int, float | None]] = {}
+    hps: dict[str, dict] = {}
+    for r in rows:
+        if r.get("protocol") != protocol or "candidate" not in r:
+            continue
+        k = (r["dataset"], r["candidate"])
+        pts = points.setdefault(k, {})
+        hps.setdefault(r["candidate"], {h[3:]: v for h, v in r.items() if h.startswith("hp_")})
+        if r["status"] != "ok":
+            continue
+        for px, score in r["curve"]:
+            pts[int(px)] = max(float(score), pts.get(int(px), -np.inf))
+        if int(r["fidelity_pixels"]) >= speed.get(k, (0, None))[0]:
+            factor = r.get("machine_factor") or 1.0
+            pps = r.get("pixels_per_second")
+            speed[k] = (int(r["fidelity_pixels"]), pps / factor if pps else None)
+    curves: dict[str, dict[str, Curve]] = {}
+    for (ds, cand), pts in points.items():
+        curves.setdefault(ds, {})[cand] = Curve(tuple(sorted(pts.items())),
+                                                speed.get((ds, cand), (0, None))[1])
+    plans = {}
+    for ds in curves:
+        if ds in plan_configs:
+            want = candidate_key(plan_configs[ds])
+            plans[ds] = next((c for c in curves[ds] if candidate_key(hps[c]) == want), None)
+    return Table(curves, hps, {d: p for d, p in plans.items() if p})
+
+
+class ReplayTrials:
+    """``run_rung`` for a strategy on one dataset's curves (see module doc)."""
+
+    def __init__(self, table: Table, dataset: str, unit: str = "pixels"):
+        self.table, self.dataset, self.unit = table, dataset, unit
+        self.pixels: dict[str, float] = {}
+        self.past: dict[str, float] = {}
+
+    def _to_pixels(self, candidate: str, amount: float) -> float:
+        if self.unit == "pixels":
+            return amount
+        speed = self.table.curves[self.dataset][candidate].speed
+        if not speed:
+            raise UserError(f"replay: {self.dataset}/{candidate} has no recorded speed, so a "
+                            f"budget in seconds cannot be replayed")
+        return amount * speed
+
+    def run_rung(self, jobs: list[tuple[dict, float]]) -> list[dict]:
+        states = []
+        for cfg, amount in jobs:
+            cid = cfg["config_id"]
+            curve = self.table.curves[self.dataset].get(cid)
+            wanted = self.pixels.get(cid, 0.0) + self._to_pixels(cid, amount)
+            reached = min(wanted, curve.recorded) if curve and curve.points else wanted
+            if curve and curve.points and wanted > curve.recorded + 0.5:
+                self.past[cid] = wanted - curve.recorded
+            self.pixels[cid] = wanted
+            v = curve.score_at(reached) if curve else None
+            states.append({"status": "failed" if v is None and curve and not curve.points
+                           else "paused", "best_iou": v, "pixels_seen": int(reached),
+                           "train_seconds": None, "reason": None})
+        return states
+
+
+# --- orderings: which candidates, in what order (the plan first where it is part of it) ---
+
+def _steps_rule(table: Table, dataset: str, others: list[str], seed: int) -> list[str]:
+    """Most optimizer steps per pixel first (smallest patch^2 x batch), a one-line rule."""
+    hp = table.hyperparameters
+    return sorted(table.curves[dataset], key=lambda c: (hp[c]["patch_size"] ** 2
+                                                        * hp[c]["batch_size"], c))
+
+
+def _average(table: Table, dataset: str, others: list[str], seed: int) -> list[str]:
+    """Best mean score on the other datasets at the dense fidelity first."""
+    from aixcell_automl.metabase.dense import FIRST
+
+    def mean(c):
+        return np.mean([table.score_at(d, c, FIRST) for d in others])
+    return sorted(table.curves[dataset], key=lambda c: (-mean(c), c))
+
+
+def greedy_portfolio(table: Table, datasets: Sequence[str], pixels: float, k: int,
+                     start: Mapping[str, str] | None = None) -> list[str]:
+    """Greedy best-of-k (Auto-sklearn 2.0's portfolio): add, one at a time, the candidate that
+    most lowers the mean regret over ``datasets`` of the set's best member at ``pixels``.
+    ``start`` maps each dataset to a member it already has (e.g. its own plan); ties go to the
+    lower mean regret alone, then the name."""
+    names = sorted({c for d in datasets for c in table.curves[d]})
+    best = {d: table.best(d) for d in datasets}
+    have = {d: (table.score_at(d, start[d], pixels) if start and d in start else -1.0)
+            for d in datasets}
+    chosen: list[str] = []
+
+    def cost(c: str, have: dict[str, float]) -> tuple:
+        return (float(np.mean([best[d] - max(have[d], table.score_at(d, c, pixels))
+                               for d in datasets])),
+                float(np.mean([best[d] - table.score_at(d, c, pixels) for d in datasets])), c)
+
+    while len(chosen) < min(k, len(names)):
+        pick = min((c for c in names if c not in chosen), key=lambda c: cost(c, have))
+        chosen.append(pick)
+        have = {d: max(have[d], table.score_at(d, pick, pixels)) for d in datasets}
+    return chosen
+
+
+def _portfolio(table: Table, dataset: str, others: list[str], seed: int) -> list[str]:
+    from aixcell_automl.metabase.dense import FIRST
+
+    return greedy_portfolio(table, others, FIRST, len(table.curves[dataset]))
+
+
+def _random(table: Table, dataset: str, others: list[str], seed: int) -> list[str]:
+    names = sorted(table.curves[dataset])
+    return [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+
+
+def _plan_portfolio(table: Table, dataset: str, others: list[str], seed: int) -> list[str]:
+    """The greedy portfolio learned with each other dataset's own plan already in the set."""
+    from aixcell_automl.metabase.dense import FIRST
+
+    start = {d: table.plans[d] for d in others if d in table.plans}
+    return greedy_portfolio(table, [d for d in others if d in start], FIRST,
+                            len(table.curves[dataset]), start)
+
+
+# orderings of the candidates; "plan+<name>" puts the dataset's plan first, "plan" is the plan
+ORDERINGS: dict[str, Callable[[Table, str, list[str], int], list[str]]] = {
+    "plan": lambda table, dataset, others, seed: [],
+    "steps": _steps_rule,
+    "average": _average,
+    "portfolio": _portfolio,
+    "random": _random,
+}
+
+
+def candidates(table: Table, dataset: str, ordering: str, k: int, seed: int) -> list[str]:
+    """The first ``k`` candidates of ``ordering`` on ``dataset`` (learned without it)."""
+    plan_first = ordering == "plan" or ordering.startswith("plan+")
+    name = ordering.removeprefix("plan+")
+    fn = _plan_portfolio if name == "portfolio" and plan_first else ORDERINGS.get(name)
+    if fn is None:
+        raise UserError(f"replay: unknown ordering {ordering!r}; known: {sorted(ORDERINGS)}, "
+                        f"each also as plan+<name> (the plan first)")
+    others = [d for d in table.curves if d != dataset]
+    order = fn(table, dataset, others, seed)
+    if plan_first:
+        if dataset not in table.plans:
+            raise UserError(f"replay: no plan for {dataset} (its meta-features are missing or "
+                            f"no candidate matches its plan)")
+        order = [table.plans[dataset]] + [c for c in order if c != table.plans[dataset]]
+    return [c for c in order if c in table.curves[dataset]][:k]
+
+
+def parse_method(method: str) -> tuple[str, str, int]:
+    """``"successive_halving:plan_portfolio:4"`` -> (strategy, ordering, k)."""
+    parts = method.split(":")
+    if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 1:
+        raise UserError(f"replay: method {method!r} is not 'strategy:ordering:k'")
+    return parts[0], parts[1], int(parts[2])
+
+
+def replay(table: Table, dataset: str, method: str, budget: float, seed: int = 0,
+           unit: str = "pixels") -> dict:
+    """Replay ``method`` on ``dataset`` within ``budget`` (pixels, or nominal seconds): the
+    winner, its score at the end of the budget, the regret to the dataset's best recorded
+    configuration, the share of the budget the winner trained, and what was past the record."""
+    from aixcell_automl.plugins.registry import get, specs
+    from aixcell_automl.search.run import SearchContext
+
+    if dataset not in table.curves:
+        raise UserError(f"replay: no rows for dataset {dataset!r}; datasets with rows: "
+                        f"{sorted(table.curves)}")
+    reach = max(c.recorded for c in table.curves[dataset].values())
+    if unit == "pixels" and budget > reach:
+        raise UserError(f"replay: no curve of {dataset} reaches a budget of 2^"
+                        f"{np.log2(budget):.1f} pixels (the longest reaches 2^"
+                        f"{np.log2(reach):.0f})")
+    strategy, ordering, k = parse_method(method)
+    if strategy not in specs("strategy"):
+        raise UserError(f"replay: search strategy {strategy!r} is not registered; registered: "
+                        f"{sorted(specs('strategy'))}")
+    names = candidates(table, dataset, ordering, k, seed)
+    configs = [{"config_id": c, **table.hyperparameters[c]} for c in names]
+    trials = ReplayTrials(table, dataset, unit)
+    ctx = SearchContext(configs, configs[0], {}, float(budget), len(configs), seed,
+                        trials.run_rung)
+    trace = get("strategy", strategy).run(ctx)
+    win = trace["winner"]
+    trained = trials.pixels.get(win, 0.0)
+    total = budget if unit == "pixels" else sum(trials.pixels.values())
+    score = table.score_at(dataset, win, min(trained, table.curves[dataset][win].recorded))
+    return {"dataset": dataset, "method": method, "budget": budget, "unit": unit, "seed": seed,
+            "candidates": ",".join(names), "winner": win, "score": score,
+            "best": table.best(dataset), "regret": table.best(dataset) - score,
+            "winner_share": trained / total if total else 0.0,
+            "plan_won": win == table.plans.get(dataset),
+            "past_recorded": bool(trials.past), "winner_past_recorded": win in trials.past}

@@ -1,0 +1,37 @@
+"""The replay pipeline's nodes on the hand-made table of tests/search/test_replay.py."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from aixcell_automl.core.errors import UserError
+from aixcell_automl.pipelines.replay.nodes import replay_table, run_replay, summarise_replay
+from tests.search.test_replay import _rows
+
+# handcrafted meta-features whose plan is candidate p (ResNet-18, patch 128, batch 8, lr 1e-3)
+MF = pd.DataFrame([{"dataset": d, "hc_mean_image_shape": 300.0, "hc_n_images": 20,
+                    "hc_is_rgb": 0.0} for d in ("A", "B")])
+PARAMS = {"protocol": "v3", "datasets": None, "budgets_log2": [24], "unit": "pixels",
+          "seeds": 3, "methods": ["plan_only:plan:1", "equal_split:portfolio:3"]}
+
+
+def test_replay_nodes_leave_one_dataset_out_and_summarise():
+    table = replay_table(pd.DataFrame(_rows()), MF, PARAMS)
+    results = run_replay(table, PARAMS)
+    assert len(results) == 2 * 2 * 1 * 3  # datasets x methods x budgets x seeds
+    summary, md = summarise_replay(results)
+    plan = summary.set_index("method").loc["plan_only:plan:1"]
+    # A: best .7 - plan .6; B: best .9 - plan .2
+    assert plan["mean_regret"] == pytest.approx(.4) and plan["worst_regret"] == pytest.approx(.7)
+    assert plan["plan_won"] == 1.0 and plan["winner_share"] == 1.0
+    # equal split over all three: each gets 2^24/3 -> A: p .5, x .45, y .2 -> regret .2;
+    # B: only 2^24 recorded, nothing at 2^24/3 -> every candidate scores -1 (unevaluated)
+    eq = results[(results["method"] == "equal_split:portfolio:3") & (results["dataset"] == "A")]
+    assert set(eq["winner"]) == {"p"} and eq["regret"].iloc[0] == pytest.approx(.2)
+    assert "| 2^24 | `plan_only:plan:1` | 2 | 0.400 | 0.700 |" in md
+
+
+def test_replay_without_rows_names_what_is_missing():
+    with pytest.raises(UserError, match="no protocol-v3 rows"):
+        replay_table(pd.DataFrame([]), MF, PARAMS)

@@ -1,0 +1,95 @@
+"""The replay benchmark on a hand-made table: winners, regrets and shares worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from aixcell_automl.core.errors import UserError
+from aixcell_automl.search import replay as rp
+
+M = 2**20
+HP = {"p": {"backbone": "resnet18", "patch_size": 128, "batch_size": 8, "learning_rate": 0.001},
+      "x": {"backbone": "resnet18", "patch_size": 64, "batch_size": 8, "learning_rate": 0.001},
+      "y": {"backbone": "resnet50", "patch_size": 256, "batch_size": 8, "learning_rate": 0.01}}
+
+
+def _rows():
+    curves = {"A": {"p": [(M, .3), (4 * M, .5), (16 * M, .6)],
+                    "x": [(M, .4), (4 * M, .45), (16 * M, .5), (64 * M, .55)],
+                    "y": [(M, .1), (4 * M, .2), (16 * M, .7)]},
+              "B": {"p": [(16 * M, .2)], "x": [(16 * M, .9)], "y": [(16 * M, .5)]}}
+    rows = []
+    for ds, cands in curves.items():
+        for c, curve in cands.items():
+            rows.append({"protocol": "v3", "dataset": ds, "candidate": c, "status": "ok",
+                         "curve": curve, "fidelity_pixels": curve[-1][0],
+                         "pixels_per_second": 2e5, "machine_factor": 2.0,
+                         **{f"hp_{k}": v for k, v in HP[c].items()}})
+    return rows
+
+
+@pytest.fixture
+def table():
+    plan = {**HP["p"], "flip": 0.5}
+    return rp.build_table(_rows(), {"A": plan, "B": plan})
+
+
+def test_table_reads_best_so_far_and_normalised_speed(table):
+    assert table.plans == {"A": "p", "B": "p"}
+    x = table.curves["A"]["x"]
+    assert x.recorded == 64 * M and x.speed == 1e5  # 2e5 px/s on a machine twice nominal
+    assert x.score_at(3 * M) == .4 and x.score_at(M - 1) is None and table.best("A") == .7
+
+
+def test_plan_only_trains_the_plan_for_the_whole_budget(table):
+    out = rp.replay(table, "A", "plan_only:plan:1", 16 * M)
+    assert (out["winner"], out["score"], out["winner_share"]) == ("p", .6, 1.0)
+    assert out["regret"] == pytest.approx(.1) and not out["past_recorded"]
+    out = rp.replay(table, "A", "plan_only:plan:1", 64 * M)  # the plan stops at 2**24
+    assert out["score"] == .6 and out["winner_past_recorded"]
+
+
+def test_halving_over_the_plan_and_the_steps_rule(table):
+    # candidates: plan p, then most steps first (x: 64^2*8, y: 256^2*8); k = 3 -> two rungs of
+    # B/2; rung 0 gives each B/6 = 2.8 Mpx: p .3, x .4, y .1 -> x goes on for B/2 more, to
+    # 2/3 B = 11.2 Mpx, where its best is .45 (2^22); regret .7 - .45
+    out = rp.replay(table, "A", "successive_halving:plan+steps:3", 16 * M)
+    assert out["candidates"] == "p,x,y" and out["winner"] == "x"
+    assert out["score"] == .45 and out["regret"] == pytest.approx(.25)
+    assert out["winner_share"] == pytest.approx(2 / 3) and not out["plan_won"]
+
+
+def test_equal_split_is_best_of_k(table):
+    # each of p, x, y gets B/3 = 5.6 Mpx: p .5, x .45, y .2 -> p
+    out = rp.replay(table, "A", "equal_split:plan+steps:3", 16 * M)
+    assert (out["winner"], out["score"]) == ("p", .5)
+    assert out["winner_share"] == pytest.approx(1 / 3) and out["plan_won"]
+
+
+def test_orderings_learn_from_the_other_datasets_only(table):
+    # from B alone: x .9 > y .5 > p .2
+    assert rp.candidates(table, "A", "average", 3, 0) == ["x", "y", "p"]
+    assert rp.candidates(table, "A", "plan+average", 3, 0) == ["p", "x", "y"]
+    assert rp.candidates(table, "A", "portfolio", 3, 0) == ["x", "y", "p"]
+    assert rp.candidates(table, "A", "plan+portfolio", 2, 0) == ["p", "x"]
+    assert rp.candidates(table, "A", "steps", 1, 0) == ["x"]
+    assert rp.candidates(table, "A", "random", 3, 5) == rp.candidates(table, "A", "random", 3, 5)
+    assert rp.greedy_portfolio(table, ["A", "B"], 16 * M, 2) == ["x", "y"]
+
+
+def test_a_budget_in_seconds_uses_normalised_speeds(table):
+    # 1e5 px/s on the nominal machine: 167.77 s = 2**24 px
+    out = rp.replay(table, "A", "plan_only:plan:1", 16 * M / 1e5, unit="seconds")
+    assert out["score"] == .6 and out["winner_share"] == 1.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("C", "plan_only:plan:1", 16 * M), "no rows for dataset 'C'"),
+    (("A", "nope:plan:1", 16 * M), "search strategy 'nope' is not registered"),
+    (("A", "plan_only:plan:1", 128 * M), "reaches a budget of 2^27.0"),
+    (("A", "plan_only:what:1", 16 * M), "unknown ordering 'what'"),
+    (("A", "plan_only", 16 * M), "is not 'strategy:ordering:k'"),
+])
+def test_missing_rows_strategy_or_budget_is_one_clear_error(table, args, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace("^", r"\^")):
+        rp.replay(table, *args)
