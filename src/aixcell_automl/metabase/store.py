@@ -131,6 +131,7 @@ def state_row(state: dict) -> dict:
         "sampling_factors": (state.get("sampling") or {}).get("factors"),
         "seed": state.get("seed"), "hardware": hardware(), "cpu_model": cpu_model(),
         "precision": state.get("precision", "float32"),
+        "precision_fallback": state.get("precision_fallback"),
         "machine_factor": (cached() or {}).get("machine_factor"),
         "versions": library_versions(),
     }

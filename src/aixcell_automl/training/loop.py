@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ from aixcell_automl.plugins.registry import get
 from aixcell_automl.training.clock import clock
 from aixcell_automl.training.data_pipeline import PatchStream
 from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
+from aixcell_automl.training.precision import float32_output, set_policy
 from aixcell_automl.training.predict import predict_probabilities
 from aixcell_automl.training.transfer import (
     FINETUNE_LR,
@@ -88,10 +90,12 @@ class Settings:
     init_weights: str | None = None  # local weights file or model folder (see .transfer)
     keep_in_memory: int = 0  # trials kept built in this process between calls (saves tracing)
     metric: str = "iou"  # registered metric that scores validation (see .metrics)
+    precision: str = "float32"  # float32 | bfloat16 | float16, resolved (see .precision)
 
 
-def _fresh_state(config: dict, seed: int, metric: str) -> dict:
-    return {"config": config, "seed": seed, "metric": metric, "status": "running",
+def _fresh_state(config: dict, seed: int, metric: str, precision: str = "float32") -> dict:
+    return {"config": config, "seed": seed, "metric": metric, "precision": precision,
+            "status": "running",
             "reason": None, "epoch": 0,
             "batch": 0, "steps": 0, "patches_seen": 0, "pixels_seen": 0, "train_seconds": 0.0,
             "history": [], "best_iou": None, "best_eval": None, "stopped_by": None,
@@ -111,11 +115,16 @@ def make_train_step(model, optimizer, loss_fn):
 
     tf, _, _ = tensorflow()
 
+    scaled = hasattr(optimizer, "get_scaled_loss")  # a LossScaleOptimizer (float16)
+
     @tf.function(reduce_retracing=True)
     def train_step(x, y):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
+            target = optimizer.get_scaled_loss(loss) if scaled else loss
+        grads = tape.gradient(target, model.trainable_variables)
+        if scaled:
+            grads = optimizer.get_unscaled_gradients(grads)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
@@ -130,7 +139,7 @@ def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budg
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "state.json"
     state = (json.loads(state_path.read_text()) if state_path.exists()
-             else _fresh_state(config, seed, settings.metric))
+             else _fresh_state(config, seed, settings.metric, settings.precision))
     get("metric", settings.metric)  # an unknown metric is an error, not a failed trial
     if state.setdefault("metric", "iou") != settings.metric:  # states before metrics: IoU
         raise ValueError(f"{state_path} was scored by {state['metric']!r}; cannot continue it "
@@ -142,14 +151,35 @@ def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budg
         return state
     try:
         return _train(config, data, run_dir, budget, settings, seed, state, state_path)
+    except FloatingPointError as exc:
+        if state.get("precision", "float32") == "float32":
+            return _failed(state, state_path, config, exc)
+        # a 16-bit trial that diverged starts afresh in float32, and its record says so
+        log.warning("trial %s diverged in %s (%s); training it again in float32",
+                    config.get("config_id"), state["precision"], exc)
+        _LIVE.pop(str(run_dir.resolve()), None)
+        for stale in (run_dir / "ckpt", run_dir / "best.weights.h5"):
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(
+                missing_ok=True)
+        state = _fresh_state(config, seed, settings.metric, "float32") | {
+            "precision_fallback": f"{state['precision']}: {exc}"}
+        try:
+            return _train(config, data, run_dir, budget, settings, seed, state, state_path)
+        except Exception as again:  # noqa: BLE001 - failure is a result
+            return _failed(state, state_path, config, again)
     except Exception as exc:  # noqa: BLE001 - failure is a result
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        if "ResourceExhausted" in type(exc).__name__ or "OOM" in str(exc)[:200]:
-            reason = f"out of memory: {reason}"
-        log.warning("trial %s failed: %s", config.get("config_id"), reason)
-        state.update(status="failed", reason=reason)
-        atomic_write_json(state_path, state)
-        return state
+        return _failed(state, state_path, config, exc)
+
+
+def _failed(state: dict, state_path: Path, config: dict, exc: Exception) -> dict:
+    """Record a failed trial (its reason; out of memory named as such)."""
+    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if "ResourceExhausted" in type(exc).__name__ or "OOM" in str(exc)[:200]:
+        reason = f"out of memory: {reason}"
+    log.warning("trial %s failed: %s", config.get("config_id"), reason)
+    state.update(status="failed", reason=reason)
+    atomic_write_json(state_path, state)
+    return state
 
 
 @dataclass
@@ -162,13 +192,16 @@ class _Live:
     optimizer: object = None
     manager: object = None
     train_step: object = None
+    loss_scale: bool = False  # float16: dynamic loss scaling
 
     def compile(self, learning_rate: float, ckpt_dir: Path):
         """A fresh optimizer, train step and checkpoint manager for the current trainable set."""
         from aixcell_automl._env import tensorflow
 
-        tf, _, _ = tensorflow()
+        tf, keras, _ = tensorflow()
         self.optimizer = make_optimizer(learning_rate)
+        if self.loss_scale:
+            self.optimizer = keras.mixed_precision.LossScaleOptimizer(self.optimizer)
         self.train_step = make_train_step(self.model, self.optimizer, focal_loss())
         ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
         self.manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=1)
@@ -188,7 +221,13 @@ def _open(config, data, run_dir: Path, settings: Settings, seed: int, state: dic
     if live is not None and live.steps == state["steps"]:
         return live
     keras.utils.set_random_seed(seed)
-    model = build_model(config["backbone"], data.train.channels, data.num_classes)
+    precision = state.get("precision", "float32")
+    set_policy(precision)
+    try:
+        model = float32_output(build_model(config["backbone"], data.train.channels,
+                                           data.num_classes))
+    finally:
+        set_policy("float32")  # models built elsewhere (saving, export) stay float32
     if settings.init_weights and not state["history"] and state.get("phase") is None:
         new = load_matching(model, settings.init_weights)
         state.update(init_weights=str(settings.init_weights), new_layers=new,
@@ -202,7 +241,7 @@ def _open(config, data, run_dir: Path, settings: Settings, seed: int, state: dic
     def probabilities(x, training=False):
         return model(x, training=False)
 
-    live = _Live(model, probabilities, state["steps"])
+    live = _Live(model, probabilities, state["steps"], loss_scale=precision == "float16")
     ckpt = live.compile(_learning_rate(config, state), run_dir / "ckpt")
     if state["steps"] and live.manager.latest_checkpoint:
         ckpt.restore(live.manager.latest_checkpoint).expect_partial()
