@@ -1,91 +1,173 @@
-"""Training throughput of the project's input pipeline + step vs a bare ``model.fit`` on the same
-in-memory arrays (same model, batch, patch), measured alternately in one process; and inference
-seconds per megapixel (sliding window) for ResNet-18 and ResNet-50.
+"""Training throughput per precision x patch x backbone, side by side in one process, with the
+FLOP utilisation against this machine's measured matmul peak, and the per-step dispatch share.
+
+For every backbone and patch size (batch: 16 at 64 px, else 8, as the plan sets it) and every
+precision, the project's own step (``make_train_step``, the model built as ``train_trial``
+builds it) is fed by the project's ``PatchStream`` for ``--steps`` steps after two warm-up
+steps; float32 is today's path, the others are compared with it. Utilisation is the achieved
+training FLOP/s (3 x the forward FLOPs that TensorFlow's profiler counts) over the peak of a
+4096 x 4096 matmul in the same precision. The dispatch share compares ``--chunk`` steps run one
+``tf.function`` call each with the same steps run inside one call, on constant tensors.
 
     .venv/bin/python benchmarks/train_throughput.py --dataset ../shared/datasets/coelho_u2os
+    .venv/bin/python benchmarks/train_throughput.py --precisions float32,bfloat16 --steps 8
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import sys
 import time
 
 import numpy as np
 
 
+def matmul_peak(tf, dtype, n: int = 4096, reps: int = 5) -> float:
+    """FLOP/s of an ``n x n`` matmul in ``dtype`` (best of ``reps``)."""
+    a = tf.random.uniform((n, n), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    mm = tf.function(lambda x: tf.matmul(x, x))
+    mm(a).numpy()
+    best = np.inf
+    for _ in range(reps):
+        t = time.perf_counter()
+        mm(a).numpy()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
+
+
+def forward_flops(tf, model, patch: int, channels: int) -> float:
+    """Forward FLOPs of one ``patch`` x ``patch`` image (TensorFlow's profiler)."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec([1, patch, patch, channels], tf.float32))
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    graph = convert_variables_to_constants_v2(fn).graph
+    return float(tf.compat.v1.profiler.profile(graph=graph, options=opts).total_float_ops)
+
+
+def build(backbone: str, channels: int, classes: int, precision: str):
+    from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
+    from aixcell_automl.training.precision import float32_output, set_policy
+
+    set_policy(precision)
+    try:
+        model = float32_output(build_model(backbone, channels, classes))
+    finally:
+        set_policy("float32")
+    return model, make_optimizer(1e-3), focal_loss()
+
+
+def dispatch_share(tf, model, opt, loss, x, y, chunk: int) -> tuple[float, float]:
+    """Seconds per step with one call per step, and with ``chunk`` steps in one call."""
+    from aixcell_automl.training.loop import make_train_step
+
+    step = make_train_step(model, opt, loss)
+
+    @tf.function
+    def steps(x, y):
+        total = tf.constant(0.0)
+        for _ in tf.range(chunk):
+            with tf.GradientTape() as tape:
+                value = loss(y, model(x, training=True))
+            grads = tape.gradient(value, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            total += value
+        return total
+
+    step(x, y).numpy()
+    steps(x, y).numpy()
+    t = time.perf_counter()
+    for _ in range(chunk):
+        step(x, y).numpy()
+    single = (time.perf_counter() - t) / chunk
+    t = time.perf_counter()
+    steps(x, y).numpy()
+    fused = (time.perf_counter() - t) / chunk
+    return single, fused
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="../shared/datasets/coelho_u2os")
-    ap.add_argument("--backbone", default="resnet18")
-    ap.add_argument("--patch", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--backbones", default="resnet18,resnet50")
+    ap.add_argument("--patches", default="64,128,256")
+    ap.add_argument("--precisions", default="float32,bfloat16")
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--chunk", type=int, default=16, help="steps per call for the dispatch share")
     args = ap.parse_args()
 
     from aixcell_automl._env import tensorflow
-    from aixcell_automl.core.dataset import load_dataset, split_dataset
-    from aixcell_automl.training.data_pipeline import PatchStream, cut
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.training.data_pipeline import PatchStream
+    from aixcell_automl.training.hardware import cpu_model, hardware
     from aixcell_automl.training.loop import make_train_step
-    from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
-    from aixcell_automl.training.predict import predict_probabilities
-    from aixcell_automl.training.trial_data import make_trial_data
+    from aixcell_automl.training.machine import machine_factor
+    from aixcell_automl.training.precision import POLICY, resolve
 
     tf, keras, _ = tensorflow()
     ds = load_dataset(args.dataset, check_pixels=False)
-    data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
-    index, _, images = data.patches(args.patch)
-    n = args.steps * args.batch
-    stream = PatchStream(images, index, args.batch, seed=0, augment={"flip": 0.5})
-    x_mem, y_mem = cut(images, index.rows[:n], args.patch)
-    y_mem = np.eye(data.num_classes, dtype=np.float32)[y_mem]
-
-    model = build_model(args.backbone, data.train.channels, data.num_classes)
-    opt, loss = make_optimizer(1e-3), focal_loss()
-    step = make_train_step(model, opt, loss)
-    model.compile(optimizer=opt, loss=loss)
-    it = stream.tensors(data.num_classes)
-    step(*next(it))  # trace both paths once
-    model.fit(x_mem[:args.batch], y_mem[:args.batch], batch_size=args.batch, verbose=0)
-
-    ours, bare = [], []
-    for _ in range(args.repeats):
-        t = time.perf_counter()
-        for _ in range(args.steps):
-            step(*next(it)).numpy()
-        ours.append(n / (time.perf_counter() - t))
-        t = time.perf_counter()
-        model.fit(x_mem, y_mem, batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
-        bare.append(n / (time.perf_counter() - t))
-    ratio = np.median(ours) / np.median(bare)
-
-    rng = np.random.default_rng(0)
-    img = rng.uniform(size=(1024, 1024, data.train.channels)).astype(np.float32)
-    infer = {}
-    for bb in ("resnet18", "resnet50"):
-        m = build_model(bb, data.train.channels, data.num_classes)
-        predict_probabilities(m, img[:256, :256], args.patch)  # warm-up
-        t = time.perf_counter()
-        predict_probabilities(m, img, args.patch)
-        infer[bb] = (time.perf_counter() - t) / (img.shape[0] * img.shape[1] / 1e6)
-
-    print(f"# train_throughput  {dt.date.today()}  {platform.machine()} {os.cpu_count()} CPUs  "
-          f"tensorflow {tf.__version__}  gpu={bool(tf.config.list_physical_devices('GPU'))}")
+    data = make_trial_data_for(ds)
+    precisions = args.precisions.split(",")
+    peaks = {p: matmul_peak(tf, tf.bfloat16 if p == "bfloat16" else
+                            tf.float16 if p == "float16" else tf.float32) for p in precisions}
+    factor = (machine_factor(measure_if_missing=False) or {}).get("machine_factor")
+    print(f"# train_throughput  {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  {hardware()}  "
+          f"{cpu_model()}  tensorflow {tf.__version__}  machine factor {factor}")
     print(f"# command: {' '.join([sys.executable.split('/')[-1], *sys.argv])}")
-    print(f"dataset {ds.name}, {args.backbone}, patch {args.patch}, batch {args.batch}, "
-          f"{args.steps} steps x {args.repeats} alternating repeats")
-    print(f"project pipeline (batches + augmentation + step): {np.median(ours):7.1f} patches/s "
-          f"{[round(v, 1) for v in ours]}")
-    print(f"bare model.fit on in-memory arrays:               {np.median(bare):7.1f} patches/s "
-          f"{[round(v, 1) for v in bare]}")
-    print(f"ratio project / bare: {ratio:.3f}")
-    for bb, s in infer.items():
-        print(f"inference {bb} (1024x1024, windows of the patch size, 25 % overlap): "
-              f"{s:.2f} s/Mpx")
+    print(f"# precision auto here: {resolve('auto')[0]} ({resolve('auto')[1]})")
+    print("# matmul peak (4096^2): " + ", ".join(f"{p} {v / 1e9:.0f} GFLOP/s"
+                                                for p, v in peaks.items()))
+    print(f"# dataset {ds.name}; {args.steps} timed steps after 2 warm-up steps, the project's "
+          f"PatchStream feeding the project's step")
+    print("| backbone | patch | batch | precision | kpx/s | vs float32 | train GFLOP/s | "
+          "of peak |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    for backbone in args.backbones.split(","):
+        for patch in (int(p) for p in args.patches.split(",")):
+            batch = 16 if patch == 64 else 8
+            index, _, images = data.patches(patch)
+            base = None
+            for precision in precisions:
+                keras.utils.set_random_seed(0)
+                model, opt, loss = build(backbone, data.train.channels, data.num_classes,
+                                         precision)
+                fwd = forward_flops(tf, model, patch, data.train.channels) / patch**2
+                step = make_train_step(model, opt, loss)
+                it = PatchStream(images, index, batch, seed=0, augment={"flip": 0.5}).tensors(
+                    data.num_classes)
+                for _ in range(2):
+                    step(*next(it)).numpy()
+                t = time.perf_counter()
+                for _ in range(args.steps):
+                    step(*next(it)).numpy()
+                pps = args.steps * batch * patch**2 / (time.perf_counter() - t)
+                base = base or pps
+                gflops = 3 * fwd * pps / 1e9
+                print(f"| {backbone} | {patch} | {batch} | {POLICY[precision]} | "
+                      f"{pps / 1e3:.0f} | {pps / base:.2f}x | {gflops:.0f} | "
+                      f"{gflops * 1e9 / peaks[precision]:.0%} |", flush=True)
+                keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model, opt, loss = build("resnet18", data.train.channels, data.num_classes, "float32")
+    index, _, images = data.patches(64)
+    x, y = next(PatchStream(images, index, 16, seed=0, augment={}).tensors(data.num_classes))
+    single, fused = dispatch_share(tf, model, opt, loss, x, y, args.chunk)
+    print(f"# dispatch share (resnet18, patch 64, batch 16, float32): {single * 1e3:.0f} ms per "
+          f"step one call each, {fused * 1e3:.0f} ms inside one call of {args.chunk} steps: "
+          f"{1 - fused / single:.0%} of a step is per-call overhead")
+
+
+def make_trial_data_for(ds):
+    from aixcell_automl.core.dataset import split_dataset
+    from aixcell_automl.training.trial_data import make_trial_data
+
+    return make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
 
 
 if __name__ == "__main__":

@@ -27,24 +27,44 @@ def check_budget(budget_seconds: float, k: int, min_slice_seconds: float) -> dic
     return advice
 
 
-def config_speeds(configs: list[dict], metabase: pd.DataFrame, hardware: str
-                  ) -> np.ndarray | None:
-    """Training speed (pixels per second) of each configuration as the meta-base measured it on
-    the same kind of device (``cpu``/``gpu`` prefix of ``hardware``): the median of the rows with
-    the same backbone, patch and batch size, else of the same backbone, else of all. Build,
-    tracing and evaluation time are left out where a row records them. None without such rows."""
-    if metabase.empty or "hardware" not in metabase:
-        return None
-    kind = hardware.split(":")[0]
-    rows = metabase[(metabase["status"] == "ok") & (metabase["train_seconds"] > 0)
-                    & metabase["hardware"].fillna("").str.startswith(kind + ":")]
-    if rows.empty:
-        return None
+def normalised_speeds(rows: pd.DataFrame) -> pd.Series:
+    """Each row's training speed on the nominal machine: pixels per second of pure training
+    (build, tracing and evaluation left out where recorded) over the row's ``machine_factor``
+    (:mod:`aixcell_automl.training.machine`). Rows without a factor keep their raw speed."""
     spent = rows["train_seconds"].copy()
     for col in ("overhead_seconds", "eval_seconds"):
         if col in rows:
             spent -= rows[col].fillna(0)
     speed = rows["pixels_seen"] / spent.clip(lower=1e-3)
+    if "machine_factor" in rows:
+        speed = speed / rows["machine_factor"].fillna(1.0)
+    return speed
+
+
+def config_speeds(configs: list[dict], metabase: pd.DataFrame, hardware: str,
+                  machine_factor: float | None = None) -> np.ndarray | None:
+    """Training speed (pixels per second) each configuration would have on this machine: the
+    median normalised speed (:func:`normalised_speeds`) of the meta-base rows of the same kind of
+    device (``cpu``/``gpu`` prefix of ``hardware``) with the same backbone, patch and batch size,
+    else the same backbone, else all, times this machine's factor (default: measured once per
+    machine, then cached). Where some rows record a machine factor, only those are used;
+    without any, the raw speeds. None without rows."""
+    if metabase.empty or "hardware" not in metabase:
+        return None
+    kind = hardware.split(":")[0]
+    rows = metabase[(metabase["status"] == "ok") & (metabase["train_seconds"] > 0)
+                    & metabase["hardware"].fillna("").str.startswith(kind + ":")]
+    if "machine_factor" in rows and rows["machine_factor"].notna().any():
+        rows = rows[rows["machine_factor"].notna()]
+        if machine_factor is None:
+            from aixcell_automl.training import machine
+
+            machine_factor = machine.machine_factor()["machine_factor"]
+    else:
+        machine_factor = None  # raw speeds: nothing to scale
+    if rows.empty:
+        return None
+    speed = normalised_speeds(rows) * (machine_factor or 1.0)
     out = []
     for c in configs:
         same_bb = rows["hp_backbone"] == c["backbone"]
