@@ -6,14 +6,20 @@ import pandas as pd
 import pytest
 
 from aixcell_automl.core.errors import UserError
-from aixcell_automl.pipelines.replay.nodes import replay_table, run_replay, summarise_replay
+from aixcell_automl.pipelines.replay.nodes import (
+    forecast_report,
+    replay_table,
+    run_replay,
+    summarise_replay,
+)
 from tests.search.test_replay import _rows
 
 # handcrafted meta-features whose plan is candidate p (ResNet-18, patch 128, batch 8, lr 1e-3)
 MF = pd.DataFrame([{"dataset": d, "hc_mean_image_shape": 300.0, "hc_n_images": 20,
                     "hc_is_rgb": 0.0} for d in ("A", "B")])
 PARAMS = {"protocol": "v3", "datasets": None, "budgets_log2": [24], "unit": "pixels",
-          "seeds": 3, "methods": ["plan_only:plan:1", "equal_split:portfolio:3"]}
+          "seeds": 3, "methods": ["plan_only:plan:1", "equal_split:portfolio:3"],
+          "forecast_horizons_log2": [[21, 24]]}
 
 
 def test_replay_nodes_leave_one_dataset_out_and_summarise():
@@ -35,3 +41,15 @@ def test_replay_nodes_leave_one_dataset_out_and_summarise():
 def test_replay_without_rows_names_what_is_missing():
     with pytest.raises(UserError, match="no protocol-v3 rows"):
         replay_table(pd.DataFrame([]), MF, PARAMS)
+
+
+def test_forecast_report_ranks_against_the_score_so_far():
+    table = replay_table(pd.DataFrame(_rows()), MF, PARAMS)
+    (acc,) = forecast_report(table, PARAMS)
+    # only A has curves to 2^24 (three); at 2^21 the scores so far are p .3, x .4, y .1 and at
+    # 2^24 the best-so-far is p .6, x .5, y .7: every pair discordant, tau -1; the forecast
+    # (one point each, so the prior alone: the same gain for all) keeps the order. B's curves
+    # have no evaluation by 2^21 and do not count.
+    assert list(acc["datasets"]) == ["A"] and acc["datasets"]["A"]["n"] == 3
+    assert acc["tau_score_so_far"] == pytest.approx(-1.0)
+    assert acc["tau_forecast"] == pytest.approx(-1.0)

@@ -53,19 +53,25 @@ def trial_record(rung: int, config: dict, rank: int, seconds: float, state: dict
     return {"rung": rung, "config_id": config["config_id"], "rank": rank, "seconds": seconds,
             "score": score_of(state), "status": state.get("status"),
             "reason": state.get("reason"), "train_seconds": state.get("train_seconds"),
-            "pixels_seen": state.get("pixels_seen")}
+            "pixels_seen": state.get("pixels_seen"),
+            "curve": [[h["pixels"], h["val_iou"]] for h in state.get("history") or []]}
 
 
 def successive_halving(candidates: Sequence[dict], budget_seconds: float,
                        run_rung: Callable[[list[tuple[dict, float]]], list[dict]],
                        trace: dict | None = None,
-                       on_trial: Callable[[dict], None] | None = None) -> dict:
+                       on_trial: Callable[[dict], None] | None = None,
+                       rank: Callable[[list[dict], dict, int, float], list[dict]] | None = None
+                       ) -> dict:
     """Run successive halving; return the trace ``{"rungs": [...], "winner": config_id}``.
 
     ``candidates`` are configurations (with ``config_id``) in predicted-rank order.
     ``run_rung([(config, seconds), ...])`` trains them (resuming) and returns their states in the
     same order. ``trace`` from an interrupted run is replayed: recorded trials are not re-run.
     ``on_trial(record)`` is called after each recorded trial (to persist the trace).
+    ``rank(alive, records, keep, growth)`` orders a rung's trials for promotion (default: by
+    score, ties to the higher rank); ``growth`` is how many times its training so far a trial
+    would have trained if it won.
     """
     trace = trace or {"rungs": []}
     done = {(r["rung"], r["config_id"]): r for rung in trace["rungs"] for r in rung["trials"]}
@@ -86,9 +92,13 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
                     on_trial({"rungs": rungs_now})
         records = [done[(i, c["config_id"])] for c in alive]
         rungs.append({"rung": i, "seconds_per_trial": seconds, "trials": records})
-        ranked = sorted(alive, key=lambda c: (-done[(i, c["config_id"])]["score"],
-                                              order[c["config_id"]]))
         keep = survivors_per_rung(len(candidates))[i + 1] if i + 1 < len(slices) else 1
+        if rank is not None and i + 1 < len(slices):
+            ranked = rank(alive, {c["config_id"]: done[(i, c["config_id"])] for c in alive},
+                          keep, sum(slices) / sum(slices[:i + 1]))
+        else:
+            ranked = sorted(alive, key=lambda c: (-done[(i, c["config_id"])]["score"],
+                                                  order[c["config_id"]]))
         alive = ranked[:keep]
     return {"rungs": rungs, "winner": alive[0]["config_id"] if alive else None,
             "budget_seconds": budget_seconds, "k": len(candidates)}

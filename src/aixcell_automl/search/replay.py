@@ -69,17 +69,18 @@ class Table:
 
 def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
                 protocol: str = "v3") -> Table:
-    """The replay table of a meta-base's ``protocol`` rows (each with a ``candidate`` name);
-    ``plan_configs`` maps dataset names to their plan's configuration."""
+    """The replay table of a meta-base's ``protocol`` rows, keyed by ``candidate`` name (v3) or
+    else configuration id; ``plan_configs`` maps dataset names to their plan's configuration."""
     points: dict[tuple[str, str], dict[int, float]] = {}
     speed: dict[tuple[str, str], tuple[int, float | None]] = {}
     hps: dict[str, dict] = {}
     for r in rows:
-        if r.get("protocol") != protocol or "candidate" not in r:
+        if r.get("protocol") != protocol or r.get("source") == "named":
             continue
-        k = (r["dataset"], r["candidate"])
+        name = r.get("candidate") or r["config_id"]
+        k = (r["dataset"], name)
         pts = points.setdefault(k, {})
-        hps.setdefault(r["candidate"], {h[3:]: v for h, v in r.items() if h.startswith("hp_")})
+        hps.setdefault(name, {h[3:]: v for h, v in r.items() if h.startswith("hp_")})
         if r["status"] != "ok":
             continue
         for px, score in r["curve"]:
@@ -128,9 +129,11 @@ class ReplayTrials:
                 self.past[cid] = wanted - curve.recorded
             self.pixels[cid] = wanted
             v = curve.score_at(reached) if curve else None
+            history = [{"pixels": p, "val_iou": s} for p, s in (curve.points if curve else ())
+                       if p <= reached + 0.5]
             states.append({"status": "failed" if v is None and curve and not curve.points
                            else "paused", "best_iou": v, "pixels_seen": int(reached),
-                           "train_seconds": None, "reason": None})
+                           "train_seconds": None, "reason": None, "history": history})
         return states
 
 
@@ -224,6 +227,14 @@ def candidates(table: Table, dataset: str, ordering: str, k: int, seed: int) -> 
     return [c for c in order if c in table.curves[dataset]][:k]
 
 
+def curve_prior(table: Table, dataset: str):
+    """The forecast's prior learned from the other datasets' curves."""
+    from aixcell_automl.search.forecast import learn_prior
+
+    return learn_prior(c.points for d, cs in table.curves.items() if d != dataset
+                       for c in cs.values())
+
+
 def parse_method(method: str) -> tuple[str, str, int]:
     """``"successive_halving:plan_portfolio:4"`` -> (strategy, ordering, k)."""
     parts = method.split(":")
@@ -256,7 +267,7 @@ def replay(table: Table, dataset: str, method: str, budget: float, seed: int = 0
     configs = [{"config_id": c, **table.hyperparameters[c]} for c in names]
     trials = ReplayTrials(table, dataset, unit)
     ctx = SearchContext(configs, configs[0], {}, float(budget), len(configs), seed,
-                        trials.run_rung)
+                        trials.run_rung, curve_prior=curve_prior(table, dataset))
     trace = get("strategy", strategy).run(ctx)
     win = trace["winner"]
     trained = trials.pixels.get(win, 0.0)

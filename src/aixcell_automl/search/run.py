@@ -71,6 +71,7 @@ class SearchContext:
     run_rung: Callable[[list[tuple[dict, float]]], list[dict]]
     trace: dict | None = None
     on_trial: Callable[[dict], None] | None = None
+    curve_prior: object = None  # a forecast.CurvePrior learned from the meta-base (or default)
 
 
 def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_seconds: float,

@@ -50,6 +50,21 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def forecast_report(table: Table, params: dict) -> list[dict]:
+    """The forecast's accuracy against the score so far (Kendall tau, leave-one-dataset-out)
+    for each ``[observed, target]`` pair of ``params['forecast_horizons_log2']``."""
+    from aixcell_automl.search.forecast import forecast_accuracy
+
+    curves = {d: {c: list(cv.points) for c, cv in cs.items()} for d, cs in table.curves.items()}
+    out = [forecast_accuracy(curves, 2.0 ** a, 2.0 ** b)
+           for a, b in params["forecast_horizons_log2"]]
+    for r in out:
+        log.info("forecast 2^%g -> 2^%g: tau %.3f (score so far %.3f) over %d datasets",
+                 np.log2(r["observed"]), np.log2(r["target"]), r["tau_forecast"] or np.nan,
+                 r["tau_score_so_far"] or np.nan, len(r["datasets"]))
+    return out
+
+
 def summarise_replay(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Per method and budget: regret (mean over datasets of the mean over seeds, and the worst
     dataset), the winner's share of the budget, how often the plan won and how often a run

@@ -2,7 +2,12 @@
 
 from kedro.pipeline import Pipeline, node
 
-from aixcell_automl.pipelines.replay.nodes import replay_table, run_replay, summarise_replay
+from aixcell_automl.pipelines.replay.nodes import (
+    forecast_report,
+    replay_table,
+    run_replay,
+    summarise_replay,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -10,6 +15,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(replay_table, ["metabase", "meta_features", "params:replay"], "replay_curves",
              name="replay_table"),
         node(run_replay, ["replay_curves", "params:replay"], "replay_results", name="run_replay"),
+        node(forecast_report, ["replay_curves", "params:replay"], "replay_forecast_accuracy",
+             name="forecast_accuracy"),
         node(summarise_replay, "replay_results", ["replay_summary", "replay_markdown"],
              name="summarise_replay"),
     ])

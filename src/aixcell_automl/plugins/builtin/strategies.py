@@ -2,6 +2,8 @@
 
 * ``successive_halving`` - the system's search: successive halving over the candidates (the
   plan and the meta-model's top k - 1, docs/search.md).
+* ``forecast_halving`` - the same successive halving, promoting by learning-curve forecast at
+  the pixels a winner would reach, the plan kept unless clearly behind (docs/search.md).
 * ``random_halving`` - k configurations drawn from the space at random (seeded), the same
   successive halving: what the ranking is worth.
 * ``plan_only`` - the plan's configuration trained for the whole budget: the rule-based default.
@@ -30,6 +32,21 @@ from aixcell_automl.search.halving import (
 def halving_over_candidates(ctx) -> dict:
     return successive_halving(ctx.candidates, ctx.budget_seconds, ctx.run_rung, ctx.trace,
                               ctx.on_trial)
+
+
+def forecast_halving(ctx) -> dict:
+    """Successive halving that promotes by learning-curve forecast, the plan protected
+    (:mod:`aixcell_automl.search.forecast`)."""
+    from aixcell_automl.search.forecast import CurvePrior, forecast_order
+
+    prior = getattr(ctx, "curve_prior", None) or CurvePrior()
+
+    def rank(alive, records, keep, growth):
+        target = {cid: (r.get("pixels_seen") or 0) * growth for cid, r in records.items()}
+        return forecast_order(alive, records, keep, target, ctx.plan.get("config_id"), prior)
+
+    return successive_halving(ctx.candidates, ctx.budget_seconds, ctx.run_rung, ctx.trace,
+                              ctx.on_trial, rank=rank)
 
 
 def random_halving(ctx) -> dict:
@@ -115,6 +132,9 @@ def optuna_search(ctx, pruner, prior: list[dict] = ()) -> dict:
 def register_search_strategies():
     return [SearchStrategy("successive_halving", halving_over_candidates,
                            "successive halving over the plan and the meta-model's top k - 1"),
+            SearchStrategy("forecast_halving", forecast_halving,
+                           "successive halving promoting by learning-curve forecast, the plan "
+                           "protected"),
             SearchStrategy("random_halving", random_halving,
                            "successive halving over k configurations drawn at random"),
             SearchStrategy("plan_only", plan_only,

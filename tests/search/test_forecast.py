@@ -1,0 +1,63 @@
+"""Learning-curve forecasts on hand-made curves, the plan's protection, and the forecast
+strategy replayed on the hand-made table of test_replay.py."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from aixcell_automl.search import forecast as fc
+from aixcell_automl.search import replay as rp
+from tests.search.test_replay import table  # noqa: F401 - fixture
+
+M = 2**20
+PRIOR = fc.CurvePrior(slope=0.03, slope_sd=0.04, noise=0.03)
+
+
+def test_forecast_blends_the_own_slope_with_the_prior():
+    # own slope .1 per doubling over 3 points (m = 2, weight 1/2): .5 x .1 + .5 x .03 = .065
+    mean, _ = fc.forecast([(M, .2), (2 * M, .3), (4 * M, .4)], 16 * M, PRIOR)
+    assert mean == pytest.approx(.4 + 2 * .065)
+    # one evaluation: the prior alone, error from the noise and the prior's spread over 2 doublings
+    mean, err = fc.forecast([(M, .5)], 4 * M, PRIOR)
+    assert mean == pytest.approx(.56) and err == pytest.approx(math.hypot(.03, .08))
+    # best-so-far: a drop is not a trend; no evaluation: nothing known
+    assert fc.forecast([(M, .5), (2 * M, .2)], 2 * M, PRIOR)[0] == pytest.approx(.5)
+    assert fc.forecast([], 4 * M, PRIOR) == (0.0, 1.0)
+
+
+def test_prior_is_learned_from_the_second_half_of_recorded_curves():
+    prior = fc.learn_prior([[(1, .1), (2, .2), (4, .3), (8, .4)],
+                            [(1, .1), (2, .4), (4, .5), (8, .8)], [(1, .9)]])
+    assert prior.slope == pytest.approx(.2)  # median of .1 and .3 per doubling
+    assert prior.slope_sd == pytest.approx(1.4826 * .1)
+    assert prior.noise == pytest.approx(.1)  # median |change| of .1,.1,.1,.3,.1,.3
+    assert fc.learn_prior([[(1, .5)]]) == fc.CurvePrior()  # nothing to learn from
+
+
+def _records(scores):
+    return {cid: {"score": s, "curve": [(M, s)], "pixels_seen": M} for cid, s in scores.items()}
+
+
+def test_the_plan_continues_unless_clearly_behind():
+    alive = [{"config_id": c} for c in ("a", "b", "plan")]
+    target = dict.fromkeys(("a", "b", "plan"), 4 * M)  # two doublings: error .085 each
+    close = fc.forecast_order(alive, _records({"a": .6, "b": .5, "plan": .55}), 1, target,
+                              "plan", PRIOR)
+    assert [c["config_id"] for c in close] == ["plan", "a", "b"]  # .05 behind < .12
+    far = fc.forecast_order(alive, _records({"a": .6, "b": .5, "plan": .45}), 1, target,
+                            "plan", PRIOR)
+    assert [c["config_id"] for c in far] == ["a", "b", "plan"]  # .15 behind > .12
+    failed = fc.forecast_order(alive, _records({"a": -1.0, "b": .5, "plan": .45}), 2, target,
+                               "plan", PRIOR)
+    assert [c["config_id"] for c in failed] == ["b", "plan", "a"]
+
+
+def test_forecast_halving_keeps_the_slow_starting_plan(table):  # noqa: F811
+    # rung 0 (2.8 Mpx each): p .3, x .4, y .1; growth to the winner's 11.2 Mpx: 3.4 doublings,
+    # forecast p .40, x .50, error .14 each (default prior: B's curves are single points), so
+    # the plan goes on and reads .5 at 11.2 Mpx (score-based halving picked x: .45)
+    out = rp.replay(table, "A", "forecast_halving:plan+steps:3", 16 * M)
+    assert out["winner"] == "p" and out["score"] == .5 and out["plan_won"]
+    assert rp.replay(table, "A", "successive_halving:plan+steps:3", 16 * M)["score"] == .45
