@@ -90,7 +90,7 @@ def test_tasks_finish_the_dataset_furthest_along_then_continue_six(tmp_path):
             for i, c in enumerate(configs_b[:3])]
     todo, left = dense.tasks(datasets, cands, rows, tmp_path, 0, 2**20)
     assert {t[0] for t in todo} == {"pB"} and len(todo) == 13
-    assert all(t[2] == dense.FIRST and t[5] == "v3" for t in todo)
+    assert all(t[2] == dense.FIRST and t[5] == "v3" and t[7] == "auto" for t in todo)
     assert left == 13 + 6 + 22  # B: 13 then 6 continuations; A: 16 + 6
     assert todo[0][6]["candidate"] == cands[3]["name"]
     rows += [_row(c["config_id"], dense.FIRST, iou=0.01 * i, h="0000000b")

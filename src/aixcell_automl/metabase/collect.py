@@ -75,7 +75,7 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
 def collect_dense(dataset_paths: list[str], out_path: Path | str, candidates: list[dict],
                   checkpoints: Path | str, seed: int = 0, executor: str = "isolated",
                   executor_options: dict | None = None, max_trials: int | None = None,
-                  measure_machine: bool = True) -> int:
+                  measure_machine: bool = True, precision: str = "auto") -> int:
     """Run protocol v3 (:mod:`.dense`): every candidate on every dataset, then the continuations;
     return the rows written. Measures the machine factor first (once per machine, see
     :mod:`aixcell_automl.training.machine`). Safe to kill at any point and run again."""
@@ -96,7 +96,7 @@ def collect_dense(dataset_paths: list[str], out_path: Path | str, candidates: li
 
     def next_tasks():
         return dense.tasks(datasets, candidates, read_rows(out_path), checkpoints, seed,
-                           VAL_PIXELS)
+                           VAL_PIXELS, precision)
 
     tasks, left = next_tasks()
     log.info("meta-base v3: %d trials left over %d datasets -> %s", left, len(datasets),

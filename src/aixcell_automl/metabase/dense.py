@@ -87,14 +87,14 @@ def position(configs: Sequence[Mapping], plan_id: str, rows: Mapping[tuple[str, 
 
 
 def tasks(datasets: Sequence[tuple[str, str, Mapping]], candidates: Sequence[Mapping],
-          rows: Sequence[Mapping], checkpoints: Path, seed: int, val_pixels: int
-          ) -> tuple[list[tuple], int]:
+          rows: Sequence[Mapping], checkpoints: Path, seed: int, val_pixels: int,
+          precision: str = "auto") -> tuple[list[tuple], int]:
     """The next trials (of one dataset) and the number left over all datasets.
 
     ``datasets`` is ``[(path, content hash, plan configuration)]``. A task is the arguments of
     :func:`aixcell_automl.metabase.trial.run_trial`: ``(path, config, fidelity, seed, run_dir,
-    "v3", {"candidate": name})``. The dataset furthest along goes first, else the first
-    configured."""
+    "v3", {"candidate": name}, precision)``. The dataset furthest along goes first, else the
+    first configured."""
     mine: dict[str, dict] = {}
     for r in rows:
         if reusable(r, seed, val_pixels):
@@ -119,4 +119,4 @@ def tasks(datasets: Sequence[tuple[str, str, Mapping]], candidates: Sequence[Map
     _, path, h, todo, fidelity = choice
     names = {candidate_key(c): c["name"] for c in candidates}
     return [(path, c, fidelity, seed, str(checkpoints / h / c["config_id"]), PROTOCOL,
-             {"candidate": names[candidate_key(c)]}) for c in todo], left
+             {"candidate": names[candidate_key(c)]}, precision) for c in todo], left

@@ -41,20 +41,23 @@ def trial_data(dataset_path: str, split_seed: int = 0):
 
 
 def run_trial(dataset_path: str, config: dict, fidelity_pixels: int, seed: int,
-              run_dir: str | None = None, protocol: str = PROTOCOL, extra: dict | None = None
-              ) -> dict:
-    """Train one configuration to ``fidelity_pixels`` and return its meta-base row (with the
-    fields of ``extra``).
+              run_dir: str | None = None, protocol: str = PROTOCOL, extra: dict | None = None,
+              precision: str = "float32") -> dict:
+    """Train one configuration to ``fidelity_pixels`` in ``precision`` (``auto`` resolved
+    here, see :mod:`aixcell_automl.training.precision`) and return its meta-base row (with
+    the fields of ``extra``).
 
     With ``run_dir`` the trial keeps checkpoints there and continues from them (the ladder);
     without, it trains in a temporary folder that is removed afterwards."""
     from aixcell_automl.training.loop import Budget, Settings, release_models, train_trial
+    from aixcell_automl.training.precision import resolve
 
     name, dhash, data = trial_data(dataset_path)
     workdir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"trial_{name}_"))
     started = dt.datetime.now(dt.UTC)
     eval_at = tuple(2**k for k in range(31) if 2**k >= EVAL_FROM[protocol])
     settings = Settings(eval_at=eval_at, val_pixels=VAL_PIXELS, early_stopping=False,
+                        precision=resolve(precision, "metabase.precision")[0],
                         checkpoint=run_dir is not None, checkpoint_every_seconds=CHECKPOINT_EVERY)
     try:
         state = train_trial(config, data, workdir, Budget(pixels=fidelity_pixels), settings,

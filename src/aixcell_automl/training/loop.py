@@ -410,8 +410,14 @@ def best_model(run_dir: Path | str, data: TrialData, **extra) -> tuple[object, d
 
 
 def settings_from(params: dict) -> Settings:
+    """Settings from a ``train``-style parameter block (``precision`` resolved for this
+    machine, see :mod:`.precision`)."""
+    from aixcell_automl.training.precision import resolve
+
     es = params.get("early_stopping", {})
+    precision, why = resolve(params.get("precision", "auto"))
+    log.info("precision %s: %s", precision, why)
     return Settings(eval_every_pixels=int(params.get("eval_every_pixels", 2**22)),
                     val_pixels=int(params.get("val_pixels", 2**21)),
                     es_delta=float(es.get("delta", 0.05)), es_patience=int(es.get("patience", 8)),
-                    init_weights=params.get("init_weights"))
+                    init_weights=params.get("init_weights"), precision=precision)

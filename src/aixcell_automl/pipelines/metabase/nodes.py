@@ -28,7 +28,8 @@ def collect_rows(params: dict, space_params: dict) -> dict:
                                 params["candidates"], params["checkpoints"],
                                 seed=int(params["seed"]), executor=params["executor"],
                                 executor_options=params["executor_options"] or {},
-                                max_trials=params["max_trials"])
+                                max_trials=params["max_trials"],
+                                precision=params["precision"])
         return {"rows_written": written, "out": params["out"]}
     paths = [str(root / d) for d in params["datasets"]]
     written = collect(paths, params["out"], enumerate_configs(build_space(space_params)),
