@@ -199,8 +199,10 @@ def lodo_baselines(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mappi
                    k_similar: int = 3) -> list[dict]:
     """Per held-out dataset and fidelity: random; average ranking over the k most similar
     datasets and best-on-average (both from the other datasets' rows at the same fidelity);
-    the rule-based default (rows ranked by closeness to it); and two one-line rules: most
-    optimizer steps first, smallest patch first. ``meta_features``: the raw table."""
+    the rule-based default (rows ranked by closeness to it); two one-line rules: most
+    optimizer steps first, smallest patch first; and, where rows name their ``candidate``
+    (protocol v3), the greedy best-of-k portfolio's order learned on the other datasets
+    (:func:`aixcell_automl.search.replay.greedy_order`). ``meta_features``: the raw table."""
     out = []
     for held in sorted(rows["dataset"].unique()):
         own = rows[rows["dataset"] == held]
@@ -226,6 +228,15 @@ def lodo_baselines(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mappi
             sd = X.std(0)
             scores["rule_based_default"] = -np.abs(
                 (X[:-1] - X[-1]) / np.where(sd > 0, sd, 1)).sum(1)
+            if "candidate" in test and test["candidate"].notna().all() and peers:
+                from aixcell_automl.search.replay import greedy_order
+
+                table = pool[pool["dataset"].isin(peers)].pivot_table(
+                    index="dataset", columns="candidate", values="val_iou", aggfunc="max")
+                order = greedy_order(table.fillna(-1.0), table.shape[1])
+                pos = {c: i for i, c in enumerate(order)}
+                scores["portfolio_greedy"] = -test["candidate"].map(pos).fillna(
+                    len(pos)).to_numpy(float)
             scores["most_steps_first"] = test["steps"].to_numpy(float)
             scores["smallest_patch_first"] = -test["hp_patch_size"].to_numpy(float)
             for name, pred in scores.items():

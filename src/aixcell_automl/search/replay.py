@@ -157,25 +157,36 @@ def _average(table: Table, dataset: str, others: list[str], seed: int) -> list[s
 
 def greedy_portfolio(table: Table, datasets: Sequence[str], pixels: float, k: int,
                      start: Mapping[str, str] | None = None) -> list[str]:
-    """Greedy best-of-k (Auto-sklearn 2.0's portfolio): add, one at a time, the candidate that
-    most lowers the mean regret over ``datasets`` of the set's best member at ``pixels``.
-    ``start`` maps each dataset to a member it already has (e.g. its own plan); ties go to the
-    lower mean regret alone, then the name."""
+    """:func:`greedy_order` of the candidates' scores on ``datasets`` at ``pixels``; ``start``
+    maps each dataset to a member it already has (e.g. its own plan)."""
+    import pandas as pd
+
     names = sorted({c for d in datasets for c in table.curves[d]})
-    best = {d: table.best(d) for d in datasets}
-    have = {d: (table.score_at(d, start[d], pixels) if start and d in start else -1.0)
-            for d in datasets}
+    scores = pd.DataFrame([[table.score_at(d, c, pixels) for c in names] for d in datasets],
+                          index=list(datasets), columns=names)
+    have = {d: table.score_at(d, start[d], pixels) for d in datasets if start and d in start}
+    return greedy_order(scores, k, have, {d: table.best(d) for d in datasets})
+
+
+def greedy_order(scores, k: int, have: Mapping[str, float] | None = None,
+                 best: Mapping[str, float] | None = None) -> list[str]:
+    """Greedy best-of-k (Auto-sklearn 2.0's portfolio) over a datasets x candidates frame of
+    scores: add, one at a time, the candidate that most lowers the mean regret (``best`` of
+    the dataset, default its best score in the frame, minus the set's best member) over the
+    datasets; ``have``: a score each dataset already has. Ties go to the lower mean regret
+    alone, then the name."""
+    best_d = (scores.max(axis=1) if best is None else scores.index.map(best).to_series(
+        index=scores.index)).to_numpy(float)
+    cur = scores.index.map(lambda d: (have or {}).get(d, -1.0)).to_numpy(float)
+    alone = (best_d[:, None] - scores.to_numpy(float)).mean(0)
     chosen: list[str] = []
-
-    def cost(c: str, have: dict[str, float]) -> tuple:
-        return (float(np.mean([best[d] - max(have[d], table.score_at(d, c, pixels))
-                               for d in datasets])),
-                float(np.mean([best[d] - table.score_at(d, c, pixels) for d in datasets])), c)
-
-    while len(chosen) < min(k, len(names)):
-        pick = min((c for c in names if c not in chosen), key=lambda c: cost(c, have))
-        chosen.append(pick)
-        have = {d: max(have[d], table.score_at(d, pick, pixels)) for d in datasets}
+    cols = list(scores.columns)
+    while len(chosen) < min(k, len(cols)):
+        regret = (best_d[:, None] - np.maximum(cur[:, None], scores.to_numpy(float))).mean(0)
+        j = min((j for j, c in enumerate(cols) if c not in chosen),
+                key=lambda j: (regret[j], alone[j], cols[j]))
+        chosen.append(cols[j])
+        cur = np.maximum(cur, scores.iloc[:, j].to_numpy(float))
     return chosen
 
 
