@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLUGINS := plugins/aixcell-knn
 
-.PHONY: install search test lint viz clean-venv
+.PHONY: install search test test-fast lint viz clean-venv
 
 $(STAMP): pyproject.toml $(PLUGINS)/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,18 @@ install: $(STAMP)
 search: install
 	$(BIN)/kedro run --pipeline=search
 
-# two test processes (pytest-xdist): the slow tests wait on subprocesses and Kedro sessions as
-# much as they compute, so two share 2 cores well (docs/performance.md)
+# `make test` is the one command CI runs: ruff, then the whole suite in two test processes
+# (pytest-xdist): the slow tests wait on subprocesses and Kedro sessions as much as they
+# compute, so two share 2 cores well (docs/performance.md, docs/testing.md)
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal
+
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal
+	$(BIN)/ruff check src tests plugins benchmarks
+	$(PYTEST)
+
+# the inner loop: everything not marked slow (no real model trained for long)
+test-fast: install
+	$(PYTEST) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check src tests plugins benchmarks

@@ -1,7 +1,9 @@
 """Fault tests: the meta-base collector and the search, SIGKILLed at random points and resumed,
-end as an uninterrupted run would (issue 18). Each job is killed twice in one run, at points drawn
-from a seeded generator as "after the n-th result is on disk, plus a random delay", so they fall
-mid-run on any machine; then it runs to the end."""
+end as an uninterrupted run would (issue 18). Each job is killed twice, at points drawn from a
+seeded generator as "at the n-th optimisation step of this process": the child kills itself
+there (KILL_PRELUDE), so every kill happens mid-run on any machine, however fast; then it runs
+to the end. The search counts its budget on a fake clock (0.25 s per step), so its trials train
+the same steps everywhere."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -20,24 +21,44 @@ import pytest
 
 ENV = {**os.environ, "AIXCELL_AUTOML_NO_ENTRYPOINTS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
+# run first in every child: SIGKILL this process at the $KILL_AT_STEP-th optimisation step
+# (before it runs); with $FAKE_CLOCK, the training clock advances 0.25 s per step and by
+# nothing else
+KILL_PRELUDE = """
+import os, signal, types
+from aixcell_automl.training import loop as _loop
+_real, _n, _now = _loop.make_train_step, [0], [0.0]
+_kill = int(os.environ.get("KILL_AT_STEP", "0"))
+if os.environ.get("FAKE_CLOCK"):
+    _fake = types.SimpleNamespace(now=lambda: _now[0], paused=0.0)
+    _loop.clock = lambda: _fake
+def _make_train_step(*args):
+    step = _real(*args)
+    def counted(x, y):
+        _n[0] += 1
+        _now[0] += 0.25
+        if _n[0] == _kill:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return step(x, y)
+    return counted
+_loop.make_train_step = _make_train_step
+"""
 
-def _killed_then_finished(cmd: list[str], results: Callable[[], int],
-                          kill_at: list[tuple[int, float]]) -> int:
-    """Run ``cmd`` once per kill point ``(n, delay)``: SIGKILL it ``delay`` s after ``results()``
-    reached ``n`` (unless it ended first); then run it to the end. Returns the kills made."""
+
+def _killed_then_finished(cmd: list[str], kill_steps: list[int], env: dict | None = None,
+                          after: Callable[[], None] = lambda: None) -> int:
+    """Run ``cmd`` once per kill point: it SIGKILLs itself at that optimisation step (each
+    point lies before the end of any run of it); then run it to the end. ``after()`` is called
+    after each killed run. Returns the kills."""
     kills = 0
-    for n, delay in kill_at:
-        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        while proc.poll() is None and results() < n:
-            time.sleep(0.1)
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
-    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=900)
+    for step in kill_steps:
+        proc = subprocess.run(cmd, env={**ENV, **(env or {}), "KILL_AT_STEP": str(step)},
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == -signal.SIGKILL, (step, proc.returncode, proc.stderr[-3000:])
+        kills += 1
+        after()
+    done = subprocess.run(cmd, env={**ENV, **(env or {})}, capture_output=True, text=True,
+                          timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return kills
 
@@ -100,22 +121,18 @@ def test_collector_killed_at_random_points_ends_with_the_ladders_rows_once(demo_
     from aixcell_automl.metabase.store import read_rows
 
     seed = cheap_seed(demo_path)
-    cmd = [sys.executable, "-m", "aixcell_automl", "metabase", "--datasets-root",
+    run_cli = KILL_PRELUDE + (
+        "import runpy, sys\nsys.argv[0] = 'aixcell_automl'\n"
+        "runpy.run_module('aixcell_automl', run_name='__main__', alter_sys=True)\n")
+    cmd = [sys.executable, "-c", run_cli, "metabase", "--datasets-root",
            str(demo_path.parent), "--datasets", demo_path.name, "--executor", "local",
            "--ladder", LADDER, "--seed", str(seed), "--out", str(tmp_path / "killed.jsonl"),
            "--checkpoints", str(tmp_path / "killed_ckpt")]
-    # one run killed twice at random points (after the n-th row, plus a random delay), then
-    # finished; the kill points of seed 0 fall mid-ladder
-    rng = np.random.default_rng(0)
+    # one run killed twice at random steps, then finished. The ladder is 1 + 1 + 3 steps; a
+    # resumed run has at least the top rung's 3 left, so steps 1..2 always fall mid-run
     out, seen = tmp_path / "killed.jsonl", []
-
-    def results() -> int:
-        seen.append(read_rows(out))
-        return len(seen[-1])
-
-    kill_at = sorted((int(n), float(d)) for n, d in zip(rng.integers(0, 3, 2),
-                                                         rng.uniform(0, 4, 2), strict=True))
-    kills = _killed_then_finished(cmd, results, kill_at)
+    kill_steps = [int(n) for n in np.random.default_rng(0).integers(1, 3, 2)]
+    kills = _killed_then_finished(cmd, kill_steps, after=lambda: seen.append(read_rows(out)))
     rows = read_rows(out)
     # the ladder's rows, each once: rung 0's two sampled configurations at 2^15, then the
     # better of them (ties by id) at 2^19; training is deterministic, so a resumed trial
@@ -147,10 +164,10 @@ def test_collector_killed_at_random_points_ends_with_the_ladders_rows_once(demo_
                 assert len(r["curve"]) > len(prev["curve"])
     assert max(r["pixels_seen"] for r in rows) > 2 ** 17  # the top rung trained on
     assert not any((tmp_path / "killed_ckpt").rglob("*.index"))  # ladder done
-    assert kills >= 1  # kill points after the last row may find the collector done
+    assert kills == 2
 
 
-SEARCH = """
+SEARCH = KILL_PRELUDE + """
 import sys
 from pathlib import Path
 from aixcell_automl.core.dataset import load_dataset, split_dataset
@@ -174,18 +191,13 @@ with plugin_manager_with(TinyBackbone()):  # the search's bookkeeping is under t
 def test_search_killed_at_random_points_records_every_rung_and_trial_once(demo_path, tmp_path):
     from aixcell_automl.search.halving import survivors_per_rung
 
-    def trials(trace_path: Path) -> int:
-        try:
-            return sum(len(r["trials"]) for r in json.loads(trace_path.read_text())["rungs"])
-        except (OSError, ValueError):
-            return 0
-
     rng = np.random.default_rng(0)
     root = tmp_path / "search"
-    kill_at = sorted((int(n), float(d)) for n, d in zip(rng.integers(0, 3, 2),
-                                                         rng.uniform(0, 4, 2), strict=True))
+    # 4 s on the fake clock, k = 2: rung 0 is 1 + 4 steps per configuration, rung 1 is 1 + 8;
+    # every run, resumed or not, has rung 1's 9 steps left, so steps 1..8 fall mid-run
+    kill_steps = [int(n) for n in rng.integers(1, 9, 2)]
     kills = _killed_then_finished([sys.executable, "-c", SEARCH, str(demo_path), str(root)],
-                                  lambda: trials(root / "trace.json"), kill_at)
+                                  kill_steps, {"FAKE_CLOCK": "1"})
     trace = json.loads((root / "trace.json").read_text())
     assert [len(r["trials"]) for r in trace["rungs"]] == survivors_per_rung(2) == [2, 1]
     keys = Counter((t["rung"], t["config_id"]) for r in trace["rungs"] for t in r["trials"])
@@ -194,4 +206,5 @@ def test_search_killed_at_random_points_records_every_rung_and_trial_once(demo_p
     best = max(trace["rungs"][0]["trials"], key=lambda t: (t["score"], -t["rank"]))
     assert trace["rungs"][1]["trials"][0]["config_id"] == best["config_id"]
     assert trace["winner"] == best["config_id"]
-    assert kills >= 1
+    assert [r["seconds_per_trial"] for r in trace["rungs"]] == [1.0, 2.0]
+    assert kills == 2

@@ -7,45 +7,39 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.pipelines.kedro_project import REPO, copy_project
+from tests.pipelines.kedro_project import run as _run
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("project")
-    shutil.copy(REPO / "pyproject.toml", root)
-    shutil.copytree(REPO / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    (root / "src").mkdir()  # the package itself is installed
+    root = copy_project(tmp_path_factory.mktemp("project"))
     shutil.copy(REPO / "data" / "03_primary" / "metabase.jsonl", root / "metabase.jsonl")
     return root
 
 
-def _run(project: Path, pipeline: str, params: dict) -> None:
-    """``kedro run --pipeline=<pipeline> --params "<dotted key>=<value>,..."``."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
-    nested: dict = {}
-    for key, value in params.items():  # the CLI turns "a.b=1" into {"a": {"b": 1}}
-        *parents, leaf = key.split(".")
-        node = nested
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=nested) as session:
-        session.run(pipeline_names=[pipeline])
-
-
 @pytest.mark.slow
-def test_search_then_predict_then_train(project, demo_path, monkeypatch):
+def test_search_then_predict_then_train(project, demo_path, monkeypatch, fake_clock):
+    """The search's 0.3-minute budget is counted on the fake clock (0.5 s per optimisation
+    step), and train gets a pixel budget: the same number of steps on any machine, enough for
+    both models to beat the best constant predictor."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    from aixcell_automl.core.dataset import load_dataset, make_split
+    from aixcell_automl.core.metrics import trivial_score
+    from aixcell_automl.training.model import load_model
+    from aixcell_automl.training.predict import predict_mask
+
+    fake_clock.step = 0.5
     monkeypatch.chdir(project)
     shutil.copytree(REPO / "data" / "04_feature", project / "data" / "04_feature")
     (project / "data" / "03_primary").mkdir(parents=True)
     shutil.copy(project / "metabase.jsonl", project / "data" / "03_primary" / "metabase.jsonl")
     _run(project, "search", {"dataset.path": str(demo_path), "search.budget_minutes": 0.3,
-                             "search.k": 2, "search.run_name": "e2e"})
+                             "search.k": 2, "search.run_name": "e2e",
+                             "search.export": True, "export.check": False,
+                             "export.output_dir": "packages"})
     out = project / "data" / "08_reporting" / "search" / "e2e"
     plan = json.loads((out / "plans.json").read_text())
     trace = json.loads((out / "halving_trace.json").read_text())
@@ -53,18 +47,45 @@ def test_search_then_predict_then_train(project, demo_path, monkeypatch):
     trained = [t["config_id"] for t in trace["rungs"][0]["trials"]]
     assert len(trained) == 2 and plan["configuration"]["config_id"] in trained
     assert trace["winner"] in trained and trace["strategy"] == "successive_halving"
-    assert 0.0 <= metrics["test_iou"] <= 1.0
+    # 18 s, k = 2: two rungs of 9 s; rung 0 gives each 4.5 s: the first step, then 9 of 0.5 s
+    assert [r["seconds_per_trial"] for r in trace["rungs"]] == [4.5, 9.0]
+    ds = load_dataset(demo_path)
+    split = make_split(ds, {"split_seed": 0})
+    for t in trace["rungs"][0]["trials"]:
+        cfg = json.loads((project / "data" / "06_models" / "runs" / "search" / "e2e"
+                          / t["config_id"] / "state.json").read_text())["config"]
+        assert t["pixels_seen"] == 10 * cfg["batch_size"] * cfg["patch_size"] ** 2
+    test_masks = [ds.mask(ds.stems.index(s)) for s in split[metrics["test_split"]]]
+    assert metrics["test_images"] == len(test_masks) > 0
+    assert metrics["test_iou"] > trivial_score(test_masks, ds.num_classes)[0]
+    assert metrics["winner_config"]["config_id"] == trace["winner"]
     assert "Candidates: the plan" in (out / "report.html").read_text()
-    assert (project / "data" / "06_models" / "model" / "model.json").exists()
+    package = json.loads((out / "model_package.json").read_text())  # search.export: true
+    assert package["exported"] is True and package["test_iou"] == metrics["test_iou"]
+    assert (Path(package["package"]) / "rdf.yaml").exists()
+    model, info = load_model(project / "data" / "06_models" / "model")
+    assert info["config"]["config_id"] == trace["winner"]
 
     _run(project, "predict", {"predict.input": str(demo_path / "images")})
-    masks = list((project / "data" / "07_model_output" / "predictions").rglob("*.png"))
-    assert len(masks) >= len(list((demo_path / "images").iterdir()))
+    images = sorted(p.stem for p in (demo_path / "images").iterdir())
+    pred = project / "data" / "07_model_output" / "predictions"
+    assert sorted(p.stem for p in (pred / "masks").iterdir()) == images
+    assert sorted(p.stem for p in (pred / "overlays").iterdir()) == images
+    first = ds.stems.index(images[0])  # the file is the installed model's prediction
+    saved = iio.imread(next((pred / "masks").glob(images[0] + ".*")))
+    np.testing.assert_array_equal(saved, predict_mask(model, ds.image(first), info))
 
-    _run(project, "train", {"dataset.path": str(demo_path), "train.budget_seconds": 10,
+    p, bs = plan["configuration"]["patch_size"], plan["configuration"]["batch_size"]
+    _run(project, "train", {"dataset.path": str(demo_path), "train.budget_seconds": None,
+                            "train.max_pixels": 40 * bs * p * p,
                             "train.run_root": str(project / "runs")})
     state = json.loads((project / "data" / "06_models" / "train_state.json").read_text())
     train_plan = json.loads((project / "data" / "08_reporting" / "train" / "plans.json")
                             .read_text())
     assert state["config"]["config_id"] == train_plan["configuration"]["config_id"]
-    assert state["history"] and state["pixels_seen"] > 0
+    assert state["pixels_seen"] == 40 * bs * p * p and state["stopped_by"] == "pixels"
+    assert state["steps"] == 40 and state["history"]
+    val = [ds.mask(ds.stems.index(s)) for s in split["val"]]
+    assert state["best_iou"] > trivial_score(val, ds.num_classes)[0]
+    _, installed = load_model(project / "data" / "06_models" / "model")
+    assert installed["config"]["config_id"] == state["config"]["config_id"]

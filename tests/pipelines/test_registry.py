@@ -7,7 +7,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"search", "train", "predict", "metabase", "meta_features", "meta_learning", "pretrain",
-            "transfer_experiment", "evaluate"}
+            "transfer_experiment", "evaluate", "export", "replay"}
 
 
 def test_every_pipeline_is_registered_and_search_is_the_default():

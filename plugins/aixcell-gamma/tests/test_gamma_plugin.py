@@ -26,9 +26,10 @@ def test_the_space_doubles_with_the_new_dimension():
         assert len(enumerate_configs(space)) == 2 * base
 
 
-def test_the_search_trains_with_it(tmp_path, monkeypatch):
+def test_the_search_trains_with_it(tmp_path, monkeypatch, fake_clock):
     """A candidate with ``gamma=0.5`` trains through the halving node, and the plugin's transform
-    is applied to some of its patches (counted by a subclass of it)."""
+    is applied to some of its patches (counted by a subclass of it). The 3-s budget is 13 steps
+    of the fake clock (the first, then 12 of 0.25 s) on any machine."""
     import albumentations as A
 
     from aixcell_automl.core.dataset import load_dataset, make_split
@@ -64,4 +65,5 @@ def test_the_search_trains_with_it(tmp_path, monkeypatch):
     assert trace["winner"] == configs[0]["config_id"]
     assert calls["made"] and set(calls["made"]) == {0.5}
     patches = max(t["pixels_seen"] for r in trace["rungs"] for t in r["trials"]) // (64 * 64)
+    assert patches == 13 * 4
     assert 0 < calls["applied"] < patches  # p = 0.5: some patches, not all

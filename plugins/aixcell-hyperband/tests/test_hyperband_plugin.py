@@ -17,7 +17,7 @@ def test_conforms():
     check_plugin(hyperband)
 
 
-def test_the_search_runs_it_starting_from_the_plan_and_the_ranking(tmp_path):
+def test_the_search_runs_it_starting_from_the_plan_and_the_ranking(tmp_path, fake_clock):
     """``search.strategy=hyperband``: the halving node runs the plugin; its first trials are the
     candidates (the plan and the ranking's top k - 1), then Optuna's own suggestions."""
     from aixcell_automl.core.dataset import load_dataset, make_split

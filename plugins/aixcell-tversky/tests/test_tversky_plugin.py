@@ -28,9 +28,10 @@ def test_weighs_misses_more_than_false_alarms():
     assert tversky.per_class_tversky(more_misses)[1] > tversky.per_class_tversky(cm)[1]
 
 
-def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch):
+def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch, fake_clock):
     """``search.metric=tversky``: every validation score of the halving trial and the test score
-    are the plugin's values for the confusion matrices evaluated."""
+    are the plugin's values for the confusion matrices evaluated. The 3-s budget is 13 steps of
+    4 patches on the fake clock, evaluated every 4 steps."""
     from aixcell_automl.core.dataset import load_dataset, make_split
     from aixcell_automl.core.demo_data import write_demo_dataset
     from aixcell_automl.core.search_space import config_id
@@ -62,7 +63,8 @@ def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch):
     assert trace["metric"] == state["metric"] == metrics["metric"] == "tversky"
     # + one matrix per constant predictor (the bar a winner must clear, scored by the same
     # metric) + the test split
-    assert n_val == len(state["history"]) >= 1 and len(seen) == n_val + ds.num_classes + 1
+    assert state["steps"] == 13
+    assert n_val == len(state["history"]) >= 3 and len(seen) == n_val + ds.num_classes + 1
     val = [mean_foreground(original(cm)) for cm in seen[:n_val]]
     assert [h["val_iou"] for h in state["history"]] == val
     assert trace["rungs"][0]["trials"][0]["score"] == max(val)
