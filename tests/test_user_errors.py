@@ -182,10 +182,10 @@ def test_search_refuses_a_dataset_without_foreground_in_a_few_lines(demo_path, t
     shutil.copytree(demo_path, root)
     for p in (root / "masks").iterdir():
         iio.imwrite(p, np.zeros_like(iio.imread(p)))
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "model.json").write_text("{}")  # the current model, which must stay
-    run = _kedro_run(tmp_path, {"dataset.path": root, "predict.model": model}, "search")
+    model = tmp_path / "data" / "06_models" / "model"  # model_dir in the copied project
+    model.mkdir(parents=True)
+    (model / "model.json").write_text("{}")  # the installed model, which must stay
+    run = _kedro_run(tmp_path, {"dataset.path": root}, "search")
     assert run.returncode == 1
     assert run.stderr.splitlines()[-2:] == [
         f"error: dataset {root} has 1 problem(s):",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +14,8 @@ from kedro.io import AbstractDataset, DatasetError
 
 from aixcell_automl.core.dataset import IMAGE_SUFFIXES, load_dataset, read_image, read_mask
 from aixcell_automl.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 class MicroscopyDataset(AbstractDataset):
@@ -82,7 +88,11 @@ class ImageFolderDataset(AbstractDataset):
 
 
 class ModelDataset(AbstractDataset):
-    """A saved segmentation model folder (``model.json`` + ``weights.h5``) as ``(model, info)``."""
+    """A saved segmentation model folder (``model.json`` + ``weights.h5``) as ``(model, info)``.
+
+    Loading adds to ``info`` the folder it came from (``model_folder``) and, for an installed
+    model, its ``installed.json`` record (``installed``); neither is written back on saving.
+    """
 
     def __init__(self, path: str, metadata: dict | None = None):
         self._path = Path(path)
@@ -94,19 +104,116 @@ class ModelDataset(AbstractDataset):
         if not (self._path / "model.json").exists():
             raise UserError(f"{self._path}: no trained model here; run the 'train' or "
                             f"'search' pipeline first or set predict.model")
-        return load_model(self._path)
+        model, info = load_model(self._path)
+        info["model_folder"] = str(self._path)
+        record = self._path / INSTALL_RECORD
+        if record.exists():
+            info["installed"] = json.loads(record.read_text())
+        return model, info
 
     def save(self, data) -> None:
         from aixcell_automl.training.model import save_model
 
         model, info = data
-        save_model(model, self._path, info)
+        save_model(model, self._path, _saved_info(info))
 
     def _exists(self) -> bool:
         return (self._path / "model.json").exists()
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
+
+
+INSTALL_RECORD = "installed.json"
+_LOADED_KEYS = ("model_folder", "installed")  # added by ModelDataset.load, never saved
+
+
+def _saved_info(info: dict) -> dict:
+    return {k: v for k, v in info.items() if k not in _LOADED_KEYS}
+
+
+def _swap_in(tmp: Path, target: Path) -> Path | None:
+    """Move the complete folder ``tmp`` to ``target``; returns the folder that was at ``target``
+    (renamed aside, for the caller to dispose of), if any. ``target`` never holds a half
+    written model: it is the old folder or the new one (or, between two renames, absent)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    tmp.rename(target)
+    return old
+
+
+class InstalledModelDataset(ModelDataset):
+    """The installed model (``model_dir``), which ``train`` and ``search`` write and ``predict``
+    and ``export`` read by default.
+
+    Saving ``(model, info)``, where ``info["run"]`` names the run (``pipeline``, ``run``,
+    ``run_folder``): the model is written to the run's own folder
+    (``<run_folder>/<run_subfolder>``, kept: a re-run of the same run replaces it, nothing else
+    does), then copied to ``path`` with ``installed.json`` (pipeline, run, run folder, the run's
+    model folder, dataset, config_id, score, UTC time). Both are written to a temporary folder
+    beside their place and renamed into it, so neither is ever half written. The model installed
+    before is removed only when its run folder still holds it; otherwise it is kept beside
+    ``path`` as ``<name>.replaced-<UTC time>``.
+    """
+
+    def __init__(self, path: str, run_subfolder: str = "model", metadata: dict | None = None):
+        super().__init__(path, metadata)
+        self._run_subfolder = run_subfolder
+
+    def save(self, data) -> None:
+        from datetime import UTC, datetime
+
+        from aixcell_automl.training.model import save_model
+
+        model, info = data
+        info = _saved_info(info)
+        run = info.get("run") or {}
+        if not {"pipeline", "run", "run_folder"} <= set(run):
+            raise DatasetError(f"{self._path}: the model to install names no run (info['run'] "
+                               f"needs pipeline, run and run_folder)")
+        run_model = Path(run["run_folder"]) / self._run_subfolder
+        run_model.parent.mkdir(parents=True, exist_ok=True)
+        tmp = run_model.with_name(f".{run_model.name}.part-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_model(model, tmp, info)
+        old = _swap_in(tmp, run_model)
+        if old is not None:  # this run's earlier model (a resumed run)
+            shutil.rmtree(old, ignore_errors=True)
+
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_name(f".{self._path.name}.part-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(run_model, tmp)
+        now = datetime.now(UTC)
+        record = {"pipeline": run["pipeline"], "run": run["run"],
+                  "run_folder": str(run["run_folder"]), "model": str(run_model),
+                  "dataset": info.get("dataset"),
+                  "config_id": (info.get("config") or {}).get("config_id"),
+                  "score": info.get("best_val_iou"), "metric": info.get("metric", "iou"),
+                  "installed_at": now.isoformat(timespec="seconds")}
+        (tmp / INSTALL_RECORD).write_text(json.dumps(record, indent=2, default=str))
+        old = _swap_in(tmp, self._path)
+        if old is not None:
+            self._retire(old, now)
+        log.info("installed the model of %s run %s (%s) as %s", run["pipeline"], run["run"],
+                 run_model, self._path)
+
+    def _retire(self, old: Path, now) -> None:
+        """Remove the model installed before if its run folder still holds it, else keep it."""
+        try:
+            source = Path(json.loads((old / INSTALL_RECORD).read_text())["model"])
+        except (OSError, ValueError, KeyError, TypeError):
+            source = None
+        if source is not None and (source / "model.json").exists():
+            shutil.rmtree(old, ignore_errors=True)
+            return
+        kept = self._path.with_name(f"{self._path.name}.replaced-{now:%Y%m%dT%H%M%SZ}")
+        old.rename(kept)
+        log.warning("the model installed before at %s is in no run folder; kept it as %s",
+                    self._path, kept)
 
 
 class MetaBaseDataset(AbstractDataset):

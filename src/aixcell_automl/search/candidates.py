@@ -18,11 +18,32 @@ def config_of_ranking_row(row: dict) -> dict:
             if key not in ("predicted_score", "rank", "fidelity_pixels")}
 
 
+DISTINCT = ("backbone", "patch_size", "learning_rate")  # what makes candidates differ
+
+
+def distinct_rows(ranking: pd.DataFrame, n: int, taken: list[dict]) -> pd.DataFrame:
+    """The first ``n`` rows of ``ranking`` that differ from each other and from ``taken`` in
+    backbone, patch size or learning rate: near-copies that differ only in augmentation or
+    batch size would spend the budget on one configuration twice."""
+    seen = {tuple(c[d] for d in DISTINCT) for c in taken}
+    keep = []
+    for i, row in zip(ranking.index, ranking[list(DISTINCT)].itertuples(index=False),
+                      strict=True):
+        if len(keep) >= n:
+            break
+        if tuple(row) not in seen:
+            seen.add(tuple(row))
+            keep.append(i)
+    return ranking.loc[keep]
+
+
 def candidates_with_plan(ranking: pd.DataFrame, plan: dict, k: int) -> list[dict]:
-    """The plan's configuration and the ranking's best ``k - 1`` others, in ranking order (the
-    plan enters at its own rank)."""
+    """The plan's configuration and the ranking's best ``k - 1`` others that are not
+    near-copies of it or of each other (:func:`distinct_rows`), in ranking order (the plan
+    enters at its own rank)."""
     pid = plan["configuration"]["config_id"]
-    others = ranking[ranking["config_id"] != pid].head(max(k - 1, 0))
+    others = distinct_rows(ranking[ranking["config_id"] != pid], max(k - 1, 0),
+                           [plan["configuration"]])
     own = ranking[ranking["config_id"] == pid]
     rows = pd.concat([others, own]).sort_values("rank") if len(own) else others
     out = [config_of_ranking_row(r) for r in rows.to_dict("records")]

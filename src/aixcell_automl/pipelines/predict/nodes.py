@@ -4,6 +4,9 @@ Every readable image is predicted; a file that cannot be read (or that the model
 e.g. 2 channels for a 3-channel model) is skipped with one warning naming it and the reason, and
 listed in ``skipped.csv``. The run fails only when no image could be predicted, or, with
 ``predict.strict``, after writing every output when any file was skipped.
+
+The log names the model folder used and the run that made it (``predict.model`` selects any
+model folder, e.g. a run's; by default the installed model).
 """
 
 from __future__ import annotations
@@ -27,10 +30,22 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def model_origin(info: dict) -> str:
+    """Which run made the model: from the installed model's ``installed.json``, else from the
+    run record in its ``model.json`` (a run's own model folder)."""
+    installed, run = info.get("installed"), info.get("run")
+    if installed:
+        return f"installed by {installed['pipeline']} run {installed['run']}"
+    if run:
+        return f"the model of {run['pipeline']} run {run['run']}, not installed"
+    return "no record of the run that made it"
+
+
 def predict_images(model_and_info, paths: dict[str, Path]
                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], pd.DataFrame]:
     """A label mask and an overlay preview per image, and the table of skipped files."""
     model, info = model_and_info
+    log.info("predicting with %s (%s)", info.get("model_folder", "a model"), model_origin(info))
     masks, previews, skipped = {}, {}, []
     for stem, path in tqdm(sorted(paths.items()), desc="predict", unit="image"):
         try:

@@ -77,7 +77,8 @@ def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank
 
 def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, trace: dict,
              metabase: pd.DataFrame):
-    """Load the winner's best weights, evaluate on the test split; returns (model, metrics)."""
+    """Load the winner's best weights, evaluate on the test split; returns ``((model, info),
+    metrics)``, ``info["run"]`` naming this search run (see ``InstalledModelDataset``)."""
     from aixcell_automl.training.acceptance import check_beats_trivial
     from aixcell_automl.training.data_pipeline import load_images, validation_regions
     from aixcell_automl.training.hardware import hardware
@@ -99,7 +100,9 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
             "class_names": dataset.class_names, "patch_size": int(cfg["patch_size"]),
             "config": cfg, "dataset": dataset.name, "dataset_hash": dataset.content_hash(),
             "best_val_iou": score, "metric": trace["metric"],
-            "search_run": trace["run_root"]}
+            "search_run": trace["run_root"],
+            "run": {"pipeline": "search", "run": Path(trace["run_root"]).name,
+                    "run_folder": trace["run_root"]}}  # where installed_model keeps it
     test = evaluate_on_test((model, info), dataset, split, trace["metric"])
     metrics = {"dataset": dataset.name, "test_iou": test["mean_iou"],
                "per_class_iou": test["per_class_iou"], "metric": test["metric"],
@@ -134,7 +137,7 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
         "dataset": dataset.name, "n_configs": rank_info["n_configs"],
         "augmentations": sorted(augmentations()), "budget_seconds": trace["budget_seconds"],
         "wall_seconds": trace["wall_seconds"], "hardware": metrics["hardware"],
-        "model_path": params.get("model_path", "data/06_models/model"),
+        "model_path": _model_path(info),
         "meta_model": rank_info["meta_model"], "representation": rank_info["representation"],
         "metabase_rows": rank_info["metabase_rows"],
         "metabase_datasets": len(rank_info["metabase_datasets"]),
@@ -152,6 +155,14 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
     }
     html = html_report(summary, metrics, ranking, trace, target, hfig, ofig)
     return html, hfig, ofig
+
+
+def _model_path(info: dict) -> str:
+    """The run's own model folder the report describes, and where it was installed."""
+    installed = info.get("installed") or {}
+    if not installed.get("model"):
+        return str(info.get("model_folder", ""))
+    return f"{installed['model']} (installed as {info['model_folder']})"
 
 
 def learn_from_use(dataset: SegmentationDataset, trace: dict, params: dict) -> pd.DataFrame:

@@ -1,10 +1,12 @@
 """Nodes of the ``train`` pipeline.
 
-The trained model is installed as the current model only if its best validation score beats the
-best *constant* predictor's (one class everywhere, the same metric) on the same validation pixels
-(:func:`aixcell_automl.training.acceptance.check_beats_trivial`, which the search uses too);
-otherwise the run fails with the reason and the current model stays. A configuration value outside
-the search space logs a warning naming the range; one that cannot train at all is an error.
+The trained model is kept in its run folder and installed as the current model
+(:class:`aixcell_automl.kedro_datasets.InstalledModelDataset`) only if its best validation score
+beats the best *constant* predictor's (one class everywhere, the same metric) on the same
+validation pixels (:func:`aixcell_automl.training.acceptance.check_beats_trivial`, which the
+search uses too); otherwise the run fails with the reason and the current model stays. A
+configuration value outside the search space logs a warning naming the range; one that cannot
+train at all is an error.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def train_model(dataset: SegmentationDataset, split: dict, plan: dict, params: d
                 space: dict):
     """Train (or resume) ``train.config``, or the plan's configuration when no configuration
     is given; returns ``((model, info), state)`` if the model beats a constant predictor (see
-    module doc)."""
+    module doc). The run is ``<dataset>/<config_id>``, its folder ``<train.run_root>/<dataset>/
+    <config_id>`` (named in ``info["run"]``): re-training a configuration resumes its run."""
     given = params.get("config")
     config = dict(given) if given else {k: v for k, v in plan["configuration"].items()
                                         if k != "config_id"}
@@ -106,9 +109,11 @@ def train_model(dataset: SegmentationDataset, split: dict, plan: dict, params: d
                         f"to start this configuration afresh)")
     check_beats_trivial(state["best_iou"], data.validation(settings.val_pixels).masks,
                         dataset.class_names, settings.metric)
+    run = {"pipeline": "train", "run": f"{dataset.name}/{config['config_id']}",
+           "run_folder": str(run_dir)}  # where installed_model keeps the run's model
     model_and_info = best_model(run_dir, data, dataset=dataset.name,
                                 dataset_hash=dataset.content_hash(),
-                                seed=int(params.get("seed", 0)))
+                                seed=int(params.get("seed", 0)), metric=settings.metric, run=run)
     return model_and_info, state
 
 
