@@ -53,8 +53,17 @@ def trial_record(rung: int, config: dict, rank: int, seconds: float, state: dict
     return {"rung": rung, "config_id": config["config_id"], "rank": rank, "seconds": seconds,
             "score": score_of(state), "status": state.get("status"),
             "reason": state.get("reason"), "train_seconds": state.get("train_seconds"),
-            "pixels_seen": state.get("pixels_seen"),
+            "pixels_seen": state.get("pixels_seen"), "stopped_by": state.get("stopped_by"),
             "curve": [[h["pixels"], h["val_iou"]] for h in state.get("history") or []]}
+
+
+def unused_seconds(record: dict, seconds: float, before: float) -> float:
+    """Seconds of its ``seconds`` slice a trial did not need: it converged (early stopping) or
+    failed. ``before`` is its ``train_seconds`` before the slice."""
+    if record.get("train_seconds") is None or not (
+            record.get("stopped_by") == "early_stopping" or record.get("status") == "failed"):
+        return 0.0
+    return max(0.0, seconds - (record["train_seconds"] - before))
 
 
 def successive_halving(candidates: Sequence[dict], budget_seconds: float,
@@ -72,14 +81,20 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
     ``rank(alive, records, keep, growth)`` orders a rung's trials for promotion (default: by
     score, ties to the higher rank); ``growth`` is how many times its training so far a trial
     would have trained if it won.
+
+    Budget a trial does not need (it converged or failed within its slice) is not lost: it is
+    shared out over the later rungs' trials (:func:`unused_seconds`).
     """
     trace = trace or {"rungs": []}
     done = {(r["rung"], r["config_id"]): r for rung in trace["rungs"] for r in rung["trials"]}
     order = {c["config_id"]: i for i, c in enumerate(candidates)}
     alive = list(candidates)
     slices = slice_seconds(budget_seconds, len(candidates))
-    rungs = []
-    for i, seconds in enumerate(slices):
+    survivors = survivors_per_rung(len(candidates))
+    rungs, spare, before = [], 0.0, {}
+    for i, base in enumerate(slices):
+        share = spare / (len(slices) - i)  # this rung's part of the budget earlier ones left
+        seconds = base + share / survivors[i]
         todo = [c for c in alive if (i, c["config_id"]) not in done]
         if todo:
             for cfg, state in zip(todo, run_rung([(c, seconds) for c in todo]), strict=True):
@@ -92,6 +107,10 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
                     on_trial({"rungs": rungs_now})
         records = [done[(i, c["config_id"])] for c in alive]
         rungs.append({"rung": i, "seconds_per_trial": seconds, "trials": records})
+        spare += -share + sum(unused_seconds(r, seconds, before.get(r["config_id"], 0.0))
+                              for r in records)
+        before.update({r["config_id"]: r["train_seconds"] for r in records
+                       if r.get("train_seconds") is not None})
         keep = survivors_per_rung(len(candidates))[i + 1] if i + 1 < len(slices) else 1
         if rank is not None and i + 1 < len(slices):
             ranked = rank(alive, {c["config_id"]: done[(i, c["config_id"])] for c in alive},
