@@ -56,6 +56,7 @@ class Table:
     curves: dict[str, dict[str, Curve]]
     hyperparameters: dict[str, dict]
     plans: dict[str, str] = field(default_factory=dict)
+    memo: dict = field(default_factory=dict, repr=False)  # orderings and priors, once each
 
     def best(self, dataset: str) -> float:
         return max(c.best for c in self.curves[dataset].values() if c.best is not None)
@@ -229,7 +230,10 @@ def candidates(table: Table, dataset: str, ordering: str, k: int, seed: int) -> 
         raise UserError(f"replay: unknown ordering {ordering!r}; known: {sorted(ORDERINGS)}, "
                         f"each also as plan+<name> (the plan first)")
     others = [d for d in table.curves if d != dataset]
-    order = fn(table, dataset, others, seed)
+    key = ("order", dataset, ordering, seed if name == "random" else 0)
+    if key not in table.memo:
+        table.memo[key] = fn(table, dataset, others, seed)
+    order = table.memo[key]
     if plan_first:
         if dataset not in table.plans:
             raise UserError(f"replay: no plan for {dataset} (its meta-features are missing or "
@@ -242,8 +246,11 @@ def curve_prior(table: Table, dataset: str):
     """The forecast's prior learned from the other datasets' curves."""
     from aixcell_automl.search.forecast import learn_prior
 
-    return learn_prior(c.points for d, cs in table.curves.items() if d != dataset
-                       for c in cs.values())
+    key = ("prior", dataset)
+    if key not in table.memo:
+        table.memo[key] = learn_prior(c.points for d, cs in table.curves.items()
+                                      if d != dataset for c in cs.values())
+    return table.memo[key]
 
 
 def parse_method(method: str) -> tuple[str, str, int]:

@@ -43,7 +43,7 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
     jobs = [(d, m, 2.0 ** b, s) for d in datasets for m in params["methods"]
             for b in params["budgets_log2"] for s in range(int(params["seeds"]))]
     out = [replay(table, d, m, budget, s, params["unit"])
-           for d, m, budget, s in tqdm(jobs, desc="replay", unit="run")]
+           for d, m, budget, s in tqdm(jobs, desc="replay", unit="run", mininterval=5)]
     log.info("replayed %d runs: %d methods x %d datasets x %d budgets x %d seeds", len(out),
              len(params["methods"]), len(datasets), len(params["budgets_log2"]),
              int(params["seeds"]))
