@@ -49,7 +49,7 @@ MUTATIONS = [
              'ranked = sorted(alive, key=lambda c: (done[(i, c["config_id"])]["score"],',
              "successive halving promotes the worst half instead of the best",
              ["tests/search/test_halving.py"]),
-    Mutation("plan", "search/plan.py",
+    Mutation("plan", "core/plan_rules.py",
              "patch = max(p for p in (64, 128, 256) if p <= max(64.0, side / 2))",
              "patch = max(p for p in (64, 128, 256) if p <= max(64.0, side))",
              "the plan's patch size: not above the mean image side instead of half of it",

@@ -17,6 +17,16 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
     return path
 
 
+def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
+    """:func:`atomic_write_text` for bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
 def atomic_write_json(path: Path | str, obj, indent: int | None = 1) -> Path:
     """:func:`atomic_write_text` of ``obj`` as JSON (floats for NumPy scalars)."""
     return atomic_write_text(path, json.dumps(obj, indent=indent, default=float))

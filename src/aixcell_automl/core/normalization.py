@@ -16,13 +16,15 @@ LOW_PERCENTILE = 1.0
 HIGH_PERCENTILE = 99.8
 
 
-def normalize_image(image: np.ndarray, channels: int | None = None) -> np.ndarray:
-    """``(H, W, C)`` of any dtype -> float32 ``(H, W, channels)`` in [0, 1]."""
+def normalize_image(image: np.ndarray, channels: int | None = None,
+                    percentiles: tuple[float, float] | None = None) -> np.ndarray:
+    """``(H, W, C)`` of any dtype -> float32 ``(H, W, channels)`` in [0, 1]; ``percentiles``
+    (a plan's normalisation) replaces the default 1st..99.8th."""
     img = image.astype(np.float32, copy=False)
     if img.ndim == 2:
         img = img[..., None]
     flat = img.reshape(-1, img.shape[-1])
-    lo, hi = np.percentile(flat, [LOW_PERCENTILE, HIGH_PERCENTILE], axis=0)
+    lo, hi = np.percentile(flat, list(percentiles or (LOW_PERCENTILE, HIGH_PERCENTILE)), axis=0)
     scale = np.where(hi > lo, hi - lo, 1.0)
     out = np.clip((img - lo) / scale, 0.0, 1.0).astype(np.float32)
     if channels is not None and out.shape[-1] != channels:

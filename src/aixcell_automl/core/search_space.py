@@ -18,6 +18,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from aixcell_automl.core.errors import UserError
+
+# The space of conf/base/parameters.yml (search_space), for tests and callers outside Kedro;
+# tests/test_architecture.py checks that the two agree.
 DEFAULT_SPACE: dict[str, list] = {
     "patch_size": [64, 128, 256],
     "batch_size": [4, 8, 16, 32],
@@ -66,7 +70,7 @@ def build_space(configured: Mapping[str, list] | None = None, with_plugins: bool
                     column.append(v)
     for dim, values in space.items():
         if not values:
-            raise ValueError(f"search space dimension {dim!r} has no values")
+            raise UserError(f"search space dimension {dim!r} has no values")
     _check_registered(space, configured, extensions)
     return space
 
@@ -85,11 +89,11 @@ def _check_registered(space: Mapping[str, list], configured: Mapping[str, list],
 
     for v in space.get("backbone", []):
         if v not in backbones():
-            raise ValueError(f"search space: backbone {v!r} (from {origin('backbone', v)}) is "
+            raise UserError(f"search space: backbone {v!r} (from {origin('backbone', v)}) is "
                              f"not registered; registered backbones: {sorted(backbones())}")
     for dim in space:
         if dim not in TRAINING_DIMENSIONS and dim not in augmentations():
-            raise ValueError(
+            raise UserError(
                 f"search space: dimension {dim!r} (from {origin(dim)}) is neither a training "
                 f"hyperparameter {list(TRAINING_DIMENSIONS)} nor a registered augmentation; "
                 f"registered augmentations: {sorted(augmentations())}")

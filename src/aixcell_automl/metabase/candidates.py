@@ -7,7 +7,7 @@ dataset it becomes a configuration by taking the augmentations the dataset's pla
 reason per candidate:
 
 1. every distinct plan of the meta-base datasets
-   (:func:`aixcell_automl.search.plan.planned_configuration`), in the order they are configured;
+   (:func:`aixcell_automl.core.plan_rules.planned_configuration`), in the order they are configured;
 2. then, until there are ``n``, greedy maximin: the grid point of backbone x patch x batch x
    learning rate farthest (Euclidean, each dimension's levels spaced evenly on [0, 1]) from every
    candidate chosen so far; ties go to the first point in the grid's order.
@@ -78,8 +78,8 @@ def on_dataset(candidate: Mapping, plan_config: Mapping) -> dict:
 def plan_configs(dataset_paths: Sequence[str]) -> list[tuple[str, dict]]:
     """``[(dataset name, plan configuration)]`` of each dataset folder (rules of the plan)."""
     from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.core.plan_rules import planned_configuration
     from aixcell_automl.metafeatures.handcrafted import handcrafted_features
-    from aixcell_automl.search.plan import planned_configuration
 
     out = []
     for path in dataset_paths:

@@ -11,14 +11,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from aixcell_automl.training.hardware import library_versions  # re-exported: its old home
+from aixcell_automl.training.speed import pixels_per_second
+
 log = logging.getLogger(__name__)
+
+__all__ = ["PROTOCOL", "append_row", "done_keys", "library_versions", "merge", "protocol_of",
+           "read_rows", "row_key", "state_row", "to_frame"]
 
 
 PROTOCOL = "v2"
@@ -85,20 +90,6 @@ def done_keys(rows: Iterable[dict]) -> set[tuple]:
     return {row_key(r) for r in rows}
 
 
-def library_versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {}
-    for pkg in ("aixcell-automl", "tensorflow", "tf-keras", "segmentation-models",
-                "albumentations", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "missing"
-    out["python"] = platform.python_version()
-    return out
-
-
 def state_row(state: dict) -> dict:
     """The meta-base row fields a trial's state gives (configuration, score, curve, work done,
     timings, speed, provenance); the one row schema of the meta-base and of learn-from-use."""
@@ -108,8 +99,6 @@ def state_row(state: dict) -> dict:
 
     hist = state["history"]
     best = hist[state["best_eval"] - 1] if state.get("best_eval") else None
-    pure = (state.get("train_seconds") or 0) - (state.get("overhead_seconds") or 0) - (
-        state.get("eval_seconds") or 0)
     return {
         "config_id": state["config"]["config_id"],
         **{f"hp_{k}": v for k, v in hyperparameters(state["config"]).items()},
@@ -123,8 +112,7 @@ def state_row(state: dict) -> dict:
         "overhead_seconds": state.get("overhead_seconds"),
         "eval_seconds": state.get("eval_seconds"), "steps": state.get("steps"),
         "stopped_seconds": state.get("stopped_seconds"),
-        "pixels_per_second": round(state["pixels_seen"] / pure, 1)
-        if pure > 0 and state.get("pixels_seen") else None,
+        "pixels_per_second": pixels_per_second(state),
         "epochs": round(state["steps"] / max(1, state.get("batches_per_epoch", 1)), 4)
         if state.get("steps") else 0,
         "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),

@@ -26,7 +26,8 @@ FAILED: dict[str, str] = {}
 DISTRIBUTIONS: dict[str, str] = {}
 
 
-def _new_manager() -> pluggy.PluginManager:
+def new_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager holding the hook specifications and the built-ins only."""
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     for name in DEFAULT_PLUGINS:
@@ -60,6 +61,17 @@ def get_plugin_manager() -> pluggy.PluginManager:
             load_entrypoint_plugins(pm)
         _pm = pm
     return _pm
+
+
+_new_manager = new_manager  # the name before it was public
+
+
+def set_plugin_manager(pm: pluggy.PluginManager | None) -> pluggy.PluginManager | None:
+    """Make ``pm`` the process-wide manager (None: build it afresh on next use) and return the
+    one it replaces; the conformance kit (:mod:`.testing`) swaps managers with it."""
+    global _pm
+    previous, _pm = _pm, pm
+    return previous
 
 
 def list_plugins() -> list[dict]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from aixcell_automl.core.errors import UserError
 from aixcell_automl.plugins.kinds import BY_NAME
 from aixcell_automl.plugins.manager import get_plugin_manager
 from aixcell_automl.plugins.specs import (
@@ -18,6 +19,13 @@ from aixcell_automl.plugins.specs import (
 
 class PluginError(RuntimeError):
     """A plugin registered something invalid (e.g. a name another plugin already uses)."""
+
+
+class UnknownName(UserError, KeyError):
+    """A name (metric, backbone, strategy, ...) or kind no plugin registered: an input the user
+    can fix; still a ``KeyError`` for callers that catch one."""
+
+    __str__ = BaseException.__str__  # the message as written, not KeyError's repr of it
 
 
 _cache: dict[str, dict] = {}
@@ -45,7 +53,7 @@ def specs(kind: str) -> dict:
     """Every registered record of ``kind`` (a name in :data:`.kinds.KINDS`), by name, in
     registration order (built-ins first)."""
     if kind not in BY_NAME:
-        raise KeyError(f"no plugin kind {kind!r}; kinds: {sorted(BY_NAME)}")
+        raise UnknownName(f"no plugin kind {kind!r}; kinds: {sorted(BY_NAME)}")
     global _cached_for
     pm = get_plugin_manager()
     if _cached_for is not pm:
@@ -115,7 +123,7 @@ def get(kind: str, name: str):
     """Look a spec up by registry kind and name, with an error listing what exists."""
     table = specs(kind)
     if name not in table:
-        raise KeyError(f"no {kind} named {name!r}; registered: {sorted(table)}")
+        raise UnknownName(f"no {kind} named {name!r}; registered: {sorted(table)}")
     return table[name]
 
 

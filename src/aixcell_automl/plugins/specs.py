@@ -97,7 +97,7 @@ class Metric:
 class SearchStrategy:
     """How a search spends its budget on configurations.
 
-    ``run(ctx)`` takes a :class:`aixcell_automl.search.run.SearchContext` (the ranked candidates
+    ``run(ctx)`` takes a :class:`SearchContext` (the ranked candidates
     with the plan among them, the plan, the space, the budget, k, the seed, and ``run_rung``,
     which trains ``[(config, seconds), ...]`` - each continuing from its checkpoint - and returns
     their states) and returns a trace ``{"rungs": [{"rung", "seconds_per_trial", "trials":
@@ -108,3 +108,24 @@ class SearchStrategy:
     name: str
     run: Callable[[Any], dict]
     description: str = ""
+
+
+@dataclass
+class SearchContext:
+    """What a search strategy works with (see :class:`SearchStrategy`; built by
+    :func:`aixcell_automl.search.run.run_search`, which re-exports it):
+    the candidates in predicted-rank order (the plan among them), the plan's configuration, the
+    search space, the training budget in seconds, k, the seed, ``run_rung`` (trains
+    ``[(config, seconds), ...]``, each continuing from its checkpoint, and returns their states),
+    an interrupted run's ``trace`` to replay, and ``on_trial`` to persist a partial trace."""
+
+    candidates: list[dict]
+    plan: dict
+    space: dict
+    budget_seconds: float
+    k: int
+    seed: int
+    run_rung: Callable[[list[tuple[dict, float]]], list[dict]]
+    trace: dict | None = None
+    on_trial: Callable[[dict], None] | None = None
+    curve_prior: object = None  # a forecast.CurvePrior learned from the meta-base (or default)

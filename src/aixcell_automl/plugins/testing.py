@@ -14,20 +14,29 @@ from aixcell_automl.plugins.kinds import BY_HOOK, KINDS
 from aixcell_automl.plugins.specs import Backbone
 
 
+class ConformanceError(AssertionError):
+    """A plugin breaks the contract the conformance kit checks (an ``AssertionError``, raised
+    even under ``python -O``, unlike an ``assert``)."""
+
+
+def _require(condition, message: str) -> None:
+    if not condition:
+        raise ConformanceError(message)
+
+
 @contextlib.contextmanager
 def plugin_manager_with(*plugins) -> Iterator:
     """Built-ins plus ``plugins`` (no entry points) for the duration of the block."""
-    saved = manager._pm
-    pm = manager._new_manager()
+    pm = manager.new_manager()
     for p in plugins:
         if not pm.is_registered(p):
             pm.register(p)
     pm.check_pending()
-    manager._pm = pm
+    saved = manager.set_plugin_manager(pm)
     try:
         yield pm
     finally:
-        manager._pm = saved
+        manager.set_plugin_manager(saved)
 
 
 def _build_tiny(channels: int, num_classes: int):
@@ -77,23 +86,23 @@ def check_plugin(plugin, build_models: bool = False) -> None:
     ``AssertionError`` naming the problem."""
     with plugin_manager_with(plugin) as pm:
         hooks = [h.name for h in pm.get_hookcallers(plugin)]
-        assert hooks, f"{plugin!r} implements none of the aixcell_automl hooks"
+        _require(hooks, f"{plugin!r} implements none of the aixcell_automl hooks")
         provided: dict[str, list] = {}
         for hook in hooks:
             if hook == "extend_search_space":
                 ext = getattr(plugin, hook)()
-                assert isinstance(ext, dict) and ext, "extend_search_space must return a dict"
+                _require(isinstance(ext, dict) and ext, "extend_search_space must return a dict")
                 for dim, values in ext.items():
-                    assert isinstance(dim, str) and isinstance(values, list) and values, (
-                        f"extend_search_space: {dim!r} needs a non-empty list of values")
+                    _require(isinstance(dim, str) and isinstance(values, list) and values, (
+                        f"extend_search_space: {dim!r} needs a non-empty list of values"))
                 continue
             kind = BY_HOOK[hook]
             specs = getattr(plugin, hook)()
-            assert isinstance(specs, list) and specs, f"{hook} must return a non-empty list"
+            _require(isinstance(specs, list) and specs, f"{hook} must return a non-empty list")
             for spec in specs:
-                assert isinstance(spec, kind.spec), (
-                    f"{hook} returned {type(spec).__name__}, expected {kind.spec.__name__}")
-                assert spec.name and spec.name.isidentifier(), f"bad name {spec.name!r}"
+                _require(isinstance(spec, kind.spec), (
+                    f"{hook} returned {type(spec).__name__}, expected {kind.spec.__name__}"))
+                _require(spec.name and spec.name.isidentifier(), f"bad name {spec.name!r}")
             provided[kind.name] = specs
         _check_registry()
         _check_search_space(provided)
@@ -122,13 +131,13 @@ def _check_search_space(provided: dict[str, list]) -> None:
     except ValueError as exc:
         raise AssertionError(str(exc)) from exc
     for bb in provided.get("backbone", []):
-        assert bb.name in space["backbone"], (
+        _require(bb.name in space["backbone"], (
             f"backbone {bb.name!r} is registered but not in the search space: return "
-            f"{{'backbone': [{bb.name!r}]}} from extend_search_space")
+            f"{{'backbone': [{bb.name!r}]}} from extend_search_space"))
     for aug in provided.get("augmentation", []):
-        assert aug.name in space, (
+        _require(aug.name in space, (
             f"augmentation {aug.name!r} is registered but is no search-space dimension: return "
-            f"{{{aug.name!r}: [0.0, 0.5]}} (its probabilities) from extend_search_space")
+            f"{{{aug.name!r}: [0.0, 0.5]}} (its probabilities) from extend_search_space"))
 
 
 def _exercise(provided: dict[str, list], build_models: bool) -> None:
@@ -138,9 +147,9 @@ def _exercise(provided: dict[str, list], build_models: bool) -> None:
         img = rng.uniform(size=(64, 64, 2)).astype(np.float32)
         mask = (rng.uniform(size=(64, 64)) > 0.5).astype(np.uint8)
         out = t(image=img, mask=mask)
-        assert out["image"].shape == img.shape, f"{aug.name}: image shape changed"
-        assert out["mask"].shape == mask.shape, f"{aug.name}: mask shape changed"
-        assert set(np.unique(out["mask"])) <= {0, 1}, f"{aug.name}: mask labels changed"
+        _require(out["image"].shape == img.shape, f"{aug.name}: image shape changed")
+        _require(out["mask"].shape == mask.shape, f"{aug.name}: mask shape changed")
+        _require(set(np.unique(out["mask"])) <= {0, 1}, f"{aug.name}: mask labels changed")
     for mm in provided.get("metamodel", []):
         check_metamodel(mm)
     for metric in provided.get("metric", []):
@@ -157,8 +166,8 @@ def _exercise(provided: dict[str, list], build_models: bool) -> None:
         mask = np.zeros((32, 32), np.uint8)
         mask[4:10, 4:10] = 1
         rows = pp.run(np.zeros((32, 32, 1)), mask, ["background", "object"])
-        assert isinstance(rows, list) and all(isinstance(r, dict) for r in rows), (
-            f"{pp.name}: run must return a list of dicts")
+        _require(isinstance(rows, list) and all(isinstance(r, dict) for r in rows), (
+            f"{pp.name}: run must return a list of dicts"))
     for strategy in provided.get("strategy", []):
         check_strategy(strategy)
     if build_models:
@@ -171,7 +180,7 @@ def check_strategy(strategy) -> None:
     strategy must stay within the budget, train only what it records, and name as winner the
     best configuration it trained."""
     from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
-    from aixcell_automl.search.run import SearchContext
+    from aixcell_automl.plugins.specs import SearchContext
 
     configs = enumerate_configs(DEFAULT_SPACE)
     quality = {c["config_id"]: 0.3 + 0.6 * (i % 97) / 97 for i, c in enumerate(configs)}
@@ -189,14 +198,14 @@ def check_strategy(strategy) -> None:
     ctx = SearchContext(candidates=configs[:4], plan=configs[0], space=dict(DEFAULT_SPACE),
                         budget_seconds=60.0, k=4, seed=0, run_rung=run_rung)
     trace = strategy.run(ctx)
-    assert isinstance(trace, dict) and trace.get("rungs") and trace.get("winner"), (
-        f"{strategy.name}: run must return a trace with rungs and a winner")
-    assert spent["seconds"] <= 60.0 + 1e-6, (
-        f"{strategy.name}: trained {spent['seconds']:.1f} s of a 60 s budget")
+    _require(isinstance(trace, dict) and trace.get("rungs") and trace.get("winner"), (
+        f"{strategy.name}: run must return a trace with rungs and a winner"))
+    _require(spent["seconds"] <= 60.0 + 1e-6, (
+        f"{strategy.name}: trained {spent['seconds']:.1f} s of a 60 s budget"))
     recorded = {t["config_id"] for r in trace["rungs"] for t in r["trials"]}
-    assert recorded == spent["trained"], f"{strategy.name}: the trace must record every trial"
-    assert trace["winner"] == max(recorded, key=quality.get), (
-        f"{strategy.name}: the winner must be the best configuration it trained")
+    _require(recorded == spent["trained"], f"{strategy.name}: the trace must record every trial")
+    _require(trace["winner"] == max(recorded, key=quality.get), (
+        f"{strategy.name}: the winner must be the best configuration it trained"))
 
 
 def check_metamodel(mm) -> None:
@@ -211,14 +220,14 @@ def check_metamodel(mm) -> None:
     est = mm.make(0)
     est.fit(X, y, group=[30, 30]) if mm.kind == "ranker" else est.fit(X, y)
     pred = np.asarray(est.predict(X), float)
-    assert pred.shape == (60,), f"{mm.name}: predict must return one score per row"
-    assert np.ptp(pred) > 0, f"{mm.name}: predictions are constant, the ranking ignores X"
+    _require(pred.shape == (60,), f"{mm.name}: predict must return one score per row")
+    _require(np.ptp(pred) > 0, f"{mm.name}: predictions are constant, the ranking ignores X")
     perm = rng.permutation(60)
-    assert np.allclose(np.asarray(est.predict(X[perm]), float), pred[perm]), (
-        f"{mm.name}: predictions do not follow the rows of X")
+    _require(np.allclose(np.asarray(est.predict(X[perm]), float), pred[perm]), (
+        f"{mm.name}: predictions do not follow the rows of X"))
     tau = kendalltau(pred, y).statistic
-    assert tau > 0.5, (f"{mm.name}: its ranking ignores its inputs (Kendall tau {tau:.2f} with "
-                       f"a score that rises with X[:, 0])")
+    _require(tau > 0.5, (f"{mm.name}: its ranking ignores its inputs (Kendall tau {tau:.2f} with "
+                       f"a score that rises with X[:, 0])"))
 
 
 def check_metric(metric) -> None:
@@ -228,27 +237,28 @@ def check_metric(metric) -> None:
     missed = np.array([[0, 40], [60, 0]])
     partial = np.array([[50, 5, 1], [4, 30, 2], [3, 0, 20]])
     p = np.asarray(metric.per_class(perfect), float)
-    assert p.shape == (3,), f"{metric.name}: per_class must return one value per class"
-    assert np.allclose(p[:2], 1.0) and np.isnan(p[2]), (
+    _require(p.shape == (3,), f"{metric.name}: per_class must return one value per class")
+    _require(np.allclose(p[:2], 1.0) and np.isnan(p[2]), (
         f"{metric.name}: a perfect confusion matrix must give 1 per present class and NaN for an "
-        f"absent one, got {p}")
-    assert np.allclose(np.asarray(metric.per_class(missed), float), 0.0), (
-        f"{metric.name}: classes never predicted correctly must score 0")
+        f"absent one, got {p}"))
+    _require(np.allclose(np.asarray(metric.per_class(missed), float), 0.0), (
+        f"{metric.name}: classes never predicted correctly must score 0"))
     q = np.asarray(metric.per_class(partial), float)
-    assert ((q >= 0) & (q <= 1)).all() and (q < 1).all(), (
-        f"{metric.name}: values must lie in [0, 1] and be < 1 with errors, got {q}")
+    _require(((q >= 0) & (q <= 1)).all() and (q < 1).all(), (
+        f"{metric.name}: values must lie in [0, 1] and be < 1 with errors, got {q}"))
 
 
 def check_extractor(ex, ds) -> None:
     """``extract`` on a small dataset returns numbers, all named with the declared prefix, the
     same on a second call."""
     a = ex.extract(ds, **dict(ex.params))
-    assert isinstance(a, dict) and a, f"{ex.name}: extract must return a non-empty dict"
+    _require(isinstance(a, dict) and a, f"{ex.name}: extract must return a non-empty dict")
     stray = [k for k in a if not k.startswith(ex.prefix)]
-    assert not stray, f"{ex.name}: features without the declared prefix {ex.prefix!r}: {stray[:5]}"
+    _require(not stray,
+             f"{ex.name}: features without the declared prefix {ex.prefix!r}: {stray[:5]}")
     values = np.array([float(v) for v in a.values()])
     b = np.array([float(v) for v in ex.extract(ds, **dict(ex.params)).values()])
-    assert np.array_equal(values, b, equal_nan=True), f"{ex.name}: extract is not deterministic"
+    _require(np.array_equal(values, b, equal_nan=True), f"{ex.name}: extract is not deterministic")
 
 
 def check_backbone(bb) -> None:
@@ -262,8 +272,9 @@ def check_backbone(bb) -> None:
     model = build_model(bb.name, 2, 3)
     x = rng.uniform(size=(2, 64, 64, 2)).astype(np.float32)
     out = np.asarray(model(x, training=False))
-    assert out.shape == (2, 64, 64, 3), f"{bb.name}: output shape {out.shape}, not (2, 64, 64, 3)"
-    assert np.allclose(out.sum(-1), 1.0, atol=1e-3), f"{bb.name}: output is not a softmax"
+    _require(out.shape == (2, 64, 64, 3),
+             f"{bb.name}: output shape {out.shape}, not (2, 64, 64, 3)")
+    _require(np.allclose(out.sum(-1), 1.0, atol=1e-3), f"{bb.name}: output is not a softmax")
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, size=(2, 64, 64))]
     before = [w.numpy().copy() for w in model.trainable_variables]
     with tf.GradientTape() as tape:  # eager: one step does not pay for tracing a graph
@@ -271,7 +282,7 @@ def check_backbone(bb) -> None:
     grads = tape.gradient(loss, model.trainable_variables)
     make_optimizer(1e-3).apply_gradients(zip(grads, model.trainable_variables, strict=True))
     loss = float(loss)
-    assert np.isfinite(loss), f"{bb.name}: training step gave loss {loss}"
+    _require(np.isfinite(loss), f"{bb.name}: training step gave loss {loss}")
     changed = sum(not np.array_equal(b, w.numpy()) for b, w in zip(
         before, model.trainable_variables, strict=True))
-    assert changed, f"{bb.name}: one training step changed no weight"
+    _require(changed, f"{bb.name}: one training step changed no weight")

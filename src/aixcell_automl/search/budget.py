@@ -9,6 +9,10 @@ import numpy as np
 import pandas as pd
 
 from aixcell_automl.search.halving import slice_seconds, suggest_k, winner_share
+from aixcell_automl.training.speed import pixels_per_second, pure_training_seconds
+
+__all__ = ["budget_note", "check_budget", "choose_k", "config_speeds", "normalised_speeds",
+           "pixels_per_second", "pure_training_seconds", "suggest_budget", "winner_fidelity"]
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +33,10 @@ def check_budget(budget_seconds: float, k: int, min_slice_seconds: float) -> dic
 
 def normalised_speeds(rows: pd.DataFrame) -> pd.Series:
     """Each row's training speed on the nominal machine: pixels per second of pure training
-    (build, tracing and evaluation left out where recorded) over the row's ``machine_factor``
-    (:mod:`aixcell_automl.training.machine`). Rows without a factor keep their raw speed."""
-    spent = rows["train_seconds"].copy()
-    for col in ("overhead_seconds", "eval_seconds"):
-        if col in rows:
-            spent -= rows[col].fillna(0)
-    speed = rows["pixels_seen"] / spent.clip(lower=1e-3)
+    (:func:`pure_training_seconds`: build, tracing and evaluation left out where recorded) over
+    the row's ``machine_factor`` (:mod:`aixcell_automl.training.machine`). Rows without a factor
+    keep their raw speed."""
+    speed = rows["pixels_seen"] / pure_training_seconds(rows).clip(lower=1e-3)
     if "machine_factor" in rows:
         speed = speed / rows["machine_factor"].fillna(1.0)
     return speed

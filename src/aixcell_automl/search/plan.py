@@ -26,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from aixcell_automl.core.plan_rules import planned_configuration
 from aixcell_automl.core.sampling import is_imbalanced, sampling_factors
+
+__all__ = ["dataset_fingerprint", "plan_dataset", "planned_configuration", "read_plan"]
 
 PLAN_VERSION = 1
 
@@ -49,16 +52,6 @@ def dataset_fingerprint(ds, stems: list[str] | None = None) -> dict:
 
 def _value(value, reason: str) -> dict:
     return {"value": value, "reason": reason}
-
-
-def planned_configuration(meta_features: Mapping) -> dict:
-    """The plan's configuration from handcrafted meta-features alone (the rules of the module
-    doc): ``hc_mean_image_shape``, ``hc_n_images``, ``hc_is_rgb``."""
-    side, rgb = float(meta_features["hc_mean_image_shape"]), bool(meta_features["hc_is_rgb"])
-    patch = max(p for p in (64, 128, 256) if p <= max(64.0, side / 2))
-    return {"patch_size": patch, "batch_size": 16 if patch == 64 else 8, "learning_rate": 0.001,
-            "backbone": "resnet18" if int(meta_features["hc_n_images"]) < 50 else "resnet50",
-            "flip": 0.5, "brightness_blur": 0.5 if rgb else 0.0, "grid_distortion": 0.0}
 
 
 def plan_dataset(fp: Mapping) -> dict:

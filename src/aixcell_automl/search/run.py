@@ -8,18 +8,19 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from aixcell_automl.core.atomic import atomic_write_json
+from aixcell_automl.plugins.specs import SearchContext  # re-exported: its home before the API
 from aixcell_automl.search.halving import survivors_per_rung
 from aixcell_automl.training.loop import Budget, Settings, release_models, train_trial
 from aixcell_automl.training.trial_data import TrialData
 
 log = logging.getLogger(__name__)
+
+__all__ = ["SearchContext", "halving_rows", "plan_outcome", "run_search", "winner_config"]
 
 
 def plan_outcome(trace: dict) -> str:
@@ -45,33 +46,15 @@ def plan_outcome(trace: dict) -> str:
 
 
 def _ray_trial(dataset_path: str, split: dict, seed: int, config: dict, run_dir: str,
-               seconds: float, settings: Settings) -> dict:
-    """A rung trial on a Ray worker: loads the dataset there (shared filesystem assumed)."""
+               seconds: float, settings: Settings, plan=None) -> dict:
+    """A rung trial on a Ray worker: loads the dataset there (shared filesystem assumed), with
+    the search data's plan settings (:class:`~aixcell_automl.training.plan_settings.
+    PlanSettings`)."""
     from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.training.trial_data import make_trial_data
 
-    data = make_trial_data(load_dataset(dataset_path, check_pixels=False), split, seed)
+    data = make_trial_data(load_dataset(dataset_path, check_pixels=False), split, seed, plan)
     return train_trial(config, data, run_dir, Budget(seconds=seconds), settings, seed)
-
-
-@dataclass
-class SearchContext:
-    """What a search strategy works with (see :class:`aixcell_automl.plugins.specs.SearchStrategy`):
-    the candidates in predicted-rank order (the plan among them), the plan's configuration, the
-    search space, the training budget in seconds, k, the seed, ``run_rung`` (trains
-    ``[(config, seconds), ...]``, each continuing from its checkpoint, and returns their states),
-    an interrupted run's ``trace`` to replay, and ``on_trial`` to persist a partial trace."""
-
-    candidates: list[dict]
-    plan: dict
-    space: dict
-    budget_seconds: float
-    k: int
-    seed: int
-    run_rung: Callable[[list[tuple[dict, float]]], list[dict]]
-    trace: dict | None = None
-    on_trial: Callable[[dict], None] | None = None
-    curve_prior: object = None  # a forecast.CurvePrior learned from the meta-base (or default)
 
 
 def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_seconds: float,
@@ -112,8 +95,8 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
                                           Budget(seconds=secs), settings, seed))
                 bar.update(1)
             return states
-        tasks = [(dataset_path, split, seed, cfg, str(run_root / cfg["config_id"]), secs, settings)
-                 for cfg, secs in jobs]
+        tasks = [(dataset_path, split, seed, cfg, str(run_root / cfg["config_id"]), secs, settings,
+                  data.plan) for cfg, secs in jobs]
         out = [None] * len(tasks)
         for i, state in executors.run(_ray_trial, tasks, executor, **(executor_options or {})):
             out[i] = state

@@ -9,11 +9,13 @@ determines the stream position, so resume is exact.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from aixcell_automl.core.dataset import SegmentationDataset
+from aixcell_automl.core.errors import UserError
 from aixcell_automl.core.normalization import normalize_image
 from aixcell_automl.core.patching import pad_to, patch_grid
 from aixcell_automl.core.sampling import (
@@ -47,10 +49,12 @@ def dataset_channels(ds: SegmentationDataset) -> int:
     return max(ds.image(i).shape[-1] for i in range(len(ds)))
 
 
-def load_images(ds: SegmentationDataset, stems: list[str], channels: int) -> ImageSet:
-    """Read and normalise the images named by ``stems``."""
+def load_images(ds: SegmentationDataset, stems: list[str], channels: int,
+                percentiles: tuple[float, float] | None = None) -> ImageSet:
+    """Read and normalise the images named by ``stems`` (``percentiles``: a plan's
+    normalisation, see :mod:`.plan_settings`)."""
     index = {s: i for i, s in enumerate(ds.stems)}
-    images = [normalize_image(ds.image(index[s]), channels) for s in stems]
+    images = [normalize_image(ds.image(index[s]), channels, percentiles) for s in stems]
     masks = [ds.mask(index[s]).astype(np.uint8) for s in stems]
     return ImageSet(images, masks, list(stems))
 
@@ -80,13 +84,20 @@ def class_presence(images: ImageSet, index: PatchIndex, num_classes: int) -> np.
     return out
 
 
-def class_sampled_patches(images: ImageSet, patch: int, num_classes: int, seed: int
-                          ) -> tuple[PatchIndex, dict]:
+def class_sampled_patches(images: ImageSet, patch: int, num_classes: int, seed: int,
+                          factors: Sequence[float] | None = None) -> tuple[PatchIndex, dict]:
     """Grid patches resampled by docs/method.md §3; returns the index and a summary for the
-    record."""
+    record. ``factors`` (a plan's ``class_sampling_factors``, one per class) replace the ones
+    computed from the masks."""
     grid = grid_patches(images, patch)
     x = class_distribution(images.masks, num_classes)
-    factors = sampling_factors(x)
+    if factors is None:
+        factors = sampling_factors(x)
+    else:
+        factors = np.asarray(factors, dtype=float)
+        if factors.shape != (num_classes,):
+            raise UserError(f"plans.json: settings.class_sampling_factors has {factors.size} "
+                            f"value(s); the dataset has {num_classes} classes")
     if np.allclose(factors, 1.0):
         return grid, {"class_distribution": x.tolist(), "factors": factors.tolist(),
                       "patches_before": len(grid.rows), "patches_after": len(grid.rows)}

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from kedro.io import AbstractDataset
 
+from aixcell_automl.core.atomic import atomic_write_bytes
 from aixcell_automl.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -101,10 +102,7 @@ class OnnxModelDataset(AbstractDataset):
     def save(self, data: bytes) -> None:
         if not data:
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_name(self._path.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(self._path)
+        atomic_write_bytes(self._path, data)
 
     def _exists(self) -> bool:
         return self._path.exists()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from aixcell_automl.core.errors import UserError
+
 log = logging.getLogger(__name__)
 
 
@@ -76,4 +78,4 @@ def run(fn: Callable, tasks: Sequence[tuple], executor: str = "local", **options
         return run_isolated(fn, tasks)
     if executor == "ray":
         return run_ray(fn, tasks, **options)
-    raise ValueError(f"unknown executor {executor!r}; use 'local', 'isolated' or 'ray'")
+    raise UserError(f"unknown executor {executor!r}; use 'local', 'isolated' or 'ray'")

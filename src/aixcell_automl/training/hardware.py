@@ -1,4 +1,4 @@
-"""What device trains: a short description recorded with every result."""
+"""What device and software train: short descriptions recorded with every result."""
 
 from __future__ import annotations
 
@@ -35,3 +35,19 @@ def cpu_model() -> str:
     isa = next((i for i, f in (("avx512", "avx512f"), ("avx2", "avx2"), ("avx", "avx"))
                 if f in flags), None)
     return f"{name}, {isa}" if isa else name
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that train and score (``"missing"`` where not installed) and
+    of Python, recorded beside :func:`hardware` with every result."""
+    from importlib import metadata
+
+    out = {}
+    for pkg in ("aixcell-automl", "tensorflow", "tf-keras", "segmentation-models",
+                "albumentations", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "missing"
+    out["python"] = platform.python_version()
+    return out

@@ -21,7 +21,8 @@ Validation happens every ``Settings.eval_every_pixels`` training pixels (or once
 epoch is shorter), or at the pixel counts of ``Settings.eval_at``. It scores the same fixed,
 seeded validation regions (about ``Settings.val_pixels``) for every configuration of a dataset,
 predicted as :mod:`.predict` predicts whole images: sliding windows of the configuration's patch
-size, overlap-blended (see :func:`.data_pipeline.validation_regions`). The **trial score** is the
+size, overlap-blended, at the plan's inference stride when the data has a plan (see
+:func:`.data_pipeline.validation_regions`, :mod:`.plan_settings`). The **trial score** is the
 best validation IoU seen so far; the weights that reached it are kept in ``best.weights.h5``, so
 the score always describes a model that exists. (Validation IoU of small-batch U-Nets jumps between
 evaluations; best-so-far is monotone, which successive halving and the meta-base rank by.)
@@ -49,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from aixcell_automl.core.atomic import atomic_write_json
+from aixcell_automl.core.errors import UserError
 from aixcell_automl.core.metrics import confusion, score
 from aixcell_automl.plugins.registry import get
 from aixcell_automl.training.clock import clock
@@ -142,8 +144,8 @@ def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budg
              else _fresh_state(config, seed, settings.metric, settings.precision))
     get("metric", settings.metric)  # an unknown metric is an error, not a failed trial
     if state.setdefault("metric", "iou") != settings.metric:  # states before metrics: IoU
-        raise ValueError(f"{state_path} was scored by {state['metric']!r}; cannot continue it "
-                         f"with metric {settings.metric!r}")
+        raise UserError(f"{state_path} was scored by {state['metric']!r}; cannot continue it "
+                        f"with metric {settings.metric!r}")
     if state["status"] == "finished" and state["stopped_by"] == "pixels" and (
             budget.pixels is None or budget.pixels > state["pixels_seen"]):
         state["status"] = "paused"  # a larger pixel budget continues a finished trial
@@ -276,116 +278,161 @@ def _keep(run_dir: Path, live: _Live, steps: int, capacity: int) -> None:
 
 
 def _train(config, data, run_dir, budget, settings, seed, state, state_path) -> dict:
-    clk = clock()  # stands still while the process is stopped (SIGSTOP, suspend)
-    t_start, stopped_start = clk.now(), clk.paused
-    base_seconds, base_stopped = float(state["train_seconds"]), state.get("stopped_seconds", 0.0)
+    return _Trainer(config, data, run_dir, budget, settings, seed, state, state_path).run()
 
-    def elapsed() -> float:
-        return round(base_seconds + clk.now() - t_start, 3)
 
-    p, bs = int(config["patch_size"]), int(config["batch_size"])
-    live = _open(config, data, run_dir, settings, seed, state)
+class _Trainer:
+    """One call of a trial: trains from where ``state`` is until a limit (see module doc).
 
-    index, sampling, images = data.patches(p)
-    state["sampling"] = sampling
-    augment = {k: float(v) for k, v in config.items() if k in _augmentation_names()}
-    stream = PatchStream(images, index, bs, seed, augment)
-    state["batches_per_epoch"] = stream.batches_per_epoch
-    regions = data.validation(settings.val_pixels)
-    eval_every = min(settings.eval_every_pixels, stream.batches_per_epoch * bs * p * p)
+    Its steps are named: :meth:`stop_reason` (the budget, checked before every batch),
+    :meth:`step` (one optimisation step and the counters), :meth:`due` / :meth:`evaluate` (the
+    validation schedule and score), :meth:`settle_phase` (the transfer protocol's switch),
+    :meth:`checkpoint` (weights, optimizer and ``state.json``) and :meth:`early_stop`."""
 
-    def due(since: int) -> bool:
-        if settings.eval_at is None:
-            return since >= eval_every
-        now = state["pixels_seen"]  # was an evaluation point crossed by the last step?
-        return any(now - bs * p * p < e <= now for e in settings.eval_at)
+    def __init__(self, config: dict, data: TrialData, run_dir: Path, budget: Budget,
+                 settings: Settings, seed: int, state: dict, state_path: Path):
+        self.config, self.data, self.run_dir, self.budget = config, data, run_dir, budget
+        self.settings, self.state, self.state_path = settings, state, state_path
+        self.clk = clock()  # stands still while the process is stopped (SIGSTOP, suspend)
+        self.t_start, self.stopped_start = self.clk.now(), self.clk.paused
+        self.base_seconds = float(state["train_seconds"])
+        self.base_stopped = state.get("stopped_seconds", 0.0)
+        self.p, self.bs = int(config["patch_size"]), int(config["batch_size"])
+        self.live = _open(config, data, run_dir, settings, seed, state)
+        index, sampling, images = data.patches(self.p)
+        state["sampling"] = sampling
+        augment = {k: float(v) for k, v in config.items() if k in _augmentation_names()}
+        self.stream = PatchStream(images, index, self.bs, seed, augment)
+        state["batches_per_epoch"] = self.stream.batches_per_epoch
+        self.regions = data.validation(settings.val_pixels)
+        self.stride = data.inference_stride(self.p)
+        self.step_pixels = self.bs * self.p * self.p
+        self.eval_every = min(settings.eval_every_pixels,
+                              self.stream.batches_per_epoch * self.step_pixels)
+        self.since_eval = 0  # pixels trained since the last evaluation
+        self.saved_at = self.clk.now()
+        self.slice_start: float | None = None  # starts once the first step (tracing) is done
 
-    def evaluate(loss_value: float) -> None:
-        t0 = clk.now()
+    def elapsed(self) -> float:
+        """Training seconds of the trial so far (all calls)."""
+        return round(self.base_seconds + self.clk.now() - self.t_start, 3)
+
+    def stop_reason(self) -> str | None:
+        """``"pixels"`` or ``"seconds"`` when a budget is spent, checked before each batch."""
+        budget, state = self.budget, self.state
+        if budget.pixels is not None and state["pixels_seen"] >= budget.pixels:
+            return "pixels"
+        if (budget.seconds is not None and self.slice_start is not None
+                and self.clk.now() - self.slice_start >= budget.seconds):
+            return "seconds"
+        return None
+
+    def step(self, x, y) -> float:
+        """One optimisation step; advances the stream position and the counters."""
+        state = self.state
+        loss = float(self.live.train_step(x, y))
+        if self.slice_start is None:
+            self.slice_start = self.clk.now()
+            state["overhead_seconds"] = round(state.get("overhead_seconds", 0.0)
+                                              + self.slice_start - self.t_start, 3)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss} at step {state['steps'] + 1}")
+        state["steps"] += 1
+        state["batch"] += 1
+        if state["batch"] >= self.stream.batches_per_epoch:
+            state["epoch"], state["batch"] = state["epoch"] + 1, 0
+        state["patches_seen"] += self.bs
+        state["pixels_seen"] += self.step_pixels
+        self.since_eval += self.step_pixels
+        return loss
+
+    def due(self) -> bool:
+        """Whether the last step reached an evaluation point."""
+        if self.settings.eval_at is None:
+            return self.since_eval >= self.eval_every
+        now = self.state["pixels_seen"]  # was an evaluation point crossed by the last step?
+        return any(now - self.step_pixels < e <= now for e in self.settings.eval_at)
+
+    def evaluate(self, loss_value: float) -> None:
+        """Score the validation regions; keep the weights when the score is the best so far."""
+        state, data, live = self.state, self.data, self.live
+        t0 = self.clk.now()
         cm = np.zeros((data.num_classes, data.num_classes), np.int64)
-        for image, truth in zip(regions.images, regions.masks, strict=True):
-            probs = predict_probabilities(live.probabilities, image, p, batch_size=8)
+        for image, truth in zip(self.regions.images, self.regions.masks, strict=True):
+            probs = predict_probabilities(live.probabilities, image, self.p, batch_size=8,
+                                          stride=self.stride)
             cm += confusion(truth, probs.argmax(-1), data.num_classes)
-        iou, per_class = score(settings.metric, cm)
+        iou, per_class = score(self.settings.metric, cm)
         state["eval_seconds"] = round(state.get("eval_seconds", 0.0)
-                                      + clk.now() - t0, 3)
+                                      + self.clk.now() - t0, 3)
         state["history"].append({
             "eval": len(state["history"]) + 1, "steps": state["steps"],
             "patches": state["patches_seen"], "pixels": state["pixels_seen"],
-            "epoch": round(state["steps"] / stream.batches_per_epoch, 4),
-            "train_seconds": elapsed(),
+            "epoch": round(state["steps"] / self.stream.batches_per_epoch, 4),
+            "train_seconds": self.elapsed(),
             "loss": loss_value, "val_iou": iou,
             "per_class_iou": [None if math.isnan(v) else v for v in per_class],
         })
+        self.since_eval = 0
         if state["best_iou"] is None or iou > state["best_iou"]:
             state["best_iou"], state["best_eval"] = iou, len(state["history"])
-            live.model.save_weights(str(run_dir / "best.weights.h5"))
+            live.model.save_weights(str(self.run_dir / "best.weights.h5"))
 
-    def checkpoint() -> None:
-        nonlocal saved_at
-        if settings.checkpoint:
-            live.manager.save()
-        state["since_eval"] = since_eval  # pixels trained since the last evaluation
-        state["train_seconds"] = elapsed()
-        state["stopped_seconds"] = round(base_stopped + clk.paused - stopped_start, 3)
-        atomic_write_json(state_path, state)
-        saved_at = clk.now()
+    def settle_phase(self) -> None:
+        """Transfer protocol: once the new layers have settled, every layer trains."""
+        state = self.state
+        if (state.get("phase") == "new_layers"
+                and new_layers_settled(state["history"], state["phase_start"])):
+            state.update(phase="all", phase_start=len(state["history"]))
+            freeze_all_but(self.live.model, [])
+            self.live.compile(FINETUNE_LR, self.run_dir / "ckpt")
+            log.info("%s: new layers settled after %d evaluations; all layers train at lr %g",
+                     self.config.get("config_id"), len(state["history"]), FINETUNE_LR)
 
-    it = stream.tensors(data.num_classes, state["epoch"], state["batch"])
-    since_eval, last_loss, stop = state.get("since_eval", 0), float("nan"), None
-    every, saved_at = settings.checkpoint_every_seconds, clk.now()
-    slice_start = None  # the slice clock starts once the first step (graph tracing) is done
-    while stop is None:
-        if budget.pixels is not None and state["pixels_seen"] >= budget.pixels:
-            stop = "pixels"
-            break
-        if (budget.seconds is not None and slice_start is not None
-                and clk.now() - slice_start >= budget.seconds):
-            stop = "seconds"
-            break
-        x, y = next(it)
-        last_loss = float(live.train_step(x, y))
-        if slice_start is None:
-            slice_start = clk.now()
-            state["overhead_seconds"] = round(state.get("overhead_seconds", 0.0)
-                                              + slice_start - t_start, 3)
-        if not math.isfinite(last_loss):
-            raise FloatingPointError(f"loss is {last_loss} at step {state['steps'] + 1}")
-        state["steps"] += 1
-        state["batch"] += 1
-        if state["batch"] >= stream.batches_per_epoch:
-            state["epoch"], state["batch"] = state["epoch"] + 1, 0
-        state["patches_seen"] += bs
-        state["pixels_seen"] += bs * p * p
-        since_eval += bs * p * p
-        if due(since_eval):
-            evaluate(last_loss)
-            since_eval = 0
-            if (state.get("phase") == "new_layers"
-                    and new_layers_settled(state["history"], state["phase_start"])):
-                state.update(phase="all", phase_start=len(state["history"]))
-                freeze_all_but(live.model, [])
-                live.compile(FINETUNE_LR, run_dir / "ckpt")
-                log.info("%s: new layers settled after %d evaluations; all layers train at "
-                         "lr %g", config.get("config_id"), len(state["history"]), FINETUNE_LR)
-            checkpoint()
-            if settings.early_stopping and _early_stop(
-                    state["history"][state.get("phase_start", 0):], settings.es_delta,
-                    settings.es_patience):
-                stop = "early_stopping"
-        elif every and clk.now() - saved_at >= every:  # a kill loses at most `every` seconds
-            checkpoint()
-    if since_eval or not state["history"]:
-        evaluate(last_loss)
-        since_eval = 0
-    state["stopped_by"] = stop
-    if stop in ("pixels", "early_stopping"):
-        state["status"] = "finished"
-    else:
-        state["status"] = "paused"
-    checkpoint()
-    _keep(run_dir, live, state["steps"], settings.keep_in_memory)
-    return state
+    def early_stop(self) -> bool:
+        """The early-stopping rule over the current phase's evaluations."""
+        s = self.settings
+        return s.early_stopping and _early_stop(
+            self.state["history"][self.state.get("phase_start", 0):], s.es_delta, s.es_patience)
+
+    def checkpoint(self) -> None:
+        """Save weights and optimizer (``Settings.checkpoint``) and ``state.json``."""
+        state = self.state
+        if self.settings.checkpoint:
+            self.live.manager.save()
+        state["since_eval"] = self.since_eval
+        state["train_seconds"] = self.elapsed()
+        state["stopped_seconds"] = round(self.base_stopped + self.clk.paused
+                                         - self.stopped_start, 3)
+        atomic_write_json(self.state_path, state)
+        self.saved_at = self.clk.now()
+
+    def run(self) -> dict:
+        """Train until a limit; evaluate what was trained since the last evaluation; save."""
+        state = self.state
+        it = self.stream.tensors(self.data.num_classes, state["epoch"], state["batch"])
+        self.since_eval, last_loss, stop = state.get("since_eval", 0), float("nan"), None
+        every, self.saved_at = self.settings.checkpoint_every_seconds, self.clk.now()
+        while stop is None:
+            stop = self.stop_reason()
+            if stop is not None:
+                break
+            last_loss = self.step(*next(it))
+            if self.due():
+                self.evaluate(last_loss)
+                self.settle_phase()
+                self.checkpoint()
+                if self.early_stop():
+                    stop = "early_stopping"
+            elif every and self.clk.now() - self.saved_at >= every:
+                self.checkpoint()  # a kill loses at most `every` seconds
+        if self.since_eval or not state["history"]:
+            self.evaluate(last_loss)
+        state["stopped_by"] = stop
+        state["status"] = "finished" if stop in ("pixels", "early_stopping") else "paused"
+        self.checkpoint()
+        _keep(self.run_dir, self.live, state["steps"], self.settings.keep_in_memory)
+        return state
 
 
 def _augmentation_names() -> set[str]:
@@ -394,18 +441,37 @@ def _augmentation_names() -> set[str]:
     return set(augmentations())
 
 
-def best_model(run_dir: Path | str, data: TrialData, **extra) -> tuple[object, dict]:
+def best_model(run_dir: Path | str, data, plan=None, **extra) -> tuple[object, dict]:
     """The trial's kept (best) weights as ``(model, info)``, ready for ``ModelDataset`` /
-    :func:`aixcell_automl.training.model.save_model`; ``extra`` is added to ``info``."""
+    :func:`aixcell_automl.training.model.save_model`; ``extra`` is added to ``info`` (and wins,
+    e.g. ``best_val_iou``).
+
+    ``data`` is the :class:`TrialData` the trial trained on, or its dataset (a
+    :class:`~aixcell_automl.core.dataset.SegmentationDataset`: channels and classes are read from
+    it). ``info`` records the plan's normalisation and inference window (see
+    :mod:`.plan_settings`) from ``plan`` (a ``plans.json`` dict), else from ``data``'s plan; with
+    neither, prediction uses the defaults."""
+    from aixcell_automl.training.plan_settings import PlanSettings
+
     run_dir = Path(run_dir)
     state = json.loads((run_dir / "state.json").read_text())
     cfg = state["config"]
-    model = build_model(cfg["backbone"], data.train.channels, data.num_classes)
+    if isinstance(data, TrialData):
+        channels, num_classes = data.train.channels, data.num_classes
+        class_names = data.class_names
+        planned = PlanSettings.from_plan(plan) if plan is not None else data.plan
+    else:
+        from aixcell_automl.training.data_pipeline import dataset_channels
+
+        channels, num_classes = dataset_channels(data), data.num_classes
+        class_names, planned = data.class_names, PlanSettings.from_plan(plan)
+    model = build_model(cfg["backbone"], channels, num_classes)
     model.load_weights(str(run_dir / "best.weights.h5"))
-    info = {"backbone": cfg["backbone"], "channels": data.train.channels,
-            "num_classes": data.num_classes, "class_names": data.class_names,
-            "patch_size": int(cfg["patch_size"]), "config": cfg, "best_val_iou": state["best_iou"],
-            **extra}
+    patch = int(cfg["patch_size"])
+    info = {"backbone": cfg["backbone"], "channels": channels,
+            "num_classes": num_classes, "class_names": class_names,
+            "patch_size": patch, "config": cfg, "best_val_iou": state["best_iou"],
+            **(planned.info(patch) if planned else {}), **extra}
     return model, info
 
 

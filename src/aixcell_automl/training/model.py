@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aixcell_automl.core.atomic import atomic_write_text
+
 BN_MOMENTUM = 0.9
 FOCAL_GAMMA = 2.0
 
@@ -61,7 +63,7 @@ def save_model(model, folder: Path | str, info: dict) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(folder / "weights.h5"))
-    (folder / "model.json").write_text(json.dumps(info, indent=2, default=str))
+    atomic_write_text(folder / "model.json", json.dumps(info, indent=2, default=str))
     return folder
 
 

@@ -1,6 +1,7 @@
 """Whole-image inference: sliding windows with overlap blending, evaluation and overlays.
 
-Windows have the model's training patch size and overlap by a quarter (stride 3p/4): about 1.8x
+Windows have the model's training patch size and overlap by a quarter (stride 3p/4, or the stride
+of the plan's ``inference_window`` recorded with the model, see :mod:`.plan_settings`): about 1.8x
 the image's pixels are computed instead of 4x at stride p/2, with the same IoU (measured on the
 demo set: 0.9650 vs 0.9657). Larger windows than the training patch are *not* used: a model
 trained on 64-px patches fell from 0.96 to 0.77 IoU when applied to 256-px tiles. Each window's
@@ -19,6 +20,7 @@ from aixcell_automl.core.dataset import SegmentationDataset
 from aixcell_automl.core.metrics import confusion, mean_iou, per_class_iou, score
 from aixcell_automl.core.normalization import normalize_image
 from aixcell_automl.core.patching import pad_to, patch_grid
+from aixcell_automl.training.plan_settings import PlanSettings, default_stride
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +35,15 @@ def _window(patch: int) -> np.ndarray:
     return np.outer(w, w).astype(np.float32)
 
 
-def predict_probabilities(model, image: np.ndarray, patch: int, batch_size: int = 4) -> np.ndarray:
-    """Softmax ``(H, W, C)`` for one normalised image ``(H, W, channels)``."""
+def predict_probabilities(model, image: np.ndarray, patch: int, batch_size: int = 4,
+                          stride: int | None = None) -> np.ndarray:
+    """Softmax ``(H, W, C)`` for one normalised image ``(H, W, channels)``, windows at ``stride``
+    (default 3p/4; a plan's ``inference_window``, see :mod:`.plan_settings`)."""
     h, w = image.shape[:2]
     padded = pad_to(image, patch, patch)
     ph, pw = padded.shape[:2]
     top, left = (ph - h) // 2, (pw - w) // 2
-    grid = patch_grid(ph, pw, patch, stride=patch * 3 // 4)
+    grid = patch_grid(ph, pw, patch, stride=stride or default_stride(patch))
     weight = _window(patch)[..., None]
     acc = None
     norm = np.zeros((ph, pw, 1), np.float32)
@@ -56,9 +60,18 @@ def predict_probabilities(model, image: np.ndarray, patch: int, batch_size: int 
 
 
 def predict_mask(model, image: np.ndarray, info: dict) -> np.ndarray:
-    """Label mask ``(H, W)`` for a raw image (any dtype/channels the model accepts)."""
-    x = normalize_image(image, int(info["channels"]))
-    probs = predict_probabilities(model, x, int(info["patch_size"]))
+    """Label mask ``(H, W)`` for a raw image (any dtype/channels the model accepts), normalised
+    and windowed as the model's plan said (``info["normalisation"]``,
+    ``info["inference_window"]``, recorded by :func:`.loop.best_model`), else by default."""
+    norm = info.get("normalisation")
+    x = normalize_image(image, int(info["channels"]),
+                        (float(norm["low_percentile"]), float(norm["high_percentile"]))
+                        if norm else None)
+    patch = int(info["patch_size"])
+    window = info.get("inference_window")
+    stride = (PlanSettings(inference_window=(int(window["size"]), int(window["stride"])))
+              .stride(patch) if window else None)
+    probs = predict_probabilities(model, x, patch, stride=stride)
     return probs.argmax(-1).astype(np.uint8 if probs.shape[-1] <= 256 else np.uint16)
 
 

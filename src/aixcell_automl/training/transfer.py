@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aixcell_automl.core.errors import UserError
+
 SETTLE_DELTA = 0.03
 SETTLE_EVALS = 3
 MAX_NEW_LAYER_EVALS = 10
@@ -74,8 +76,8 @@ def load_matching(model, path: Path | str) -> list[str]:
         else:
             new.append(layer.name)
     if not loaded:
-        raise ValueError(f"init_weights {path}: no layer name and shape matches this model "
-                         f"(is it weights for another backbone?)")
+        raise UserError(f"init_weights {path}: no layer name and shape matches this model "
+                        f"(is it weights for another backbone?)")
     return new
 
 

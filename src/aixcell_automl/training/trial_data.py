@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,17 +14,21 @@ from aixcell_automl.training.data_pipeline import (
     class_sampled_patches,
     validation_regions,
 )
+from aixcell_automl.training.plan_settings import PlanSettings, default_stride
 
 
 @dataclass
 class TrialData:
-    """Everything a trial trains and validates on; patch indices are cached per patch size."""
+    """Everything a trial trains and validates on; patch indices are cached per patch size.
+    ``plan`` holds the plan's settings (class-sampling factors, normalisation, inference window;
+    see :mod:`.plan_settings`); without one they are computed as always."""
 
     train: ImageSet
     val: ImageSet
     num_classes: int
     class_names: list[str]
     seed: int = 0
+    plan: PlanSettings | None = None
     _patches: dict = field(default_factory=dict, repr=False)
     _val: dict = field(default_factory=dict, repr=False)
 
@@ -32,7 +37,9 @@ class TrialData:
         (those smaller than the patch padded up to it, see :mod:`.patching`)."""
         if patch not in self._patches:
             images = self.train.padded(patch)
-            index, summary = class_sampled_patches(images, patch, self.num_classes, self.seed)
+            factors = self.plan.class_sampling_factors if self.plan else None
+            index, summary = class_sampled_patches(images, patch, self.num_classes, self.seed,
+                                                   factors)
             self._patches[patch] = (index, summary, images)
         return self._patches[patch]
 
@@ -42,14 +49,29 @@ class TrialData:
             self._val[max_pixels] = validation_regions(self.val, max_pixels, self.seed)
         return self._val[max_pixels]
 
+    def inference_stride(self, patch: int) -> int:
+        """The sliding-window stride validation (and prediction) uses at ``patch``."""
+        return self.plan.stride(patch) if self.plan else default_stride(patch)
 
-def make_trial_data(ds, split: dict[str, list[str]], seed: int = 0) -> TrialData:
-    """Load and normalise a dataset's train and val images for trials."""
+    def plan_info(self, patch: int) -> dict:
+        """What a model trained on this data records of the plan in its ``info`` (nothing
+        without a plan)."""
+        return self.plan.info(patch) if self.plan else {}
+
+
+def make_trial_data(ds, split: dict[str, list[str]], seed: int = 0,
+                    plan: Mapping | PlanSettings | None = None) -> TrialData:
+    """Load and normalise a dataset's train and val images for trials. With ``plan`` (a
+    ``plans.json`` dict, its ``settings`` or a :class:`PlanSettings`) the images are normalised,
+    patches class-sampled and validation windows strided as the plan says."""
     from aixcell_automl.training.data_pipeline import dataset_channels, load_images
 
+    settings = PlanSettings.from_plan(plan)
+    percentiles = settings.percentiles if settings else None
     ch = dataset_channels(ds)
-    return TrialData(load_images(ds, split["train"], ch), load_images(ds, split["val"], ch),
-                     ds.num_classes, ds.class_names, seed=seed)
+    return TrialData(load_images(ds, split["train"], ch, percentiles),
+                     load_images(ds, split["val"], ch, percentiles),
+                     ds.num_classes, ds.class_names, seed=seed, plan=settings)
 
 
 def pooled_trial_data(datasets: list, channels: int | None = None, seed: int = 0) -> TrialData:

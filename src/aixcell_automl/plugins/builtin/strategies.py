@@ -45,8 +45,18 @@ def forecast_halving(ctx) -> dict:
         target = {cid: (r.get("pixels_seen") or 0) * growth for cid, r in records.items()}
         return forecast_order(alive, records, keep, target, ctx.plan.get("config_id"), prior)
 
-    return successive_halving(ctx.candidates, ctx.budget_seconds, ctx.run_rung, ctx.trace,
-                              ctx.on_trial, rank=rank)
+    trace = successive_halving(ctx.candidates, ctx.budget_seconds, ctx.run_rung, ctx.trace,
+                               ctx.on_trial, rank=rank)
+    # a protected plan may end below a leader it displaced: the best score seen wins
+    best = {}
+    for rung in trace["rungs"]:
+        for t in rung["trials"]:
+            best[t["config_id"]] = max(best.get(t["config_id"], -1.0), t["score"])
+    top = max(best.values(), default=-1.0)
+    if best.get(trace["winner"], -1.0) < top:
+        trace["winner"] = next(c["config_id"] for c in ctx.candidates
+                               if best.get(c["config_id"]) == top)
+    return trace
 
 
 def random_halving(ctx) -> dict:
