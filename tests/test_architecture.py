@@ -1,9 +1,16 @@
 """The package layers hold (docs/architecture.md): imports only go down or sideways, nothing
-outside ``pipelines/`` imports a pipeline, and no two modules import each other in a circle."""
+outside ``pipelines/`` imports a pipeline, and no two modules import each other in a circle.
+
+And the Kedro contracts: every file a pipeline reads or writes is a catalog entry (no path
+literal in ``src/`` outside the command line's defaults), every default lives once in conf (no
+``params.get(key, default)``, the code's search space is conf's, 2**23 is written once), and no
+node takes an input it does not use (an input only for ordering hides the real data flow)."""
 
 from __future__ import annotations
 
 import ast
+import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +113,108 @@ def test_no_import_circle_at_module_level():
 def test_layers_name_every_module():
     unplaced = [m for m in MODULES if not any(area(m) in layer for layer in LAYERS)]
     assert unplaced == []
+
+
+# -- Kedro contracts (docs/architecture.md, "Lineage") -----------------------------------------
+
+REPO = SRC.parents[1]
+# a project path: a Kedro data layer anywhere in a string, or a string that starts in the
+# project's conf/ or in the folder above the project (../shared/datasets)
+PATH_LITERAL = re.compile(r"\bdata/0\d_|^\.\./|^conf/")
+CLI = "__main__"  # the command line's defaults are the one place paths may be written in code
+
+
+def string_constants(path: Path) -> list[tuple[int, str]]:
+    """The string constants of a module (f-string parts included), docstrings excepted."""
+    tree = ast.parse(path.read_text())
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and n.body and isinstance(n.body[0], ast.Expr)
+            and isinstance(n.body[0].value, ast.Constant)}
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def test_no_path_literal_outside_the_catalog_and_the_cli_defaults():
+    found = [f"{m}:{line}: {text!r}" for m, p in sorted(MODULES.items()) if m != CLI
+             for line, text in string_constants(p) if PATH_LITERAL.search(text)]
+    assert found == []
+
+
+PARAMS_GET_DEFAULT = re.compile(r"\w*params\.get\(\s*[^(),]+,")
+# extractor_params: a meta-feature extractor (a plugin) declares its parameters' defaults itself
+PARAMS_GET_ALLOWED = {"metafeatures.table"}
+# being refactored by #39 elsewhere (training.loop.settings_from, training.engines.select_engine,
+# core.dataset.make_split): remove each entry when its defaults are gone
+PARAMS_GET_PENDING = {"core.dataset"}  # make_split: tests and evaluate pass partial dicts
+
+
+def test_no_parameter_default_in_code():
+    """A parameter's default is in conf/base, once: ``params.get(key, default)`` would be a
+    second default that conf no longer controls."""
+    found = [f"{m}:{i}: {line.strip()}" for m, p in sorted(MODULES.items())
+             if m not in PARAMS_GET_ALLOWED | PARAMS_GET_PENDING
+             for i, line in enumerate(p.read_text().splitlines(), 1)
+             if PARAMS_GET_DEFAULT.search(line)]
+    assert found == []
+
+
+def test_the_codes_search_space_is_confs():
+    import yaml
+
+    from aixcell_automl.core.search_space import DEFAULT_SPACE
+
+    conf = yaml.safe_load((REPO / "conf" / "base" / "parameters.yml").read_text())
+    assert conf["search_space"] == DEFAULT_SPACE
+
+
+def test_the_first_fidelity_is_written_once():
+    """2**23 (the meta-base's first fidelity) only in ``metabase.ladder.FIRST_FIDELITY``; conf
+    reads it through the ``metabase_fidelity_pixels`` resolver (settings.py)."""
+    def is_2_23(n) -> bool:
+        return (isinstance(n, ast.Constant) and n.value == 2**23) or (
+            isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow)
+            and isinstance(n.left, ast.Constant) and n.left.value == 2
+            and isinstance(n.right, ast.Constant) and n.right.value == 23)
+
+    found = [m for m, p in sorted(MODULES.items())
+             for n in ast.walk(ast.parse(p.read_text())) if is_2_23(n)]
+    assert found == ["metabase.ladder"]
+    globals_yml = (REPO / "conf" / "base" / "globals.yml").read_text()
+    assert "metabase_fidelity_pixels: ${metabase_fidelity_pixels:}" in globals_yml
+    assert "8388608" not in globals_yml
+
+
+def _pipelines() -> dict:
+    from kedro.framework.project import configure_project
+
+    configure_project("aixcell_automl")
+    from aixcell_automl.pipeline_registry import register_pipelines
+
+    return register_pipelines()
+
+
+def unused_inputs(node) -> list[str]:
+    """Arguments of the node's function that its body never reads (an input for ordering)."""
+    func = inspect.unwrap(node.func)
+    tree = ast.parse(inspect.cleandoc("\n" + inspect.getsource(func)))
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+    args = [a.arg for a in fn.args.posonlyargs + fn.args.args][:len(node.inputs)]
+    used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+    return [a for a in args if a not in used]
+
+
+def test_an_input_only_for_ordering_is_found():
+    from kedro.pipeline import node
+
+    def summarise(metabase, _collected):
+        return len(metabase)
+
+    assert unused_inputs(node(summarise, ["metabase", "collection"], "n")) == ["_collected"]
+
+
+def test_no_node_input_is_only_for_ordering():
+    pipes = _pipelines()
+    found = sorted({f"{name}.{n.name}: {a}" for name, p in pipes.items() if name != "__default__"
+                    for n in p.nodes for a in unused_inputs(n)})
+    assert found == []

@@ -3,7 +3,12 @@ import pandas as pd
 import pytest
 from kedro.io import DatasetError
 
-from aixcell_automl.kedro_datasets import ImageFolderDataset, MetaBaseDataset, MicroscopyDataset
+from aixcell_automl.kedro_datasets import (
+    ImageFolderDataset,
+    MetaBaseDataset,
+    MicroscopyDataset,
+    PathDataset,
+)
 
 
 def test_masks_are_png_up_to_255_classes_and_tiff_beyond(tmp_path):
@@ -48,3 +53,15 @@ def test_metabase_dataset_appends_only_new_keys_per_protocol(tmp_path):
     assert len(ds.load()) == 2
     ds.save(pd.DataFrame())  # a search that does not learn from use saves nothing
     assert len(ds.load()) == 2
+
+
+def test_path_dataset_hands_the_node_its_place_as_written(tmp_path):
+    """A run root, log or cache: loaded as a ``Path`` (relative stays relative), never saved."""
+    from pathlib import Path
+
+    ds = PathDataset(location="data/06_models/runs/search/r1")
+    assert ds.load() == Path("data/06_models/runs/search/r1") and not ds.exists()
+    assert PathDataset(location=None).load() is None
+    assert PathDataset(location=str(tmp_path)).exists()
+    with pytest.raises(DatasetError, match="written by the node"):
+        ds.save("anything")

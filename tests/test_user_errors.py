@@ -90,7 +90,11 @@ def test_predict_node_skips_unreadable_and_unusable_files_and_fails_only_if_none
         tmp_path, caplog):
     import tifffile
 
-    from aixcell_automl.pipelines.predict.nodes import check_skipped, predict_images
+    from aixcell_automl.pipelines.predict.nodes import (
+        check_skipped,
+        predict_images,
+        summarise_prediction,
+    )
 
     def model(x, training=False):  # a stand-in model: foreground where the image is bright
         return np.concatenate([1 - x[..., :1], x[..., :1]], -1)
@@ -109,9 +113,12 @@ def test_predict_node_skips_unreadable_and_unusable_files_and_fails_only_if_none
     assert skipped["reason"][0].startswith("unreadable (")
     assert skipped["reason"][1] == "ValueError: image has 2 channels, the model expects 3"
     assert f"skipped {tmp_path / 'cut.png'}: unreadable (" in caplog.text
-    check_skipped(skipped, None, {"strict": False})
+    summary = summarise_prediction(skipped, pd.DataFrame({"image": ["good", "good"]}))
+    assert (summary["images_postprocessed"], summary["object_table_rows"],
+            summary["skipped"]) == (1, 2, 2)
+    check_skipped(summary, {"strict": False})
     with pytest.raises(UserError, match="predict.strict: 2 file"):
-        check_skipped(skipped, None, {"strict": True})
+        check_skipped(summary, {"strict": True})
     del paths["good"]
     with pytest.raises(UserError, match=r"none of the 2 image\(s\) could be predicted \(cut.png: "
                                         r"unreadable"):

@@ -58,6 +58,21 @@ def _init_dataset(args) -> int:
     return _validate(args)
 
 
+def _conf_space(parameters: str) -> dict:
+    """The search space of the project's parameters file (``search_space``), the one the
+    pipelines use."""
+    import yaml
+
+    path = Path(parameters)
+    if not path.is_file():
+        raise UserError(f"{path}: no parameters file (run from the project folder or set "
+                        f"--parameters)")
+    space = (yaml.safe_load(path.read_text()) or {}).get("search_space")
+    if not space:
+        raise UserError(f"{path}: no search_space")
+    return space
+
+
 def _metabase(args) -> int:
     from aixcell_automl.core.search_space import build_space, enumerate_configs
     from aixcell_automl.metabase.collect import collect, collect_named
@@ -66,7 +81,7 @@ def _metabase(args) -> int:
     root = Path(args.datasets_root)
     paths = [str(root / d) for d in args.datasets.split(",")]
     options = json.loads(args.executor_options) if args.executor_options else {}
-    configs = enumerate_configs(build_space())
+    configs = enumerate_configs(build_space(_conf_space(args.parameters)))
     if args.configs:  # exactly these configurations (e.g. to place a search's winner)
         wanted = {x.strip() for x in args.configs.split(",") if x.strip()}
         configs = [c for c in configs if c["config_id"] in wanted]
@@ -91,6 +106,8 @@ def _merge(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from aixcell_automl.metabase.ladder import FIRST_FIDELITY
+
     parser = argparse.ArgumentParser(prog="aixcell-automl", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="data/03_primary/metabase.jsonl")
     p.add_argument("--checkpoints", default="data/03_primary/metabase_checkpoints",
                    help="where ladder trials keep checkpoints while they can be promoted")
-    p.add_argument("--fidelity-pixels", type=int, default=2**23, help="for --configs")
+    p.add_argument("--fidelity-pixels", type=int, default=FIRST_FIDELITY, help="for --configs")
+    p.add_argument("--parameters", default="conf/base/parameters.yml",
+                   help="the project parameters whose search_space is sampled")
     p.add_argument("--ladder", default=None,
                    help='rungs as "configs@log2 pixels:best promoted"; '
                         'default "12@23:4,6@25:2,3@26"')

@@ -249,3 +249,32 @@ class MetaBaseDataset(AbstractDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._path)}
+
+
+class PathDataset(AbstractDataset):
+    """A file or folder that a node reads or writes itself, piece by piece, as a ``Path``: a run
+    root (trial checkpoints, resumable), an append-only log (the meta-base the collector appends
+    to, the evaluation's runs), a cache, the folder of shared datasets or of pre-trained models.
+
+    The catalog names the place (``location``); the node gets it as a ``Path`` (``None`` when
+    ``location`` is null). A relative location stays relative (to the working directory, the
+    project folder under ``kedro run``), as it is written: Kedro makes only ``path`` and
+    ``filepath`` absolute, and run folders are recorded in run records and rows. Loading neither
+    creates nor checks it; saving is not supported (the node writes below it as it goes).
+    """
+
+    def __init__(self, location: str | None, metadata: dict | None = None):
+        self._path = None if location is None else Path(location)
+        self.metadata = metadata
+
+    def load(self) -> Path | None:
+        return self._path
+
+    def save(self, data) -> None:
+        raise DatasetError(f"{self._path}: a PathDataset is written by the node that loads it")
+
+    def _exists(self) -> bool:
+        return self._path is not None and self._path.exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"location": None if self._path is None else str(self._path)}

@@ -22,9 +22,8 @@ class DemoDataHooks:
 
     @hook_impl
     def after_context_created(self, context) -> None:
-        params = context.params
-        ds = params.get("dataset") or {}
-        path, demo = ds.get("path"), ds.get("demo_path", "data/01_raw/demo")
+        ds = context.params["dataset"]  # conf/base/parameters.yml
+        path, demo = ds["path"], ds["demo_path"]
         if path and Path(path) == Path(demo) and not (Path(context.project_path) / demo /
                                                       "dataset.yaml").exists():
             from aixcell_automl.core.demo_data import ensure_demo_dataset

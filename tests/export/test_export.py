@@ -1,6 +1,7 @@
 """bioimage.io export and the ONNX Runtime engine, on a small model trained on the demo data."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,7 +42,8 @@ def exported(demo_model, demo_path, tmp_path_factory):
             mp.setenv(var, "http://127.0.0.1:9")
         for var in ("NO_PROXY", "no_proxy"):
             mp.delenv(var, raising=False)
-        summary, onnx = package_and_check(demo_model, dataset, facts, params)
+        summary, onnx = package_and_check(demo_model, dataset, facts, Path(params["output_dir"]),
+                                          params)
     return dataset, split, facts, summary, onnx
 
 
@@ -171,7 +173,7 @@ def test_search_export_is_off_by_default_and_then_writes_nothing(tmp_path):
 
     conf = Path(__file__).parents[2] / "conf" / "base" / "parameters_search.yml"
     search_params = yaml.safe_load(conf.read_text())["search"]
-    summary, onnx = export_search_winner(None, None, {}, {}, {}, {}, search_params, {})
+    summary, onnx = export_search_winner(None, None, {}, {}, {}, {}, None, search_params, {})
     assert summary["exported"] is False and onnx == b""
     store = OnnxModelDataset(str(tmp_path / "model" / "model.onnx"))
     store.save(onnx)
@@ -200,4 +202,4 @@ def test_export_refuses_a_dataset_the_model_was_not_trained_on(demo_path):
 
     info = {"dataset": "other_set", "dataset_hash": "0" * 16}
     with pytest.raises(UserError, match="trained on 'other_set'.*set dataset.path"):
-        export_model((None, info), load_dataset(demo_path), {}, {})
+        export_model((None, info), load_dataset(demo_path), {}, None, None, {})

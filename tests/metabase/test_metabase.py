@@ -6,7 +6,7 @@ import pytest
 from aixcell_automl.core.search_space import build_space, enumerate_configs
 from aixcell_automl.metabase.clean import remove_outliers
 from aixcell_automl.metabase.ladder import ladder_position, ladder_start, ladder_tasks, promote
-from aixcell_automl.metabase.store import append_row, done_keys, read_rows
+from aixcell_automl.metabase.store import append_row, done_keys, merge, read_rows
 
 
 def _row(i, dataset="d", t=10.0, iou=0.5):
@@ -23,6 +23,65 @@ def test_append_and_read_roundtrip_and_partial_line(tmp_path):
     rows = read_rows(path)
     assert [r["config_id"] for r in rows] == ["c1", "c2"]
     assert done_keys(rows) == {("hd", "c1", 1, "v1"), ("hd", "c2", 1, "v1")}
+
+
+def test_merge_appends_only_new_keys_in_source_order_and_skips_a_partial_line(tmp_path):
+    dest, a, b = tmp_path / "mb.jsonl", tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for r in (_row(1), _row(2)):
+        append_row(dest, r)
+    for r in (_row(2, iou=0.1), _row(3), {**_row(2), "fidelity_pixels": 2}):
+        append_row(a, r)
+    with open(a, "a") as f:
+        f.write('{"dataset": "d", "dataset_hash": "hd", "config_id": "c9"')  # cut short
+    for r in (_row(3, iou=0.9), _row(4), {**_row(1), "protocol": "v3"}):
+        append_row(b, r)
+    before = dest.read_text()
+    # new keys (dataset hash, configuration, fidelity, protocol): from a c3 and c2 at fidelity 2
+    # (c2 at fidelity 1 is there); from b c4 and c1 of protocol v3 (c3 came from a)
+    assert merge([a, b], dest) == 4
+    text = dest.read_text()
+    assert text.startswith(before)  # appended, nothing rewritten
+    rows = read_rows(dest)
+    assert len(rows) == len(text.splitlines()) == 6  # every line a complete row
+    assert [(r["config_id"], r["fidelity_pixels"], r.get("protocol", "v1")) for r in rows] == [
+        ("c1", 1, "v1"), ("c2", 1, "v1"), ("c3", 1, "v1"), ("c2", 2, "v1"), ("c4", 1, "v1"),
+        ("c1", 1, "v3")]
+    assert rows[1]["val_iou"] == 0.5 and rows[2]["val_iou"] == 0.5  # the first row of a key wins
+    assert "c9" not in {r["config_id"] for r in rows}
+    assert merge([a, b], dest) == 0 and dest.read_text() == text  # merging again adds nothing
+
+
+def test_a_real_trial_gives_its_metabase_row(demo_path, tmp_path, monkeypatch):
+    """``run_trial`` with the two-layer ``tiny`` backbone for 2**21 training pixels, protocol v3
+    (evaluated at every power of two from 2**20)."""
+    import tempfile
+
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.metabase.trial import run_trial
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
+
+    config = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.01, "backbone": "tiny",
+              "flip": 0.0, "brightness_blur": 0.0, "grid_distortion": 0.0, "config_id": "tiny-1"}
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where a trial without run_dir trains
+    with plugin_manager_with(TinyBackbone()):
+        row = run_trial(str(demo_path), config, 2**21, seed=3, protocol="v3",
+                        extra={"source": "test"}, precision="float32")
+    ds = load_dataset(demo_path)
+    assert (row["dataset"], row["dataset_hash"]) == (ds.name, ds.content_hash())
+    assert row["config_id"] == "tiny-1" and row["hp_backbone"] == "tiny"
+    assert row["hp_learning_rate"] == 0.01 and row["seed"] == 3 and row["source"] == "test"
+    assert row["status"] == "ok" and row["reason"] is None
+    assert row["protocol"] == "v3" and row["precision"] == "float32"
+    assert row["fidelity_pixels"] == row["pixels_seen"] == 2**21
+    assert row["eval_at"] == [2**20, 2**21]  # v3 starts at 2**20; v2 would start at 2**21
+    assert [pixels for pixels, _ in row["curve"]] == [2**20, 2**21]
+    assert row["val_iou"] == max(iou for _, iou in row["curve"])  # best so far
+    assert row["final_iou"] == row["curve"][-1][1]
+    assert row["steps"] == 2**21 // (4 * 64 * 64) == 128  # pixels / (batch * patch^2)
+    assert row["patches_seen"] == 128 * 4 and row["early_stopping"] is False
+    assert not list(scratch.glob("trial_*"))  # its temporary training folder is removed
 
 
 def test_promote_takes_the_best_then_a_seeded_draw_and_never_a_failed_trial():
@@ -134,7 +193,7 @@ def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, mon
 
     started, clock = [], [1000.0]  # a fake clock: each trial takes 20 s of it
 
-    def fake_trial(path, config, fidelity, seed, run_dir):  # a real trial is tested above
+    def fake_trial(path, config, fidelity, seed, run_dir):  # a real one: see above
         started.append(config["config_id"])
         clock[0] += 20
         return {"dataset": "demo", "dataset_hash": dhash,

@@ -68,9 +68,10 @@ def test_handcrafted_features_on_a_known_folder(tmp_path):
     assert list(f) == list(NAMES)
     assert f["hc_n_images"] == 3 and f["hc_n_classes"] == 3 and f["hc_is_rgb"] == 0.0
     assert f["hc_mean_image_shape"] == pytest.approx(((12 + 20 + 20) / 3 + (12 + 8 + 8) / 3) / 2)
-    total = 144 + 160 + 160
-    shares = np.array([total - 13 - 10 - 16, 13 + 10, 16]) / total
-    assert f["hc_class_imbalance"] == pytest.approx(class_imbalance(shares))
+    # pixels: 144 + 160 + 160 = 464; class a 13 + 10 = 23, class b 16, background 425;
+    # mean pairwise |share difference|: (|425-23| + |425-16| + |23-16|) / 3 / 464
+    #                                  = (402 + 409 + 7) / 1392 = 818 / 1392
+    assert f["hc_class_imbalance"] == pytest.approx(818 / 1392)
     # image 0: [11.25, 1.25, 10, 12.5]; image 1: [10, 0, 10, 10]
     assert [f[k] for k in NAMES[5:]] == pytest.approx([10.625, 0.625, 10.0, 11.25])
 

@@ -71,15 +71,45 @@ def test_meta_model_beats_random_on_learnable_synthetic_metabase():
     # 3 other datasets: the 3 most similar are all of them, so both surrogates agree
     pd.testing.assert_frame_equal(by["baseline:average_rank_top3_similar"].drop(columns="model"),
                                   by["baseline:best_on_average"].drop(columns="model"))
-    # smallest patch first is the ranking by -patch size: right on small images, wrong on large
-    for held, test in rows.groupby("dataset"):
-        expected = ranking_metrics(test["val_iou"].to_numpy(), -test["hp_patch_size"].to_numpy())
-        assert by["baseline:smallest_patch_first"].loc[held, "z"] == pytest.approx(
-            expected["z"])
+    # smallest patch first (values: test_one_line_baselines_on_a_hand_made_metabase): right on
+    # small images, wrong on large
     small = by["baseline:smallest_patch_first"]["kendall"]
     assert small["d0"] > 0.5 and small["d3"] < -0.3  # image sides 128 and 1024 px
     # the planned configuration has the learning rate that matters most here
     assert (by["baseline:rule_based_default"]["z"] > 0.3).all()
+
+
+def test_one_line_baselines_on_a_hand_made_metabase():
+    """Three datasets with the same five rows; every metric worked out by hand."""
+    _, mf = _synthetic_metabase(n_datasets=3, per=1)
+    iou = [0.2, 0.6, 0.4, 0.8, 0.0]  # mean 0.4; std sqrt((.04 + .04 + 0 + .16 + .16) / 5)
+    patch = [256, 64, 128, 64, 256]
+    steps = [10, 30, 20, 40, 0]  # in the order of the IoU
+    rows = pd.DataFrame([
+        {"dataset": d, "config_id": f"c{i}", "hp_patch_size": patch[i],
+         "hp_batch_size": [4, 8, 16, 32, 8][i], "hp_learning_rate": 0.001,
+         "hp_backbone": "resnet18", "hp_flip": 0.0, "hp_brightness_blur": 0.0,
+         "hp_grid_distortion": 0.0, "val_iou": iou[i], "steps": steps[i], "fidelity_pixels": 1}
+        for d in ("d0", "d1", "d2") for i in range(5)])
+    base = pd.DataFrame(lodo_baselines(rows, mf, DEFAULT_SPACE)).set_index(["model", "dataset"])
+    sd = np.sqrt(0.08)
+    for d in ("d0", "d1", "d2"):
+        # the top 10 % of 5 rows is 1 row. Smallest patch first: -64 ranks first, rows 1 and 3
+        # tie and the row order breaks it: row 1 (IoU 0.6). Kendall tau-b: of 10 pairs 8 agree,
+        # none disagree, 2 are tied in the ranking only: 8 / sqrt(10 * (10 - 2))
+        small = base.loc[("baseline:smallest_patch_first", d)]
+        assert small["z"] == pytest.approx((0.6 - 0.4) / sd)
+        assert small["regret"] == pytest.approx(0.8 - 0.6)
+        assert small["diff_iou"] == pytest.approx(0.8 - 0.6)
+        assert small["kendall"] == pytest.approx(8 / np.sqrt(80))
+        # most steps first ranks exactly as the IoU does: the oracle
+        most = base.loc[("baseline:most_steps_first", d)]
+        assert most["z"] == pytest.approx((0.8 - 0.4) / sd) and most["z_norm"] == pytest.approx(1)
+        assert most["kendall"] == pytest.approx(1.0) and most["regret"] == 0
+        # random: expected values of a uniform draw
+        rnd = base.loc[("baseline:random", d)]
+        assert rnd["z"] == 0 and rnd["z_oracle"] == pytest.approx((0.8 - 0.4) / sd)
+        assert rnd["regret"] == pytest.approx(0.8 - 0.4)
 
 
 def test_ranker_and_ranking_of_all_configurations():

@@ -38,8 +38,7 @@ def test_search_then_predict_then_train(project, demo_path, monkeypatch, fake_cl
     shutil.copy(project / "metabase.jsonl", project / "data" / "03_primary" / "metabase.jsonl")
     _run(project, "search", {"dataset.path": str(demo_path), "search.budget_minutes": 0.3,
                              "search.k": 2, "search.run_name": "e2e",
-                             "search.export": True, "export.check": False,
-                             "export.output_dir": "packages"})
+                             "search.export": True, "export.check": False})
     out = project / "data" / "08_reporting" / "search" / "e2e"
     plan = json.loads((out / "plans.json").read_text())
     trace = json.loads((out / "halving_trace.json").read_text())
@@ -63,6 +62,8 @@ def test_search_then_predict_then_train(project, demo_path, monkeypatch, fake_cl
     package = json.loads((out / "model_package.json").read_text())  # search.export: true
     assert package["exported"] is True and package["test_iou"] == metrics["test_iou"]
     assert (Path(package["package"]) / "rdf.yaml").exists()
+    assert Path(package["package"]).parent.resolve() == (
+        project / "data" / "06_models" / "bioimageio").resolve()
     model, info = load_model(project / "data" / "06_models" / "model")
     assert info["config"]["config_id"] == trace["winner"]
 
@@ -77,8 +78,7 @@ def test_search_then_predict_then_train(project, demo_path, monkeypatch, fake_cl
 
     p, bs = plan["configuration"]["patch_size"], plan["configuration"]["batch_size"]
     _run(project, "train", {"dataset.path": str(demo_path), "train.budget_seconds": None,
-                            "train.max_pixels": 40 * bs * p * p,
-                            "train.run_root": str(project / "runs")})
+                            "train.max_pixels": 40 * bs * p * p})
     state = json.loads((project / "data" / "06_models" / "train_state.json").read_text())
     train_plan = json.loads((project / "data" / "08_reporting" / "train" / "plans.json")
                             .read_text())

@@ -55,7 +55,7 @@ def test_summary_keeps_protocols_apart():
     v1 = pd.DataFrame([{"dataset": "a", "config_id": f"x{i}", "fidelity_pixels": 2**23,
                         "val_iou": 0.5, "status": "ok", "train_seconds": 60.0} for i in range(4)])
     frame = pd.concat([_rows(), v1], ignore_index=True)
-    clean, summary, stats = summarise(frame, {})
+    clean, summary, stats = summarise(frame)
     assert stats["rows_by_protocol"] == {"v2": 30, "v1": 4}
     a23 = summary.set_index(["protocol", "dataset", "fidelity_pixels"]).loc[("v2", "a", 2**23)]
     assert a23["rows"] == 6 and a23["iou_max"] == pytest.approx(0.5)

@@ -10,17 +10,43 @@ EXPECTED = {"search", "train", "predict", "metabase", "meta_features", "meta_lea
             "transfer_experiment", "evaluate", "export", "replay"}
 
 
-def test_every_pipeline_is_registered_and_search_is_the_default():
+def _pipelines():
     from kedro.framework.project import configure_project
 
     configure_project("aixcell_automl")
     from aixcell_automl.pipeline_registry import register_pipelines
 
-    pipes = register_pipelines()
+    return register_pipelines()
+
+
+def test_every_pipeline_is_registered_and_the_default_is_their_sum():
+    pipes = _pipelines()
     assert set(pipes) >= EXPECTED
-    assert pipes["__default__"] is pipes["search"]
     search_nodes = {n.name for n in pipes["search"].nodes}
     assert {"rank_configurations", "successive_halving", "write_report"} <= search_nodes
+    whole = pipes["__default__"]
+    parts = [p for name, p in pipes.items() if name != "__default__"]
+    assert len(whole.nodes) == sum(len(p.nodes) for p in parts)
+    # train and search both install a model: each in its namespace, the rest shared
+    assert {"train.installed_model", "search.installed_model"} <= whole.all_outputs()
+    assert {"train.plan_dataset", "search.plan_dataset", "search.export_model",
+            "export.export_model"} <= {n.name for n in whole.nodes}
+    # one graph: what meta_features writes, the search reads; what export writes, predict reads
+    assert "meta_features" in whole.all_outputs() and "meta_features" not in whole.inputs()
+    assert "onnx_model" not in whole.inputs()
+
+
+def test_whole_project_runs_from_the_catalog_alone():
+    """Every free input of the whole graph is a catalog entry (no node reads a file the
+    catalog does not name)."""
+    import yaml
+
+    catalog = {}
+    for f in sorted((REPO / "conf" / "base").glob("catalog*.yml")):
+        catalog |= yaml.safe_load(f.read_text())
+    free = {i for i in _pipelines()["__default__"].inputs()
+            if not i.startswith("params:") and i != "parameters"}
+    assert free - set(catalog) == set()
 
 
 @pytest.mark.slow

@@ -8,7 +8,8 @@ from aixcell_automl.search.candidates import metabase_position
 from tests.metalearning.test_evaluation import _synthetic_metabase
 
 PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target": "iou",
-          "seed": 0, "k": 4, "budget_minutes": 3}
+          "metric": "iou", "metabase_protocol": None, "seed": 0, "k": 4, "k_max": 50,
+          "budget_minutes": 3}
 
 
 def test_rank_excludes_the_target_datasets_own_rows():
@@ -207,4 +208,4 @@ def test_a_search_winner_no_better_than_a_constant_is_not_installed(demo_path):
     trace = {"winner": "c", "metric": "iou", "val_pixels": 2**16, "run_root": "nowhere",
              "rungs": [{"trials": [{"config_id": "c", "score": 0.0}]}]}
     with pytest.raises(UserError, match="model not installed"):
-        finalize(ds, split, ranking, trace, pd.DataFrame())
+        finalize(ds, split, ranking, trace, None, pd.DataFrame())

@@ -72,7 +72,7 @@ def test_metabase_pipeline_collects_v3_rows_and_summarises_them(project, sets, t
     monkeypatch.setattr(machine, "machine_factor", lambda *a, **k: None)  # no benchmark
     monkeypatch.setenv("AIXCELL_AUTOML_MACHINE_CACHE", str(project / "machine.json"))
     run(project, "metabase", {
-        "metabase.protocol": "v3", "metabase.datasets_root": str(sets),
+        "metabase.protocol": "v3", "datasets_root": str(sets),
         "metabase.v3_datasets": ["demo"], "metabase.executor": "local",
         "metabase.candidates": [{"name": "t1", **{k: TINY[k] for k in (
             "backbone", "patch_size", "batch_size", "learning_rate")}}]})
@@ -95,7 +95,7 @@ def test_metabase_pipeline_collects_v3_rows_and_summarises_them(project, sets, t
 @pytest.mark.slow
 def test_meta_features_pipeline_writes_one_row_per_dataset(project, sets):
     run(project, "meta_features", {
-        "meta_features.datasets_root": str(sets), "meta_features.datasets": ["demo", "target"],
+        "datasets_root": str(sets), "meta_features.datasets": ["demo", "target"],
         "meta_features.sample_size": 3, "meta_features.n_components": 2})
     table = pd.read_csv(project / "data" / "04_feature" / "meta_features.csv")
     assert len(table) == 2 and table["dataset"].nunique() == 2
@@ -136,9 +136,10 @@ def test_meta_learning_pipeline_on_the_committed_metabase(project):
 def test_pretrain_then_transfer_experiment_pipelines(project, sets, tiny):
     run(project, "pretrain", {
         "pretrain.name": "nuclei", "pretrain.sets.nuclei": ["demo"],
-        "pretrain.datasets_root": str(sets), "pretrain.config": TINY,
+        "datasets_root": str(sets), "pretrain.config": TINY,
         "pretrain.max_pixels": 6 * STEP_PIXELS, "pretrain.eval_every_pixels": 3 * STEP_PIXELS,
-        "pretrain.val_pixels": 2 * STEP_PIXELS, "pretrain.run_root": "runs/pretrain"})
+        "pretrain.val_pixels": 2 * STEP_PIXELS})
+    assert (project / "data" / "06_models" / "runs" / "pretrain" / "nuclei").is_dir()
     pre = project / "data" / "06_models" / "pretrained" / "nuclei"
     state = json.loads((pre / "state.json").read_text())
     assert state["pixels_seen"] == 6 * STEP_PIXELS and len(state["history"]) == 2
@@ -147,16 +148,19 @@ def test_pretrain_then_transfer_experiment_pipelines(project, sets, tiny):
     assert (project / "data" / "08_reporting" / "pretrain" / "nuclei_curve.png").exists()
 
     run(project, "transfer_experiment", {
-        "transfer.datasets_root": str(sets), "transfer.targets": ["target"],
-        "transfer.starts": {"scratch": None, "nuclei": str(pre), "mixed": str(pre)},
+        "datasets_root": str(sets), "transfer.targets": ["target"],
+        "transfer.starts": {"scratch": None, "nuclei": "nuclei", "mixed": str(pre)},
         "transfer.config": TINY, "transfer.max_pixels": 4 * STEP_PIXELS,
         "transfer.eval_every_pixels": 2 * STEP_PIXELS, "transfer.val_pixels": 2 * STEP_PIXELS,
-        "transfer.seeds": [0], "transfer.run_root": "runs/transfer"})
+        "transfer.seeds": [0]})
     out = project / "data" / "08_reporting" / "transfer"
     curves = json.loads((out / "curves.json").read_text())
     runs = curves["results"]["target"]
     assert set(runs) == {"scratch", "nuclei", "mixed"}
     assert runs["scratch"][0]["init_weights"] is None and runs["nuclei"][0]["init_weights"]
+    starts = {k: Path(v).resolve() for k, v in curves["starts"].items() if v}
+    assert starts == {"nuclei": pre.resolve(), "mixed": pre.resolve()}  # by name, by path
+    assert (project / "data" / "06_models" / "runs" / "transfer" / "target" / "nuclei").is_dir()
     assert all(len(r[0]["history"]) == 2 for r in runs.values())
     table = pd.read_csv(out / "table.csv")
     assert sorted(table["start"]) == ["mixed", "nuclei", "scratch"]
@@ -170,12 +174,12 @@ def test_evaluate_pipeline_runs_the_plan_on_the_demo_set(project, sets, fake_clo
     on one dataset and seed, in this process."""
     _committed_inputs(project)
     run(project, "evaluate", {
-        "evaluate.datasets_root": str(sets), "evaluate.datasets": ["demo"],
+        "datasets_root": str(sets), "evaluate.datasets": ["demo"],
         "evaluate.methods": ["rule_default"], "evaluate.seeds": [0],
         "evaluate.budget_minutes": 0.05, "evaluate.k": 2, "evaluate.executor": "local",
-        "evaluate.out": "data/08_reporting/evaluation/runs.jsonl",
-        "evaluate.run_root": "runs/evaluate"})
-    out = project / "data" / "08_reporting" / "evaluation"
+        "evaluate.dir": "elsewhere"})
+    assert not (project / "data" / "08_reporting" / "evaluation").exists()  # all in evaluate.dir
+    out = project / "elsewhere"
     runs = pd.read_csv(out / "runs.csv")
     assert list(runs["method"]) == ["rule_default"] and list(runs["seed"]) == [0]
     assert 0.0 <= float(runs["test_iou"].iloc[0]) <= 1.0
@@ -195,12 +199,11 @@ def test_export_pipeline_packages_the_installed_model(project, sets, tiny):
         "backbone": "tiny", "channels": 3, "num_classes": ds.num_classes,
         "class_names": ds.class_names, "patch_size": 64, "config": TINY,
         "dataset": ds.name, "dataset_hash": ds.content_hash(), "best_val_iou": 0.5})
-    run(project, "export", {"dataset.path": str(sets / "demo"), "export.check": False,
-                            "export.output_dir": "packages"})
+    run(project, "export", {"dataset.path": str(sets / "demo"), "export.check": False})
     summary = json.loads((project / "data" / "08_reporting" / "export" / "model_package.json")
                          .read_text())
     assert summary["exported"] is True and summary["source"] == "train"
     package = Path(summary["package"])
-    assert package.parent.resolve() == (project / "packages").resolve()
+    assert package.parent.resolve() == (project / "data" / "06_models" / "bioimageio").resolve()
     assert (package / "rdf.yaml").exists() and Path(summary["zip"]).exists()
     assert (project / "data" / "06_models" / "model" / "model.onnx").stat().st_size > 0

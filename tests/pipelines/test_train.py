@@ -10,6 +10,10 @@ from aixcell_automl.core.search_space import DEFAULT_SPACE
 from aixcell_automl.pipelines.train.nodes import check_config, train_model
 from aixcell_automl.training.acceptance import check_beats_trivial
 
+# the training keys every train-style parameter block has (conf/base/parameters_train.yml)
+SETTINGS = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 16 * 64 * 64,
+            "early_stopping": {"delta": 0.05, "patience": 8}, "init_weights": None,
+            "precision": "float32"}
 CFG = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.001, "backbone": "resnet18",
        "flip": 0.0, "brightness_blur": 0.0, "grid_distortion": 0.0}
 
@@ -51,11 +55,11 @@ def test_a_collapsed_model_is_not_installed_and_its_range_is_named(demo_path, tm
 
     ds = load_dataset(demo_path)
     split = make_split(ds, {"split_seed": 0})
-    params = {"config": {**CFG, "learning_rate": 1000}, "budget_seconds": None,
+    params = {**SETTINGS, "config": {**CFG, "learning_rate": 1000}, "budget_seconds": None,
               "max_pixels": 12 * 4 * 64 * 64, "eval_every_pixels": 4 * 4 * 64 * 64,
-              "val_pixels": 16 * 64 * 64, "run_root": str(tmp_path), "seed": 0}
+              "val_pixels": 16 * 64 * 64, "seed": 0}
     with caplog.at_level(logging.WARNING), pytest.raises(UserError) as err:
-        train_model(ds, split, None, params, DEFAULT_SPACE)
+        train_model(ds, split, None, tmp_path, params, DEFAULT_SPACE)
     assert "learning_rate=1000 is outside the search space (0.0005...0.01)" in caplog.text
     # everything predicted as one class scores exactly what that constant predictor scores
     assert str(err.value).startswith("model not installed: its best validation IoU")
@@ -99,6 +103,57 @@ def test_images_smaller_than_the_smallest_patch_are_learnable(tmp_path):
                                                                                whole, triv)
 
 
+def test_a_model_that_beats_the_constant_predictor_is_returned_for_install(demo_path, tmp_path,
+                                                                          caplog):
+    """The success path with real training (the two-layer ``tiny`` backbone, 16 steps): the
+    node returns the run's best model with what ``installed_model`` records about it."""
+    import json
+    from pathlib import Path
+
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.core.metrics import confusion, score
+    from aixcell_automl.core.search_space import config_id
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
+    from aixcell_automl.training.predict import predict_probabilities
+    from aixcell_automl.training.trial_data import make_trial_data
+
+    ds = load_dataset(demo_path)
+    split = make_split(ds, {"split_seed": 0})
+    config = {**CFG, "backbone": "tiny", "learning_rate": 0.01}
+    params = {"config": config, "budget_seconds": None, "max_pixels": 16 * 4 * 64 * 64,
+              "eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
+              "early_stopping": {"delta": 0.0, "patience": 1000}, "seed": 0,
+              "init_weights": None, "precision": "float32"}
+    with plugin_manager_with(TinyBackbone()), caplog.at_level(logging.WARNING):
+        (model, info), state = train_model(ds, split, None, tmp_path, params, DEFAULT_SPACE)
+    assert "backbone='tiny' is not in the search space" in caplog.text
+    # 16 steps of 4 patches of 64 x 64 px = 262144 px, evaluated every 4 steps (65536 px)
+    assert state["status"] == "finished" and state["stopped_by"] == "pixels"
+    assert state["steps"] == 16 and state["pixels_seen"] == 262144
+    assert [h["pixels"] for h in state["history"]] == [65536, 131072, 196608, 262144]
+    assert state["best_iou"] == max(h["val_iou"] for h in state["history"])
+    data = make_trial_data(ds, split, seed=split["seed"])
+    regions = data.validation(params["val_pixels"])
+    assert state["best_iou"] > trivial_score(regions.masks, 3)[0]  # why it was accepted
+    assert info["config"] == {**config, "config_id": config_id(config)}
+    assert {k: info[k] for k in ("backbone", "channels", "num_classes", "class_names",
+                                 "patch_size", "dataset", "dataset_hash", "seed",
+                                 "best_val_iou")} == {
+        "backbone": "tiny", "channels": 1, "num_classes": 3, "class_names": ds.class_names,
+        "patch_size": 64, "dataset": ds.name, "dataset_hash": ds.content_hash(), "seed": 0,
+        "best_val_iou": state["best_iou"]}
+    # the run it names holds this trial (the installer keeps the model there)
+    run = info["run"]
+    assert run["pipeline"] == "train" and run["run"] == f"{ds.name}/{info['config']['config_id']}"
+    assert json.loads((Path(run["run_folder"]) / "state.json").read_text())["steps"] == 16
+    # the returned model is the trained one with the best weights: it scores the best
+    # validation IoU on the same validation regions (an untrained or other model would not)
+    cm = np.zeros((3, 3), np.int64)
+    for image, truth in zip(regions.images, regions.masks, strict=True):
+        cm += confusion(truth, predict_probabilities(model, image, 64, batch_size=8).argmax(-1), 3)
+    assert score("iou", cm)[0] == pytest.approx(state["best_iou"], abs=1e-3)
+
+
 def test_train_trains_the_plan_when_no_configuration_is_given(demo_path, tmp_path, monkeypatch):
     """``train.config: null`` trains the plan's configuration; ``train.plan`` reads an edited
     plans.json (the trainer is stubbed: the configuration it is handed is what matters)."""
@@ -116,20 +171,22 @@ def test_train_trains_the_plan_when_no_configuration_is_given(demo_path, tmp_pat
         return {"status": "failed", "reason": "stub"}
 
     monkeypatch.setattr(nodes, "train_trial", stub)
-    params = {"config": None, "plan": None, "run_root": str(tmp_path), "seed": 0}
+    params = {**SETTINGS, "config": None, "plan": None, "budget_seconds": None,
+              "max_pixels": None, "seed": 0}
     plan = nodes.train_plan(ds, split, params)
     assert plan["settings"]["patch_size"]["reason"]
     with pytest.raises(UserError, match="training failed: stub"):
-        nodes.train_model(ds, split, plan, params, DEFAULT_SPACE)
+        nodes.train_model(ds, split, plan, tmp_path, params, DEFAULT_SPACE)
     assert handed[-1] == plan["configuration"]
     edited = json.loads(json.dumps(plan))
     edited["configuration"]["learning_rate"] = 0.01
     (tmp_path / "plans.json").write_text(json.dumps(edited))
     mine = nodes.train_plan(ds, split, {**params, "plan": str(tmp_path / "plans.json")})
     with pytest.raises(UserError):
-        nodes.train_model(ds, split, mine, params, DEFAULT_SPACE)
+        nodes.train_model(ds, split, mine, tmp_path, params, DEFAULT_SPACE)
     assert handed[-1]["learning_rate"] == 0.01
     assert handed[-1]["config_id"] != plan["configuration"]["config_id"]
     with pytest.raises(UserError):  # a given configuration wins over the plan
-        nodes.train_model(ds, split, plan, {**params, "config": dict(CFG)}, DEFAULT_SPACE)
+        nodes.train_model(ds, split, plan, tmp_path, {**params, "config": dict(CFG)},
+                          DEFAULT_SPACE)
     assert {k: handed[-1][k] for k in CFG} == CFG

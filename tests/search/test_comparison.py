@@ -70,22 +70,29 @@ def test_each_method_trains_its_budget_and_scores_its_winner_on_test(
     assert row["winner_is_plan"] == (row["winner_config_id"] == plan["config_id"])
     if method == "rule_default":
         assert row["winner_is_plan"] and row["strategy"] == "plan_only"
-    assert row["val_iou"] == max(s["best_iou"] for s in states
-                                 if s["config"]["config_id"] == row["winner_config_id"])
+    winner = next(s for s in states if s["config"]["config_id"] == row["winner_config_id"])
+    if trained_per_trial:  # the winner is the configuration that trained longest: the one
+        # promoted to rung 2 (3 + 6 = 9 s), or the only one (12 s)
+        assert winner["train_seconds"] - winner["overhead_seconds"] == pytest.approx(
+            trained_per_trial[-1])
+    # the row reports the winner's best evaluation, not its last one nor another trial's
+    assert row["val_iou"] == max(h["val_iou"] for h in winner["history"])
 
 
 @pytest.mark.slow
 def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
     from aixcell_automl.pipelines.evaluate.nodes import compare_methods, summarise
 
-    params = {"datasets_root": str(demo_path.parent), "datasets": [demo_path.name],
-              "methods": ["rule_default", "random_halving"], "seeds": [0],
-              "budget_minutes": 0.2, "k": 2, "out": str(tmp_path / "runs.jsonl"),
-              "run_root": str(tmp_path / "runs")}
-    train = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64}
-    args = (params, {"keep_in_memory": 2}, train, SPACE, {"cache_dir": str(tmp_path / "mf")},
+    params = {"datasets": [demo_path.name], "methods": ["rule_default", "random_halving"],
+              "seeds": [0], "budget_minutes": 0.2, "k": 2, "max_runs": None,
+              "executor": "isolated"}
+    train = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
+             "early_stopping": {"delta": 0.05, "patience": 8}, "init_weights": None,
+             "precision": "float32"}
+    paths = (demo_path.parent, tmp_path / "runs.jsonl", tmp_path / "runs", tmp_path / "mf")
+    args = (*paths, params, {"keep_in_memory": 2}, train, SPACE, {"cache": True},
             pd.DataFrame(), pd.DataFrame())
-    first = compare_methods({**params, "max_runs": 1}, *args[1:])
+    first = compare_methods(*paths, {**params, "max_runs": 1}, *args[5:])
     assert list(first["method"]) == ["rule_default"]  # one new run, then it stops
     runs = compare_methods(*args)  # the rest: random_halving only, rule_default is not rerun
     assert list(runs["method"]) == ["rule_default", "random_halving"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aixcell_automl.metabase.ladder import LADDER, ladder_tasks
+from aixcell_automl.metabase.ladder import FIRST_FIDELITY, LADDER, ladder_tasks
 from aixcell_automl.metabase.store import PROTOCOL, append_row, done_keys, read_rows
 from aixcell_automl.metabase.trial import run_trial
 
@@ -37,7 +37,7 @@ def _run_tasks(tasks, out_path, executor, executor_options, deadline, source, ba
 
 
 def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
-            checkpoints: Path | str = "data/03_primary/metabase_checkpoints", seed: int = 0,
+            checkpoints: Path | str, seed: int = 0,
             executor: str = "isolated", executor_options: dict | None = None,
             max_trials: int | None = None, max_minutes: float | None = None,
             ladder: tuple = LADDER) -> int:
@@ -114,7 +114,7 @@ def collect_dense(dataset_paths: list[str], out_path: Path | str, candidates: li
 
 
 def collect_named(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
-                  fidelity_pixels: int = 2**23, seed: int = 0, executor: str = "isolated",
+                  fidelity_pixels: int = FIRST_FIDELITY, seed: int = 0, executor: str = "isolated",
                   executor_options: dict | None = None) -> int:
     """Train exactly ``configs`` on every dataset at one fidelity (e.g. to place a search's
     winner among a dataset's rows); rows are marked ``source="named"``."""

@@ -14,9 +14,14 @@ import numpy as np
 
 from aixcell_automl.metabase.store import PROTOCOL, protocol_of
 
+# The meta-base's first fidelity, 2**23 training pixels: the ladder's first rung, the fidelity
+# the search's budget suggestion and named rows use, and (conf/base/globals.yml, through the
+# resolver in settings.py) the transfer experiment's length. The one place it is written.
+FIRST_FIDELITY = 2**23
+
 # per rung: (configurations, training pixels, how many of the best go up; the rest of the next
 # rung is drawn at random from the others)
-LADDER = ((12, 2**23, 4), (6, 2**25, 2), (3, 2**26, 0))
+LADDER = ((12, FIRST_FIDELITY, 4), (6, 2**25, 2), (3, 2**26, 0))
 
 
 def parse_ladder(text: str) -> tuple:

@@ -2,12 +2,13 @@
 
 :func:`extract_dataset_features` runs every registered meta-feature extractor
 (:func:`aixcell_automl.plugins.registry.metafeature_extractors`) and merges their dicts. Each
-extractor's result is cached as one JSON file in ``cache_dir`` (default
-:data:`DEFAULT_CACHE_DIR`), keyed by the dataset's content hash (class names and every image and
-mask file's bytes), the extractor's name and version (for the built-in radiomics extractor
-also a digest of the radiomics settings), and the values of the parameters it declares. Changing
-a file of the dataset, bumping an extractor's ``version`` or changing one of its parameters gives a
-new key; stale files are simply never read again (delete the folder to reclaim the space).
+extractor's result is cached as one JSON file in ``cache_dir`` (in the pipelines the catalog's
+``meta_feature_cache``; ``None``: no cache), keyed by the dataset's content hash (class names
+and every image and mask file's bytes), the extractor's name and version (for the built-in
+radiomics extractor also a digest of the radiomics settings), and the values of the parameters
+it declares. Changing a file of the dataset, bumping an extractor's ``version`` or changing one
+of its parameters gives a new key; stale files are simply never read again (delete the folder
+to reclaim the space).
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CACHE_DIR = Path("data/02_intermediate/meta_feature_cache")
-
 
 def extractor_params(spec, params: Mapping | None) -> dict:
     """The parameters ``spec`` declares, valued from ``params`` or the declared defaults (what
@@ -61,7 +59,7 @@ def cached(cache_dir: Path | str | None, key: str, compute: Callable[[], dict]) 
 
 
 def extract_dataset_features(ds, params: Mapping | None = None,
-                             cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
+                             cache_dir: Path | str | None = None,
                              dataset_hash: str | None = None,
                              timings: dict[str, float] | None = None) -> dict:
     """Flat dict: ``dataset``, ``dataset_hash`` and every registered extractor's features.
@@ -96,7 +94,7 @@ def extract_dataset_features(ds, params: Mapping | None = None,
 
 
 def image_radiomics_table(ds, params: Mapping | None = None,
-                          cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
+                          cache_dir: Path | str | None = None,
                           dataset_hash: str | None = None):
     """Image-level radiomics vectors of the dataset's sample (rows = images, ``rad_*`` columns),
     cached like the extractors (key: content hash, ``radiomics_images``, settings, params).

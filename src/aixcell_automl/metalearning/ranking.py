@@ -74,7 +74,9 @@ class FittedMetaModel:
         it was trained on)."""
         X, cols = build_matrix(configs, [dataset] * len(configs), meta_features, self.space,
                                self.representation, self.train_datasets)
-        assert cols == self.columns, "feature columns differ from training"
+        if cols != self.columns:  # a meta-feature table other than the one it was fitted on
+            raise ValueError(f"the meta-model was fitted on other feature columns than these "
+                             f"meta-features give ({len(self.columns)} vs {len(cols)}); refit it")
         if self.fidelity_aware:
             fid = max(self.fidelities) if fidelity_pixels is None else fidelity_pixels
             X = np.column_stack([X, np.broadcast_to(log2_fidelity(fid), len(X))])
@@ -140,6 +142,7 @@ def rank_for_target(target: dict, metabase: pd.DataFrame, meta_features: pd.Data
     of device times the winner's share of the budget, within the meta-base's fidelities."""
     from aixcell_automl.core.errors import UserError
     from aixcell_automl.core.search_space import build_space, enumerate_configs
+    from aixcell_automl.metabase.ladder import FIRST_FIDELITY
     from aixcell_automl.metalearning.representation import meta_feature_frame
     from aixcell_automl.search.budget import (
         budget_note,
@@ -156,29 +159,29 @@ def rank_for_target(target: dict, metabase: pd.DataFrame, meta_features: pd.Data
     same = set(metabase.loc[metabase["dataset_hash"] == target["dataset_hash"], "dataset"]) if len(
         metabase) else set()
     exclude = sorted(same | {target["dataset"]})
-    metric = params.get("metric", "iou")
+    metric = params["metric"]
     rows = training_rows(metabase, exclude=exclude, metric=metric,
-                         protocol=params.get("metabase_protocol"))
+                         protocol=params["metabase_protocol"])
     if rows.empty:
         raise UserError(f"the meta-base has no usable rows scored by {metric!r} from other "
                            f"datasets: run `kedro run --pipeline=metabase` (see "
                            f"docs/metabase.md)")
     mf = meta_feature_frame(meta_features, target)
     fitted = fit_meta_model(rows, mf, space, params["meta_model"], params["representation"],
-                            params.get("target", "iou"), seed=int(params.get("seed", 0)))
+                            params["target"], seed=int(params["seed"]))
     budget = float(params["budget_minutes"]) * 60
     speeds = config_speeds(configs, metabase, hardware())
-    if params.get("k"):
+    if params["k"]:
         k, k_reason = int(params["k"]), f"k = {int(params['k'])}: set by search.k"
     else:
-        k, k_reason = choose_k(budget, speeds, int(params.get("k_max", 50)))
+        k, k_reason = choose_k(budget, speeds, int(params["k_max"]))
     fidelity = None
     if fitted.fidelity_aware and speeds is not None:
         fidelity = np.clip(winner_fidelity(speeds, budget, k), min(fitted.fidelities),
                            max(fitted.fidelities))
     ranking = rank_configurations(fitted, configs, target["dataset"], mf, fidelity)
     top = ranking.iloc[0]
-    suggestion = suggest_budget(top_k(ranking, k), metabase, target, 2**23, hardware())
+    suggestion = suggest_budget(top_k(ranking, k), metabase, target, FIRST_FIDELITY, hardware())
     info = {"k": k, "k_reason": k_reason, "fidelities": fitted.fidelities,
             "expected_winner_pixels": float(top["fidelity_pixels"]) if fidelity is not None
             else None,

@@ -83,7 +83,7 @@ def inference_model(keras_model, onnx_model: OnnxModel | None, engine: str = "au
 def select_engine(model_and_info, onnx_model: OnnxModel | None, params: dict):
     """Node of ``predict``: ``(model, info)`` with the model of ``params["engine"]``."""
     model, info = model_and_info
-    chosen = inference_model(model, onnx_model, params.get("engine", "auto"))
+    chosen = inference_model(model, onnx_model, params["engine"])
     log.info("predict engine: %s", "ONNX Runtime" if chosen is onnx_model else "TensorFlow")
     return chosen, info
 

@@ -480,10 +480,10 @@ def settings_from(params: dict) -> Settings:
     machine, see :mod:`.precision`)."""
     from aixcell_automl.training.precision import resolve
 
-    es = params.get("early_stopping", {})
-    precision, why = resolve(params.get("precision", "auto"))
+    es = params["early_stopping"]
+    precision, why = resolve(params["precision"])
     log.info("precision %s: %s", precision, why)
-    return Settings(eval_every_pixels=int(params.get("eval_every_pixels", 2**22)),
-                    val_pixels=int(params.get("val_pixels", 2**21)),
-                    es_delta=float(es.get("delta", 0.05)), es_patience=int(es.get("patience", 8)),
-                    init_weights=params.get("init_weights"), precision=precision)
+    return Settings(eval_every_pixels=int(params["eval_every_pixels"]),
+                    val_pixels=int(params["val_pixels"]), es_delta=float(es["delta"]),
+                    es_patience=int(es["patience"]), init_weights=params["init_weights"],
+                    precision=precision)

@@ -23,13 +23,18 @@ from aixcell_automl.training import executors
 log = logging.getLogger(__name__)
 
 
-def compare_methods(params: dict, search_params: dict, train_params: dict, space_params: dict,
+def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cache: Path | None,
+                    params: dict, search_params: dict, train_params: dict, space_params: dict,
                     mf_params: dict, metabase: pd.DataFrame,
                     meta_features: pd.DataFrame) -> pd.DataFrame:
-    """Every method x dataset x seed at ``params['budget_minutes']``; finished runs (in
-    ``params['out']``) are skipped, so an interrupted evaluation resumes. Each run trains in a
-    fresh process (``params['executor']``, default ``isolated``, see :mod:`.executors`); at most
-    ``params['max_runs']`` new runs are made (all when unset; 0 only summarises).
+    """Every method x dataset x seed at ``params['budget_minutes']``, on the datasets (folders
+    of ``datasets_root``, the catalog's ``shared_datasets``). Each finished run is a row
+    appended to ``log_path`` (``evaluation_log``, runs.jsonl); runs already there are skipped,
+    so an interrupted evaluation resumes. A run's trials are in ``<run_folders>/<dataset>/
+    <method>/seed<seed>`` (``evaluation_run_folders``); meta-features are cached in ``cache``
+    (``meta_feature_cache``, unless ``meta_features.cache`` is false). Each run trains in a
+    fresh process with ``params['executor']`` ``isolated`` (see :mod:`.executors`); at most
+    ``params['max_runs']`` new runs are made (null: all; 0 only summarises).
     Returns this evaluation's finished rows."""
     from aixcell_automl.core.dataset import make_split
     from aixcell_automl.metafeatures.table import extract_dataset_features
@@ -38,16 +43,17 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
     from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset
     from aixcell_automl.training.loop import settings_from
 
-    methods = list(params.get("methods") or METHODS)
+    methods = list(params["methods"] or METHODS)
     check_methods(methods)
     budget, k = float(params["budget_minutes"]) * 60, int(params["k"])
     seeds = [int(s) for s in params["seeds"]]
     space = build_space(space_params)
     settings = settings_from(train_params)
-    settings.keep_in_memory = int(search_params.get("keep_in_memory", 4))
-    out, root = Path(params["out"]), Path(params["datasets_root"])
+    settings.keep_in_memory = int(search_params["keep_in_memory"])
+    out, root = Path(log_path), Path(datasets_root)
+    cache_dir = cache if mf_params["cache"] else None
     done = {run_key(r) for r in read_rows(out)}
-    keys, left = set(), params.get("max_runs")
+    keys, left = set(), params["max_runs"]
     for name in params["datasets"]:
         ds = load_dataset(root / name)
         split = make_split(ds, {"split_seed": 0})
@@ -67,18 +73,19 @@ def compare_methods(params: dict, search_params: dict, train_params: dict, space
                 candidates = [plan]  # the baselines choose their own configurations
                 if method not in ("random_halving", "rule_default", "optuna"):
                     if ranked is None:  # the plan + the meta-model's top k - 1
-                        target = target or extract_dataset_features(ds, mf_params)
+                        target = target or extract_dataset_features(
+                            ds, mf_params, cache_dir=cache_dir)
                         ranking, _ = rank_for_target(
                             target, metabase, meta_features, space_params,
                             {**search_params, "seed": seed, "k": k,
                              "budget_minutes": params["budget_minutes"]})
                         ranked = candidates_with_plan(ranking, {"configuration": plan}, k)
                     candidates = ranked
-                run_root = Path(params["run_root"]) / name / method / f"seed{seed}"
+                run_root = Path(run_folders) / name / method / f"seed{seed}"
                 task = (method, str(ds.root), split, candidates, plan, space, budget, k,
                         settings, seed, str(run_root))
                 for _, row in executors.run(run_once_from_path, [task],
-                                            params.get("executor", "isolated")):
+                                            params["executor"]):
                     append_row(out, row)
                 left = None if left is None else left - 1
     return pd.DataFrame([r for r in read_rows(out) if run_key(r) in keys])

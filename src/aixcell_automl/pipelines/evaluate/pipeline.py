@@ -8,9 +8,11 @@ from aixcell_automl.pipelines.evaluate.nodes import compare_methods, plot_compar
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(compare_methods, ["params:evaluate", "params:search", "params:train",
-                               "params:search_space", "params:meta_features", "metabase",
-                               "meta_features"], "evaluation_runs", name="compare_methods"),
+        node(compare_methods, ["shared_datasets", "evaluation_log", "evaluation_run_folders",
+                               "meta_feature_cache", "params:evaluate", "params:search",
+                               "params:train", "params:search_space", "params:meta_features",
+                               "metabase", "meta_features"], "evaluation_runs",
+             name="compare_methods"),
         node(summarise, "evaluation_runs", ["evaluation_table", "evaluation_report"],
              name="summarise_evaluation"),
         node(plot_comparison, "evaluation_runs", "evaluation_plot", name="plot_evaluation"),

@@ -64,17 +64,19 @@ def evaluated_facts(model, info: dict, dataset: SegmentationDataset, split: dict
 
 
 def package_and_check(model_and_info, dataset: SegmentationDataset, facts: dict,
-                      params: dict) -> tuple[dict, bytes]:
-    """Write the package; with ``export.check``, fail unless it passes bioimage.io's checks.
-    Returns the summary and the ONNX bytes (for ``model.onnx`` beside the model's weights)."""
+                      packages: Path, params: dict) -> tuple[dict, bytes]:
+    """Write the package into ``packages`` (the catalog's ``bioimageio_packages``); with
+    ``export.check``, fail unless it passes bioimage.io's checks. Returns the summary and the
+    ONNX bytes (for ``model.onnx`` beside the model's weights)."""
     from aixcell_automl.export.check import check_package
     from aixcell_automl.export.package import write_package
 
     model, info = model_and_info
-    folder, onnx = write_package(model, info, dataset, facts, params)
+    folder, onnx = write_package(model, info, dataset, facts,
+                                 {**params, "output_dir": str(packages)})
     summary = {"exported": True, "package": str(folder), "zip": str(folder.with_suffix(".zip")),
                "test_iou": facts["test"]["mean_iou"], "source": facts["source"]}
-    if params.get("check", True):
+    if params["check"]:
         result = check_package(folder)
         summary["check"] = result
         if result["status"] != "passed":
@@ -86,25 +88,26 @@ def package_and_check(model_and_info, dataset: SegmentationDataset, facts: dict,
     return summary, onnx
 
 
-def export_model(model_and_info, dataset: SegmentationDataset, split: dict, params: dict
-                 ) -> tuple[dict, bytes]:
-    """Node of ``export``: package the current model, with test data from the dataset it was
-    trained on (``dataset.path``)."""
+def export_model(model_and_info, dataset: SegmentationDataset, split: dict, reports: Path,
+                 packages: Path, params: dict) -> tuple[dict, bytes]:
+    """Node of ``export``: package the current model into ``packages``, with test data from the
+    dataset it was trained on (``dataset.path``) and, for a search's model, the facts from its
+    report folder under ``reports`` (the catalog's ``search_reports``)."""
     model, info = model_and_info
     if info.get("dataset_hash") not in (None, dataset.content_hash()):
         raise UserError(f"{dataset.root}: the model was trained on '{info.get('dataset')}', not "
                         f"on this dataset ('{dataset.name}'); set dataset.path to the dataset it "
                         f"was trained on")
-    facts = report_facts(info, params["search_reports"]) or evaluated_facts(model, info, dataset,
-                                                                            split)
-    return package_and_check(model_and_info, dataset, facts, params)
+    facts = report_facts(info, reports) or evaluated_facts(model, info, dataset, split)
+    return package_and_check(model_and_info, dataset, facts, packages, params)
 
 
 def export_search_winner(model_and_info, dataset: SegmentationDataset, split: dict,
-                         metrics: dict, rank_info: dict, trace: dict, search_params: dict,
-                         params: dict) -> tuple[dict, bytes]:
-    """Node of ``search``: with ``search.export``, package the winner (else write nothing)."""
-    if not search_params.get("export"):
+                         metrics: dict, rank_info: dict, trace: dict, packages: Path,
+                         search_params: dict, params: dict) -> tuple[dict, bytes]:
+    """Node of ``search``: with ``search.export``, package the winner into ``packages`` (else
+    write nothing)."""
+    if not search_params["export"]:
         return {"exported": False, "reason": "search.export is false"}, b""
     return package_and_check(model_and_info, dataset,
-                             search_facts(metrics, rank_info, trace, split), params)
+                             search_facts(metrics, rank_info, trace, split), packages, params)

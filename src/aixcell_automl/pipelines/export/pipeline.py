@@ -10,6 +10,7 @@ from aixcell_automl.pipelines.export.nodes import export_model
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(make_split, ["raw_dataset", "params:dataset"], "export_split", name="export_split"),
-        node(export_model, ["trained_model", "raw_dataset", "export_split", "params:export"],
+        node(export_model, ["trained_model", "raw_dataset", "export_split", "search_reports",
+                            "bioimageio_packages", "params:export"],
              ["model_package", "onnx_model"], name="export_model"),
     ])

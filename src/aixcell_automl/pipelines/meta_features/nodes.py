@@ -22,22 +22,21 @@ log = logging.getLogger(__name__)
 ID_COLUMNS = ("dataset", "dataset_hash")
 
 
-def extract_meta_features(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every registered extractor on every listed dataset (cached).
+def extract_meta_features(datasets_root: Path, cache: Path | None, params: dict
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every registered extractor on every listed dataset (folders of ``datasets_root``, the
+    catalog's ``shared_datasets``), cached in ``cache`` (``meta_feature_cache``) unless
+    ``params['cache']`` is false.
 
     Returns the raw table (one row per dataset: ``dataset``, ``dataset_hash``, ``hc_*``, ``ug_*``,
     ``rad_*``, ...) and the image-level radiomics table (``dataset``, ``image``, ``rad_*``) of the
     radiomics sample.
     """
     from aixcell_automl.core.dataset import load_dataset
-    from aixcell_automl.metafeatures.table import (
-        DEFAULT_CACHE_DIR,
-        extract_dataset_features,
-        image_radiomics_table,
-    )
+    from aixcell_automl.metafeatures.table import extract_dataset_features, image_radiomics_table
 
-    root = Path(params.get("datasets_root", "."))
-    cache_dir = params.get("cache_dir", str(DEFAULT_CACHE_DIR))
+    root = Path(datasets_root)
+    cache_dir = cache if params["cache"] else None
     rows, images = [], []
     for name in params["datasets"]:
         t0 = time.perf_counter()
@@ -73,7 +72,7 @@ def order_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 def add_radiomics_space(raw: pd.DataFrame, params: dict) -> pd.DataFrame:
     """Append ``rad_pca_1..n`` and ``sim_<dataset>`` computed across the table's datasets."""
-    n = int(params.get("n_components", 4))
+    n = int(params["n_components"])
     table = raw.set_index("dataset")
     rad = table[raw_radiomics_columns(table.columns)]
     space = RadiomicsSpace.fit(rad, n)

@@ -12,7 +12,8 @@ from aixcell_automl.pipelines.meta_features.nodes import (
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(extract_meta_features, "params:meta_features",
+        node(extract_meta_features, ["shared_datasets", "meta_feature_cache",
+                                     "params:meta_features"],
              ["meta_features_raw", "image_radiomics"], name="extract_meta_features"),
         node(add_radiomics_space, ["meta_features_raw", "params:meta_features"],
              "meta_features", name="add_radiomics_space"),

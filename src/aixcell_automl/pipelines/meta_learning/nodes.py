@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from aixcell_automl.core.errors import UserError
 from aixcell_automl.core.search_space import build_space
 from aixcell_automl.metalearning.evaluation import lodo, lodo_baselines
 from aixcell_automl.metalearning.ranking import fit_meta_model, training_rows
@@ -21,14 +22,14 @@ METRICS = ["z", "z_norm", "kendall", "pearson", "rmse", "diff_iou", "regret"]
 def study_rows(metabase: pd.DataFrame, params: dict) -> pd.DataFrame:
     """The meta-base rows the study uses: training rows of one protocol (every fidelity unless
     ``fidelity_pixels`` names one) of datasets with enough of them."""
-    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"),
-                         protocol=params.get("protocol"))
+    rows = training_rows(metabase, fidelity_pixels=params["fidelity_pixels"],
+                         protocol=params["protocol"])
     counts = rows.groupby("dataset").size()
-    rows = rows[rows["dataset"].isin(counts[counts >= params.get("min_rows_per_dataset", 10)]
+    rows = rows[rows["dataset"].isin(counts[counts >= params["min_rows_per_dataset"]]
                                      .index)].reset_index(drop=True)
     if rows["dataset"].nunique() < 3:
-        raise RuntimeError(f"the meta-base has {rows['dataset'].nunique()} datasets with enough "
-                           f"rows; the study needs >= 3 (see docs/metabase.md)")
+        raise UserError(f"the meta-base has {rows['dataset'].nunique()} datasets with enough "
+                        f"rows; the study needs >= 3 (see docs/metabase.md)")
     return rows
 
 
@@ -45,16 +46,16 @@ def run_study(metabase: pd.DataFrame, meta_features: pd.DataFrame, space_params:
     space = build_space(space_params)
     rows = study_rows(metabase, params)
     mf = meta_features  # the radiomics space is fitted per held-out dataset (evaluation.py)
-    models = params.get("models") or sorted(metamodels())
-    reps = params.get("representations") or list(representations())
+    models = params["models"] or sorted(metamodels())
+    reps = params["representations"] or list(representations())
     jobs = []
-    for m, r, tgt in itertools.product(models, reps, params.get("targets", ["iou", "decile"])):
+    for m, r, tgt in itertools.product(models, reps, params["targets"]):
         seeds = range(params["seeds"]) if metamodels()[m].stochastic else [0]
         jobs += [(m, r, tgt, s) for s in seeds]
     fidelities = ", ".join(f"2^{np.log2(f):g}" for f in sorted(rows["fidelity_pixels"].unique()))
     log.info("meta-learning study: %d rows, %d datasets, fidelities %s (pixels), %d jobs",
              len(rows), rows["dataset"].nunique(), fidelities, len(jobs))
-    results = tqdm(Parallel(n_jobs=params.get("n_jobs", -1), return_as="generator")(
+    results = tqdm(Parallel(n_jobs=params["n_jobs"], return_as="generator")(
         delayed(lodo)(rows, mf, space, m, r, tgt, s) for m, r, tgt, s in jobs),
         total=len(jobs), desc="meta-learning study", unit="job")
     out = pd.DataFrame([r for res in results for r in res] + lodo_baselines(rows, mf, space))
@@ -139,14 +140,14 @@ def choose_and_fit(summary: pd.DataFrame, metabase: pd.DataFrame, meta_features:
     """The best combination by mean z at the top fidelity, refitted on all the study's rows."""
     top = summary[summary["fidelity_pixels"] == summary["fidelity_pixels"].max()]
     best = top[~top["model"].str.startswith("baseline:")].iloc[0]
-    rows = training_rows(metabase, fidelity_pixels=params.get("fidelity_pixels"),
-                         protocol=params.get("protocol"))
+    rows = training_rows(metabase, fidelity_pixels=params["fidelity_pixels"],
+                         protocol=params["protocol"])
     fitted = fit_meta_model(rows, meta_feature_frame(meta_features), build_space(space_params),
                             best["model"], best["representation"], best["target"], seed=0)
     avg = top[top["model"].str.startswith("baseline:average_rank")]
     choice = {"meta_model": best["model"], "representation": best["representation"],
               "target": best["target"], "fidelity_pixels": int(best["fidelity_pixels"]),
-              "protocol": params.get("protocol"), "z_mean": float(best["z_mean"]),
+              "protocol": params["protocol"], "z_mean": float(best["z_mean"]),
               "z_ci95": float(best["z_ci95"]),
               "z_ci95_datasets": float(best["z_ci95_datasets"]), "rows": fitted.n_rows,
               "datasets": fitted.train_datasets,

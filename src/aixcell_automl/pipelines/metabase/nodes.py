@@ -13,34 +13,37 @@ from aixcell_automl.core.search_space import build_space, enumerate_configs
 from aixcell_automl.metabase.agreement import fidelity_agreement
 from aixcell_automl.metabase.clean import remove_outliers
 from aixcell_automl.metabase.collect import collect, collect_dense
-from aixcell_automl.metabase.store import PROTOCOL, to_frame
+from aixcell_automl.metabase.store import PROTOCOL, read_rows, to_frame
 
 log = logging.getLogger(__name__)
 
 
-def collect_rows(params: dict, space_params: dict) -> dict:
-    """Run the datasets' fidelity ladders. Rows are appended to ``params['out']`` as each trial
-    ends (one durable write per row), so a crash loses at most the running trial's progress since
-    its last checkpoint; re-running resumes."""
-    root = Path(params["datasets_root"])
+def collect_rows(datasets_root: Path, out: Path, checkpoints: Path, params: dict,
+                 space_params: dict) -> tuple[dict, pd.DataFrame]:
+    """Run the protocol's trials on the datasets (folders of ``datasets_root``, the catalog's
+    ``shared_datasets``). Rows are appended to ``out`` (``metabase_log``, the meta-base file) as
+    each trial ends (one durable write per row), so a crash loses at most the running trial's
+    progress since its last checkpoint (in ``checkpoints``, ``metabase_checkpoints``);
+    re-running resumes. Returns what was written and the meta-base after it (every row)."""
+    root = Path(datasets_root)
     if params["protocol"] == "v3":
-        written = collect_dense([str(root / d) for d in params["v3_datasets"]], params["out"],
-                                params["candidates"], params["checkpoints"],
+        written = collect_dense([str(root / d) for d in params["v3_datasets"]], out,
+                                params["candidates"], checkpoints,
                                 seed=int(params["seed"]), executor=params["executor"],
                                 executor_options=params["executor_options"] or {},
                                 max_trials=params["max_trials"],
                                 precision=params["precision"])
-        return {"rows_written": written, "out": params["out"]}
-    paths = [str(root / d) for d in params["datasets"]]
-    written = collect(paths, params["out"], enumerate_configs(build_space(space_params)),
-                      checkpoints=params["checkpoints"], seed=int(params["seed"]),
-                      executor=params.get("executor", "local"),
-                      executor_options=params.get("executor_options") or {},
-                      max_trials=params.get("max_trials"))
-    return {"rows_written": written, "out": params["out"]}
+    else:
+        paths = [str(root / d) for d in params["datasets"]]
+        written = collect(paths, out, enumerate_configs(build_space(space_params)),
+                          checkpoints=checkpoints, seed=int(params["seed"]),
+                          executor=params["executor"],
+                          executor_options=params["executor_options"] or {},
+                          max_trials=params["max_trials"])
+    return {"rows_written": written, "out": str(out)}, pd.DataFrame(read_rows(out))
 
 
-def summarise(metabase: pd.DataFrame, _collected: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def summarise(metabase: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Outlier-free table (raw rows kept in the JSON-lines file), a summary per protocol,
     dataset and fidelity, and the fidelity agreement of the protocol-v2 ladders. A summary's
     ``cpu_hours`` is what training its configurations from 0 pixels to that fidelity took;

@@ -82,7 +82,7 @@ def postprocess(model_and_info, paths: dict[str, Path], masks: dict[str, np.ndar
     done = sorted(s for s, p in paths.items() if str(p) not in unread)
     images = {stem: read_image(paths[stem]) for stem in done}
     rows = []
-    for pp in params.get("postprocessors", ["object_stats"]):
+    for pp in params["postprocessors"]:
         run = get("postprocessor", pp).run
         for stem in done:
             rows += [{"image": stem, "postprocessor": pp, **r}
@@ -90,10 +90,19 @@ def postprocess(model_and_info, paths: dict[str, Path], masks: dict[str, np.ndar
     return pd.DataFrame(rows)
 
 
-def check_skipped(skipped: pd.DataFrame, table: pd.DataFrame, params: dict) -> None:
-    """With ``predict.strict``, fail if any file was skipped (``table`` is an input only so that
-    this runs after every output is written)."""
-    if params.get("strict") and len(skipped):
-        raise UserError(f"predict.strict: {len(skipped)} file(s) skipped, see "
-                        f"data/07_model_output/predictions/skipped.csv (first: "
-                        f"{skipped.iloc[0]['file']}: {skipped.iloc[0]['reason']})")
+def summarise_prediction(skipped: pd.DataFrame, table: pd.DataFrame) -> dict:
+    """What the run did (``summary.json``): the images post-processed, the rows of the object
+    table, and the skipped files with their reasons."""
+    images = sorted(table["image"].unique().tolist()) if "image" in table else []
+    return {"images_postprocessed": len(images), "object_table_rows": len(table),
+            "skipped": len(skipped), "skipped_files": skipped.to_dict("records")}
+
+
+def check_skipped(summary: dict, params: dict) -> None:
+    """With ``predict.strict``, fail if the run skipped any file (it runs last: every output,
+    the summary included, is written by then)."""
+    if params["strict"] and summary["skipped"]:
+        first = summary["skipped_files"][0]
+        raise UserError(f"predict.strict: {summary['skipped']} file(s) skipped, see skipped.csv "
+                        f"beside the predicted masks (first: {first['file']}: "
+                        f"{first['reason']})")

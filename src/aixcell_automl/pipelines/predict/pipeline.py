@@ -3,7 +3,12 @@ unreadable files are skipped and listed in ``skipped.csv``."""
 
 from kedro.pipeline import Pipeline, node
 
-from aixcell_automl.pipelines.predict.nodes import check_skipped, postprocess, predict_images
+from aixcell_automl.pipelines.predict.nodes import (
+    check_skipped,
+    postprocess,
+    predict_images,
+    summarise_prediction,
+)
 from aixcell_automl.training.engines import select_engine
 
 
@@ -17,6 +22,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(postprocess, ["trained_model", "predict_input", "predicted_masks",
                            "prediction_skipped", "params:predict"], "prediction_table",
              name="postprocess"),
-        node(check_skipped, ["prediction_skipped", "prediction_table", "params:predict"], None,
+        node(summarise_prediction, ["prediction_skipped", "prediction_table"],
+             "prediction_summary", name="summarise_prediction"),
+        node(check_skipped, ["prediction_summary", "params:predict"], None,
              name="check_skipped"),
     ])

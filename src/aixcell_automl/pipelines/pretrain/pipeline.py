@@ -9,7 +9,8 @@ from aixcell_automl.report.figures import plot_learning_curve
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(pretrain_model, "params:pretrain", ["pretrained_model", "pretrain_state"],
+        node(pretrain_model, ["shared_datasets", "pretrain_runs", "params:pretrain"],
+             ["pretrained_model", "pretrain_state"],
              name="pretrain_model"),
         node(plot_learning_curve, "pretrain_state", "pretrain_curve_plot",
              name="plot_pretrain_curve"),

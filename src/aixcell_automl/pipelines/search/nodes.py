@@ -21,12 +21,14 @@ from aixcell_automl.training.data_pipeline import dataset_channels
 log = logging.getLogger(__name__)
 
 
-def measure_dataset(dataset: SegmentationDataset, params: dict) -> dict:
-    """All meta-features of the target dataset (cached by content hash)."""
+def measure_dataset(dataset: SegmentationDataset, cache: Path | None, params: dict) -> dict:
+    """All meta-features of the target dataset (cached by content hash in ``cache``, the
+    catalog's ``meta_feature_cache``, unless ``meta_features.cache`` is false)."""
     from aixcell_automl.metafeatures.table import extract_dataset_features
 
     t = time.perf_counter()
-    features = extract_dataset_features(dataset, params)
+    features = extract_dataset_features(dataset, params,
+                                        cache_dir=cache if params["cache"] else None)
     log.info("meta-features of %s in %.1f s", dataset.name, time.perf_counter() - t)
     return features
 
@@ -42,9 +44,11 @@ def make_plan(dataset: SegmentationDataset, split: dict) -> dict:
 
 
 def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank_info: dict,
-          plan: dict, params: dict, train_params: dict, space_params: dict) -> dict:
-    """The search strategy (``search.strategy``, default successive halving) over the plan and
-    the ranking's top k - 1 (see :mod:`aixcell_automl.search`)."""
+          plan: dict, run_root: Path, params: dict, train_params: dict,
+          space_params: dict) -> dict:
+    """The search strategy (``search.strategy``) over the plan and the ranking's top k - 1 (see
+    :mod:`aixcell_automl.search`), its trials in ``run_root`` (the catalog's
+    ``search_run_folder``: the same run name resumes)."""
     from aixcell_automl.search.budget import check_budget
     from aixcell_automl.search.run import run_search
     from aixcell_automl.training.loop import settings_from
@@ -52,20 +56,19 @@ def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank
 
     k = int(rank_info["k"])
     budget = float(params["budget_minutes"]) * 60
-    advice = check_budget(budget, k, float(params.get("min_slice_seconds", 15)))
+    advice = check_budget(budget, k, float(params["min_slice_seconds"]))
     candidates = candidates_with_plan(ranking, plan, k)
-    data = make_trial_data(dataset, split, seed=split["seed"])
-    run_root = Path(params["run_root"]) / params["run_name"]
+    data = make_trial_data(dataset, split, seed=split["seed"], plan=plan)
     t = time.perf_counter()
     settings = settings_from(train_params)
-    settings.keep_in_memory = int(params.get("keep_in_memory", 4))
-    settings.init_weights = params.get("init_weights")
-    settings.metric = params.get("metric", "iou")
+    settings.keep_in_memory = int(params["keep_in_memory"])
+    settings.init_weights = params["init_weights"]
+    settings.metric = params["metric"]
     trace = run_search(candidates, data, run_root, budget, settings,
-                       seed=int(params.get("seed", 0)), executor=params.get("executor", "local"),
-                       executor_options=params.get("executor_options") or {},
+                       seed=int(params["seed"]), executor=params["executor"],
+                       executor_options=params["executor_options"] or {},
                        dataset_path=str(dataset.root), split=split,
-                       strategy=params.get("strategy", "successive_halving"),
+                       strategy=params["strategy"],
                        plan=plan["configuration"], space=build_space(space_params))
     trace |= {"wall_seconds": time.perf_counter() - t, "run_root": str(run_root),
               "budget_advice": advice, "metric": settings.metric,
@@ -76,33 +79,30 @@ def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank
 
 
 def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, trace: dict,
-             metabase: pd.DataFrame):
+             plan: dict, metabase: pd.DataFrame):
     """Load the winner's best weights, evaluate on the test split; returns ``((model, info),
-    metrics)``, ``info["run"]`` naming this search run (see ``InstalledModelDataset``)."""
+    metrics)``, ``info["run"]`` naming this search run (see ``InstalledModelDataset``) and
+    the plan's normalisation and inference window recorded for prediction."""
     from aixcell_automl.training.acceptance import check_beats_trivial
     from aixcell_automl.training.data_pipeline import load_images, validation_regions
     from aixcell_automl.training.hardware import hardware
-    from aixcell_automl.training.model import build_model
+    from aixcell_automl.training.loop import best_model
     from aixcell_automl.training.predict import evaluate_on_test
 
     channels = dataset_channels(dataset)
     score = max(t["score"] for r in trace["rungs"] for t in r["trials"]
                 if t["config_id"] == trace["winner"])  # its best, whatever the strategy
     regions = validation_regions(load_images(dataset, split["val"], channels),
-                                 int(trace.get("val_pixels", 2**20)), split["seed"])
-    check_beats_trivial(score, regions.masks, dataset.class_names, trace.get("metric", "iou"))
+                                 int(trace["val_pixels"]), split["seed"])
+    check_beats_trivial(score, regions.masks, dataset.class_names, trace["metric"])
     win = ranking[ranking["config_id"] == trace["winner"]].iloc[0].to_dict()
     cfg = config_of_ranking_row(win)
-    run_dir = Path(trace["run_root"]) / cfg["config_id"]
-    model = build_model(cfg["backbone"], channels, dataset.num_classes)
-    model.load_weights(str(run_dir / "best.weights.h5"))
-    info = {"backbone": cfg["backbone"], "channels": channels, "num_classes": dataset.num_classes,
-            "class_names": dataset.class_names, "patch_size": int(cfg["patch_size"]),
-            "config": cfg, "dataset": dataset.name, "dataset_hash": dataset.content_hash(),
-            "best_val_iou": score, "metric": trace["metric"],
-            "search_run": trace["run_root"],
-            "run": {"pipeline": "search", "run": Path(trace["run_root"]).name,
-                    "run_folder": trace["run_root"]}}  # where installed_model keeps it
+    model, info = best_model(
+        Path(trace["run_root"]) / cfg["config_id"], dataset, plan=plan, config=cfg,
+        dataset=dataset.name, dataset_hash=dataset.content_hash(), best_val_iou=score,
+        metric=trace["metric"], search_run=trace["run_root"],
+        run={"pipeline": "search", "run": Path(trace["run_root"]).name,
+             "run_folder": trace["run_root"]})  # where installed_model keeps it
     test = evaluate_on_test((model, info), dataset, split, trace["metric"])
     metrics = {"dataset": dataset.name, "test_iou": test["mean_iou"],
                "per_class_iou": test["per_class_iou"], "metric": test["metric"],
@@ -149,7 +149,7 @@ def report(dataset: SegmentationDataset, split: dict, target: dict, ranking: pd.
         "budget_note": budget_note(rank_info.get("budget_suggestion")),
         "plan_note": plan_outcome(trace),
         "k_note": f"{rank_info['k_reason']}; {rank_info['fidelity_note']}.",
-        "seed": params.get("seed", 0),
+        "seed": params["seed"],
         "metric_label": get("metric", metrics["metric"]).label,
         "versions": ", ".join(f"{k} {v}" for k, v in library_versions().items()),
     }
@@ -169,7 +169,7 @@ def learn_from_use(dataset: SegmentationDataset, trace: dict, params: dict) -> p
     """Opt-in (``search.append_to_metabase``): the search's trials as meta-base rows."""
     from aixcell_automl.search.run import halving_rows
 
-    if not params.get("append_to_metabase"):
+    if not params["append_to_metabase"]:
         return pd.DataFrame()
     rows = halving_rows(trace, Path(trace["run_root"]), dataset.name, dataset.content_hash())
     log.info("appending %d trials of this search to the meta-base", len(rows))

@@ -76,34 +76,34 @@ def train_plan(dataset: SegmentationDataset, split: dict, params: dict) -> dict:
     one you edited) if given, else made from the dataset (see :mod:`aixcell_automl.search.plan`)."""
     from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset, read_plan
 
-    if params.get("plan"):
+    if params["plan"]:
         plan = read_plan(params["plan"])
         log.info("plan from %s: %s", params["plan"], plan["configuration"])
         return plan
     return plan_dataset(dataset_fingerprint(dataset, split["train"]))
 
 
-def train_model(dataset: SegmentationDataset, split: dict, plan: dict, params: dict,
+def train_model(dataset: SegmentationDataset, split: dict, plan: dict, runs: Path, params: dict,
                 space: dict):
     """Train (or resume) ``train.config``, or the plan's configuration when no configuration
     is given; returns ``((model, info), state)`` if the model beats a constant predictor (see
-    module doc). The run is ``<dataset>/<config_id>``, its folder ``<train.run_root>/<dataset>/
-    <config_id>`` (named in ``info["run"]``): re-training a configuration resumes its run."""
-    given = params.get("config")
+    module doc). The run is ``<dataset>/<config_id>``, its folder ``<runs>/<dataset>/<config_id>``
+    (``runs``: the catalog's ``train_runs``; named in ``info["run"]``): re-training a
+    configuration resumes its run."""
+    given = params["config"]
     config = dict(given) if given else {k: v for k, v in plan["configuration"].items()
                                         if k != "config_id"}
     log.info("training %s", "train.config" if given else "the plan's configuration")
     for w in check_config(config, space):
         log.warning(w)
     config["config_id"] = config_id(config)
-    data = make_trial_data(dataset, split, seed=split["seed"])
-    run_dir = Path(params["run_root"]) / dataset.name / config["config_id"]
+    data = make_trial_data(dataset, split, seed=split["seed"], plan=plan)
+    run_dir = Path(runs) / dataset.name / config["config_id"]
     log.info("training %s on %s (run folder %s)", config, dataset.name, run_dir)
     settings = settings_from(params)
     state = train_trial(config, data, run_dir,
-                        Budget(seconds=params.get("budget_seconds"),
-                               pixels=params.get("max_pixels")),
-                        settings, seed=int(params.get("seed", 0)))
+                        Budget(seconds=params["budget_seconds"], pixels=params["max_pixels"]),
+                        settings, seed=int(params["seed"]))
     if state["status"] == "failed":
         raise UserError(f"training failed: {state['reason']} (run folder {run_dir}; delete it "
                         f"to start this configuration afresh)")
@@ -113,7 +113,7 @@ def train_model(dataset: SegmentationDataset, split: dict, plan: dict, params: d
            "run_folder": str(run_dir)}  # where installed_model keeps the run's model
     model_and_info = best_model(run_dir, data, dataset=dataset.name,
                                 dataset_hash=dataset.content_hash(),
-                                seed=int(params.get("seed", 0)), metric=settings.metric, run=run)
+                                seed=int(params["seed"]), metric=settings.metric, run=run)
     return model_and_info, state
 
 

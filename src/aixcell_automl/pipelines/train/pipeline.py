@@ -13,7 +13,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(make_split, ["raw_dataset", "params:dataset"], "split", name="split_dataset"),
         node(train_plan, ["raw_dataset", "split", "params:train"], "train_plan",
              name="plan_dataset"),
-        node(train_model, ["raw_dataset", "split", "train_plan", "params:train",
+        node(train_model, ["raw_dataset", "split", "train_plan", "train_runs", "params:train",
                            "params:search_space"], ["installed_model", "train_state"],
              name="train_model"),
         node(evaluate_on_test, ["installed_model", "raw_dataset", "split"], "train_metrics",

@@ -11,6 +11,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from aixcell_automl.core.dataset import load_dataset, split_dataset
+from aixcell_automl.core.errors import UserError
 from aixcell_automl.core.search_space import config_id
 from aixcell_automl.training.hardware import hardware
 from aixcell_automl.training.loop import Budget, release_models, train_trial
@@ -37,12 +38,21 @@ def _check_starts(starts: dict, targets: list) -> None:
         seen = [ds.name for ds in targets
                 if ds.name in used or ds.content_hash() in used.values()]
         if seen:
-            raise ValueError(f"start '{label}' was pre-trained on {seen}, which are also "
+            raise UserError(f"start '{label}' was pre-trained on {seen}, which are also "
                              "targets; choose targets it has not seen")
 
 
-def run_experiment(params: dict) -> dict:
-    """Train ``params['config']`` for ``max_pixels`` on every target from every start.
+def resolve_starts(starts: dict, pretrained: Path) -> dict:
+    """label -> weights path or ``None`` (from scratch): a start names a pre-trained model,
+    ``<pretrained>/<name>`` (the catalog's ``pretrained_models``), or is an absolute path."""
+    return {label: str(Path(pretrained) / value) if value else None
+            for label, value in starts.items()}
+
+
+def run_experiment(datasets_root: Path, pretrained: Path, runs: Path, params: dict) -> dict:
+    """Train ``params['config']`` for ``max_pixels`` on every target (a folder of
+    ``datasets_root``, the catalog's ``shared_datasets``) from every start
+    (:func:`resolve_starts`); run folders under ``runs`` (``transfer_runs``).
 
     The split and the validation sample are fixed (seed 0); ``params['seeds']`` vary the
     initialisation, patch order and augmentation. Runs are resumable (one run folder per
@@ -50,8 +60,8 @@ def run_experiment(params: dict) -> dict:
     when they settled)."""
     from aixcell_automl.training.loop import settings_from
 
-    starts = dict(params["starts"])
-    targets = [load_dataset(Path(params["datasets_root"]) / t) for t in params["targets"]]
+    starts = resolve_starts(params["starts"], pretrained)
+    targets = [load_dataset(Path(datasets_root) / t) for t in params["targets"]]
     _check_starts(starts, targets)
     config = dict(params["config"])
     config["config_id"] = config_id(config)
@@ -66,7 +76,7 @@ def run_experiment(params: dict) -> dict:
                 bar.set_postfix_str(f"{target} from {label}, seed {seed}")
                 settings = settings_from(params)
                 settings.init_weights = path or None
-                run_dir = Path(params["run_root"]) / target / label / f"seed{seed}"
+                run_dir = Path(runs) / target / label / f"seed{seed}"
                 state = train_trial(config, data, run_dir,
                                     Budget(pixels=int(params["max_pixels"])), settings, seed=seed)
                 release_models()

@@ -13,7 +13,9 @@ from aixcell_automl.pipelines.transfer_experiment.nodes import (
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(run_experiment, "params:transfer", "transfer_curves", name="run_transfer_experiment"),
+        node(run_experiment, ["shared_datasets", "pretrained_models", "transfer_runs",
+                              "params:transfer"], "transfer_curves",
+             name="run_transfer_experiment"),
         node(summarise, "transfer_curves", "transfer_table", name="summarise_transfer"),
         node(plot_curves, "transfer_curves", "transfer_curves_plot", name="plot_transfer_curves"),
         node(write_report, ["transfer_table", "transfer_curves"], "transfer_report",
