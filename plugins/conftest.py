@@ -30,3 +30,18 @@ def fake_clock(monkeypatch):
 
     monkeypatch.setattr(training, "make_train_step", make_train_step)
     return clock
+
+
+@pytest.fixture(scope="session")
+def conf():
+    """The project's parameters (conf/base/parameters*.yml, top-level sections), so a test
+    passes a node every key it reads and overrides only what it is about."""
+    from pathlib import Path
+
+    import yaml
+
+    base = Path(__file__).resolve().parents[1] / "conf" / "base"
+    out = {}
+    for f in sorted(base.glob("parameters*.yml")):
+        out.update(yaml.safe_load(f.read_text()) or {})
+    return out

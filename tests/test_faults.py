@@ -91,7 +91,9 @@ def test_progress_bar_counts_the_trials_a_resumed_search_replays(tmp_path, monke
              for i, (c, s) in enumerate(zip("abc", (0.5, 0.4, 0.3), strict=True))]
     (tmp_path / "trace.json").write_text(json.dumps({"rungs": [
         {"rung": 0, "seconds_per_trial": 1.0, "trials": rung0}]}))  # killed in rung 1
-    trace = search.run_search(cands, None, tmp_path, 6.0, None)
+    from aixcell_automl.training.loop import Settings
+
+    trace = search.run_search(cands, None, tmp_path, 6.0, Settings())
     assert (bars[0].total, bars[0].n) == (4, 4)  # 3 replayed + the one run now
     assert trace["winner"] == "a"
 

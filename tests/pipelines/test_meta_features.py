@@ -76,7 +76,7 @@ def test_image_embedding_and_plots():
                                        e[e.dataset == d][["pc1", "pc2"]].to_numpy())
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["a", "b"]
     plt.close(fig)
-    space = add_radiomics_space(_raw(), {})
+    space = add_radiomics_space(_raw(), {"n_components": 4})
     fig = plot_similarity_heatmap(space)
     shown = fig.axes[0].get_images()[0].get_array()
     np.testing.assert_allclose(shown, 1 - space[[f"sim_d{i}" for i in range(5)]].to_numpy())
@@ -89,8 +89,8 @@ def test_extract_meta_features_on_a_tiny_dataset(tmp_path):
     from aixcell_automl.core.demo_data import write_demo_dataset
 
     write_demo_dataset(tmp_path / "tiny", n_images=2, size=48, seed=2)
-    raw, images = extract_meta_features({"datasets_root": str(tmp_path), "datasets": ["tiny"],
-                                         "sample_size": 2, "seed": 0, "cache_dir": None})
+    raw, images = extract_meta_features(tmp_path, None, {"datasets": ["tiny"], "sample_size": 2,
+                                                         "seed": 0, "cache": False})
     assert list(raw["dataset"]) == ["demo_synthetic_cells"] and raw["hc_n_images"][0] == 2
     assert list(images.columns[:2]) == ["dataset", "image"] and len(images) == 2
     assert [c for c in images.columns[2:] if not c.startswith("rad_")] == []
@@ -98,12 +98,12 @@ def test_extract_meta_features_on_a_tiny_dataset(tmp_path):
 
 def test_pipeline_wiring():
     p = create_pipeline()
-    assert p.inputs() == {"params:meta_features"}
+    assert p.inputs() == {"params:meta_features", "shared_datasets", "meta_feature_cache"}
     assert p.all_outputs() == {"meta_features_raw", "meta_features", "image_radiomics",
                                "meta_features_embedding_plot", "meta_features_similarity_plot"}
 
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_add_radiomics_space_with_few_datasets(n):
-    out = add_radiomics_space(_raw(n), {})
+    out = add_radiomics_space(_raw(n), {"n_components": 4})
     assert len(out) == n and np.isfinite(out.filter(like="rad_pca_").to_numpy()).all()

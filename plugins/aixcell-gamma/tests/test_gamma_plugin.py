@@ -26,7 +26,7 @@ def test_the_space_doubles_with_the_new_dimension():
         assert len(enumerate_configs(space)) == 2 * base
 
 
-def test_the_search_trains_with_it(tmp_path, monkeypatch, fake_clock):
+def test_the_search_trains_with_it(tmp_path, monkeypatch, fake_clock, conf):
     """A candidate with ``gamma=0.5`` trains through the halving node, and the plugin's transform
     is applied to some of its patches (counted by a subclass of it). The 3-s budget is 13 steps
     of the fake clock (the first, then 12 of 0.25 s) on any machine."""
@@ -58,10 +58,11 @@ def test_the_search_trains_with_it(tmp_path, monkeypatch, fake_clock):
         plan = {"configuration": dict(configs[0])}
         ds = load_dataset(write_demo_dataset(tmp_path / "demo", n_images=6, size=96, seed=1))
         split = make_split(ds, {"split_seed": 0})
-        params = {"budget_minutes": 0.05, "min_slice_seconds": 1, "run_root": str(tmp_path),
-                  "run_name": "s", "keep_in_memory": 0, "seed": 0}
-        train = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 4 * 64 * 64}
-        trace = halve(ds, split, ranking, {"k": 1}, plan, params, train, space)
+        params = {**conf["search"], "budget_minutes": 0.05, "min_slice_seconds": 1,
+                  "keep_in_memory": 0, "seed": 0, "executor": "local"}
+        train = {**conf["train"], "eval_every_pixels": 4 * 4 * 64 * 64,
+                 "val_pixels": 4 * 64 * 64, "precision": "float32"}
+        trace = halve(ds, split, ranking, {"k": 1}, plan, tmp_path / "s", params, train, space)
     assert trace["winner"] == configs[0]["config_id"]
     assert calls["made"] and set(calls["made"]) == {0.5}
     patches = max(t["pixels_seen"] for r in trace["rungs"] for t in r["trials"]) // (64 * 64)

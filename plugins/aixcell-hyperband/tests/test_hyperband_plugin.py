@@ -17,7 +17,7 @@ def test_conforms():
     check_plugin(hyperband)
 
 
-def test_the_search_runs_it_starting_from_the_plan_and_the_ranking(tmp_path, fake_clock):
+def test_the_search_runs_it_starting_from_the_plan_and_the_ranking(tmp_path, fake_clock, conf):
     """``search.strategy=hyperband``: the halving node runs the plugin; its first trials are the
     candidates (the plan and the ranking's top k - 1), then Optuna's own suggestions."""
     from aixcell_automl.core.dataset import load_dataset, make_split
@@ -34,13 +34,14 @@ def test_the_search_runs_it_starting_from_the_plan_and_the_ranking(tmp_path, fak
                             for i, c in enumerate(configs)])
     plan_cfg = {k: v for k, v in configs[3].items() if k != "config_id"}
     plan = {"configuration": {**plan_cfg, "config_id": config_id(plan_cfg)}}
-    params = {"budget_minutes": 0.1, "min_slice_seconds": 1, "strategy": "hyperband",
-              "run_root": str(tmp_path), "run_name": "s", "keep_in_memory": 0, "seed": 0}
-    train = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64}
+    params = {**conf["search"], "budget_minutes": 0.1, "min_slice_seconds": 1,
+              "strategy": "hyperband", "keep_in_memory": 0, "seed": 0, "executor": "local"}
+    train = {**conf["train"], "eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
+             "precision": "float32"}
     ds = load_dataset(write_demo_dataset(tmp_path / "demo", n_images=8, size=128, seed=1))
     split = make_split(ds, {"split_seed": 0})
     with plugin_manager_with(hyperband, TinyBackbone()):
-        trace = halve(ds, split, ranking, {"k": 2}, plan, params, train, space)
+        trace = halve(ds, split, ranking, {"k": 2}, plan, tmp_path / "s", params, train, space)
     first = [t["config_id"] for t in sorted(trace["rungs"][0]["trials"], key=lambda t: t["rank"])]
     expected = [c["config_id"] for c in candidates_with_plan(ranking, plan, 2)]
     assert trace["strategy"] == "hyperband" and first[:2] == expected

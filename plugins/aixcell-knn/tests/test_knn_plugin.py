@@ -17,7 +17,7 @@ def test_knn_learns_a_monotone_score():
     assert pred[1] - pred[0] > 0.4
 
 
-def test_the_search_ranks_with_it():
+def test_the_search_ranks_with_it(conf):
     """``search.meta_model=knn``: the search's ranking is the plugin's, and it learns the signal
     of a synthetic meta-base (the smaller the patch, the higher the score on every dataset)."""
     import pandas as pd
@@ -42,8 +42,8 @@ def test_the_search_ranks_with_it():
                          "fidelity_pixels": 2**23})
     target = {"dataset": "new", "dataset_hash": "hnew", "hc_n_images": 25,
               "hc_mean_image_shape": 384}
-    params = {"k": 3, "meta_model": "knn", "representation": "hp+hc", "budget_minutes": 1,
-              "seed": 0}
+    params = {**conf["search"], "k": 3, "meta_model": "knn", "representation": "hp+hc",
+              "budget_minutes": 1, "seed": 0, "metabase_protocol": None}
     with plugin_manager_with(aixcell_knn):
         ranking, info = rank_for_target(target, pd.DataFrame(rows), pd.DataFrame(mf),
                                         DEFAULT_SPACE, params)

@@ -68,13 +68,14 @@ def _synthetic(n_datasets: int = 6, per: int = 40, seed: int = 0):
     return pd.DataFrame(rows), pd.DataFrame(mf)
 
 
-def test_meta_learning_studies_and_uses_the_texture_family():
+def test_meta_learning_studies_and_uses_the_texture_family(conf):
     from aixcell_automl.metalearning.representation import representations
     from aixcell_automl.pipelines.meta_learning.nodes import run_study
 
     rows, mf = _synthetic()
-    params = {"models": ["decision_tree"], "representations": None, "targets": ["iou"],
-              "seeds": 1, "min_rows_per_dataset": 10, "fidelity_pixels": None, "n_jobs": 1}
+    params = {**conf["meta_learning"], "models": ["decision_tree"], "representations": None,
+              "targets": ["iou"], "seeds": 1, "min_rows_per_dataset": 10,
+              "fidelity_pixels": None, "n_jobs": 1, "protocol": None}
     with plugin_manager_with(texture):
         assert {"hp+tex", f"{EXTENDED}+tex"} <= set(representations())
         study = run_study(rows, mf, DEFAULT_SPACE, params)
@@ -88,14 +89,15 @@ def test_meta_learning_studies_and_uses_the_texture_family():
     assert z[f"{EXTENDED}+tex"] > z[EXTENDED] + 0.2
 
 
-def test_the_search_ranks_with_it():
+def test_the_search_ranks_with_it(conf):
     from aixcell_automl.metalearning.ranking import rank_for_target
 
     rows, mf = _synthetic()
     target = {**mf.iloc[0].to_dict(), "dataset": "new", "dataset_hash": "hnew",
               "tex_edge_density": 0.45}
-    params = {"k": 3, "meta_model": "decision_tree", "representation": "hp+hc+tex",
-              "budget_minutes": 1, "seed": 0}
+    params = {**conf["search"], "k": 3, "meta_model": "decision_tree",
+              "representation": "hp+hc+tex", "budget_minutes": 1, "seed": 0,
+              "metabase_protocol": None}
     with plugin_manager_with(texture):
         ranking, info = rank_for_target(target, rows.assign(hardware="test:0"), mf,
                                         DEFAULT_SPACE, params)

@@ -28,7 +28,7 @@ def test_weighs_misses_more_than_false_alarms():
     assert tversky.per_class_tversky(more_misses)[1] > tversky.per_class_tversky(cm)[1]
 
 
-def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch, fake_clock):
+def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch, fake_clock, conf):
     """``search.metric=tversky``: every validation score of the halving trial and the test score
     are the plugin's values for the confusion matrices evaluated. The 3-s budget is 13 steps of
     4 patches on the fake clock, evaluated every 4 steps."""
@@ -48,17 +48,18 @@ def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch, fake_
            "flip": 0.0, "brightness_blur": 0.0, "grid_distortion": 0.0}
     cid = config_id(cfg)
     ranking = pd.DataFrame([{"config_id": cid, **cfg, "predicted_score": 1.0, "rank": 1}])
-    params = {"k": 1, "budget_minutes": 0.05, "min_slice_seconds": 1, "metric": "tversky",
-              "run_root": str(tmp_path), "run_name": "s", "keep_in_memory": 0, "seed": 0}
-    train = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64}
+    params = {**conf["search"], "k": 1, "budget_minutes": 0.05, "min_slice_seconds": 1,
+              "metric": "tversky", "keep_in_memory": 0, "seed": 0, "executor": "local"}
+    train = {**conf["train"], "eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
+             "precision": "float32"}
     ds = load_dataset(write_demo_dataset(tmp_path / "demo", n_images=8, size=128, seed=1))
     split = make_split(ds, {"split_seed": 0})
     with plugin_manager_with(tversky, TinyBackbone()):
-        trace = halve(ds, split, ranking, {"k": 1}, {"configuration": ranking.iloc[0][
-            ["config_id", *cfg]].to_dict()}, params, train,
+        plan = {"configuration": ranking.iloc[0][["config_id", *cfg]].to_dict()}
+        trace = halve(ds, split, ranking, {"k": 1}, plan, tmp_path / "s", params, train,
             {k: [v] for k, v in cfg.items()})  # k = 1: the plan alone
         n_val = len(seen)
-        _, metrics = finalize(ds, split, ranking, trace, pd.DataFrame())
+        _, metrics = finalize(ds, split, ranking, trace, plan, pd.DataFrame())
     state = json.loads((tmp_path / "s" / cid / "state.json").read_text())
     assert trace["metric"] == state["metric"] == metrics["metric"] == "tversky"
     # + one matrix per constant predictor (the bar a winner must clear, scored by the same
