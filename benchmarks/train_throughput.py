@@ -103,16 +103,17 @@ def main() -> None:
     args = ap.parse_args()
 
     from aixcell_automl._env import tensorflow
-    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.core.dataset import load_dataset, split_dataset
     from aixcell_automl.training.data_pipeline import PatchStream
     from aixcell_automl.training.hardware import cpu_model, hardware
     from aixcell_automl.training.loop import make_train_step
     from aixcell_automl.training.machine import machine_factor
     from aixcell_automl.training.precision import POLICY, resolve
+    from aixcell_automl.training.trial_data import make_trial_data
 
     tf, keras, _ = tensorflow()
     ds = load_dataset(args.dataset, check_pixels=False)
-    data = make_trial_data_for(ds)
+    data = make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
     precisions = args.precisions.split(",")
     peaks = {p: matmul_peak(tf, tf.bfloat16 if p == "bfloat16" else
                             tf.float16 if p == "float16" else tf.float32) for p in precisions}
@@ -161,13 +162,6 @@ def main() -> None:
     print(f"# dispatch share (resnet18, patch 64, batch 16, float32): {single * 1e3:.0f} ms per "
           f"step one call each, {fused * 1e3:.0f} ms inside one call of {args.chunk} steps: "
           f"{1 - fused / single:.0%} of a step is per-call overhead")
-
-
-def make_trial_data_for(ds):
-    from aixcell_automl.core.dataset import split_dataset
-    from aixcell_automl.training.trial_data import make_trial_data
-
-    return make_trial_data(ds, split_dataset(ds, seed=0), seed=0)
 
 
 if __name__ == "__main__":

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import types
+import os
 
 import pytest
+
+# a loaded test run never measures the machine factor, nor caches it (training/machine.py)
+os.environ.setdefault("AIXCELL_AUTOML_MACHINE_FACTOR", "1.0")
 
 
 @pytest.fixture
 def fake_clock(monkeypatch):
-    """The training clock advanced by ``clock.step`` seconds (0.25) per optimisation step and by
-    nothing else (as in tests/conftest.py): a slice of ``s`` seconds is ``1 + s / step`` steps
-    on any machine, so no assertion depends on its speed."""
-    from aixcell_automl.training import loop as training
+    """The training clock, one 0.25-s tick per optimisation step
+    (:func:`aixcell_automl.plugins.testing.fake_training_clock`)."""
+    from aixcell_automl.plugins.testing import fake_training_clock
 
-    clock = types.SimpleNamespace(now=0.0, step=0.25)
-    fake = types.SimpleNamespace(now=lambda: clock.now, paused=0.0)
-    monkeypatch.setattr(training, "clock", lambda: fake)
-    real = training.make_train_step
-
-    def make_train_step(*args):
-        step = real(*args)
-
-        def timed(x, y):
-            clock.now += clock.step
-            return step(x, y)
-
-        return timed
-
-    monkeypatch.setattr(training, "make_train_step", make_train_step)
-    return clock
+    return fake_training_clock(monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("AIXCELL_AUTOML_NO_ENTRYPOINTS", "1")  # core tests: built-ins only
+# a loaded test run never measures the machine factor, nor caches it (training/machine.py)
+os.environ.setdefault("AIXCELL_AUTOML_MACHINE_FACTOR", "1.0")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = Path(os.environ.get("AIXCELL_SHARED_DATASETS",
@@ -41,25 +43,8 @@ def demo_trial_data(demo_path):
 
 @pytest.fixture
 def fake_clock(monkeypatch):
-    """:mod:`aixcell_automl.training`'s clock, advanced by ``clock.step`` seconds (0.25) per
-    optimisation step and by nothing else: budget tests without timed assertions."""
-    import types
+    """The training clock, one 0.25-s tick per optimisation step
+    (:func:`aixcell_automl.plugins.testing.fake_training_clock`)."""
+    from aixcell_automl.plugins.testing import fake_training_clock
 
-    from aixcell_automl.training import loop as training
-
-    clock = types.SimpleNamespace(now=0.0, step=0.25)
-    fake = types.SimpleNamespace(now=lambda: clock.now, paused=0.0)
-    monkeypatch.setattr(training, "clock", lambda: fake)
-    real = training.make_train_step
-
-    def make_train_step(*args):
-        step = real(*args)
-
-        def timed(x, y):
-            clock.now += clock.step
-            return step(x, y)
-
-        return timed
-
-    monkeypatch.setattr(training, "make_train_step", make_train_step)
-    return clock
+    return fake_training_clock(monkeypatch)

@@ -33,10 +33,11 @@ def test_design_keeps_each_plan_once_then_fills_the_farthest_grid_points():
 
 
 def test_committed_candidates_follow_the_rule(shared_datasets):
-    from aixcell_automl.metabase.candidates import plan_configs
+    from aixcell_automl.metabase.candidates import dataset_plans
 
     conf = _conf()
-    plans = plan_configs([str(shared_datasets / d) for d in conf["v3_datasets"]])
+    plans = [(name, plan) for name, _, plan in
+             dataset_plans([str(shared_datasets / d) for d in conf["v3_datasets"]])]
     expected = design(plans, DEFAULT_SPACE, n=16)
     assert [key(c) for c in conf["candidates"]] == [key(c) for c in expected]
     assert [c["reason"] for c in conf["candidates"]] == [c["reason"] for c in expected]
@@ -116,13 +117,10 @@ def test_collect_dense_writes_v3_rows_and_resumes_without_duplicates(demo_path, 
 
     monkeypatch.setattr(dense, "FIRST", 2**16)
     monkeypatch.setattr(dense, "TOP", 2**17)
-    monkeypatch.setenv("AIXCELL_AUTOML_MACHINE_CACHE", str(tmp_path / "machine.json"))
-    (tmp_path / "machine.json").write_text("{}")
     cands = [{"name": "t1", "backbone": "tiny", "patch_size": 64, "batch_size": 4,
               "learning_rate": 0.001}]
     out = tmp_path / "mb.jsonl"
-    kw = dict(checkpoints=tmp_path / "ck", executor="local", max_trials=1,
-              measure_machine=False)
+    kw = dict(checkpoints=tmp_path / "ck", executor="local", max_trials=1)
     with plugin_manager_with(TinyBackbone()):
         assert collect.collect_dense([str(demo_path)], out, cands, **kw) == 1
         assert collect.collect_dense([str(demo_path)], out, cands, **kw) == 1  # continuation

@@ -20,8 +20,10 @@ def copy_project(root: Path) -> Path:
     return root
 
 
-def run(project: Path, pipeline: str, params: dict) -> None:
-    """``kedro run --pipeline=<pipeline> --params "<dotted key>=<value>,..."`` in ``project``
+def run(project: Path, pipeline: str, params: dict, node_names: list[str] | None = None
+        ) -> None:
+    """``kedro run --pipeline=<pipeline> [--nodes=...] --params "<dotted key>=<value>,..."`` in
+    ``project``
     (the caller has chdir'ed there: relative catalog paths resolve against the working
     directory)."""
     from kedro.framework.session import KedroSession
@@ -37,4 +39,4 @@ def run(project: Path, pipeline: str, params: dict) -> None:
         node[leaf] = value
     bootstrap_project(project)
     with KedroSession.create(project_path=project, runtime_params=nested) as session:
-        session.run(pipeline_names=[pipeline])
+        session.run(pipeline_names=[pipeline], node_names=node_names)

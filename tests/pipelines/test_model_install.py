@@ -7,44 +7,23 @@ land under tmp_path, the repository's data/ stays untouched)."""
 
 import json
 import logging
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.pipelines.kedro_project import copy_project
+from tests.pipelines.kedro_project import run as _run
+
 TINY = {"patch_size": 64, "batch_size": 4, "backbone": "tiny", "flip": 0.0,
         "brightness_blur": 0.0, "grid_distortion": 0.0}
 FAST_TRAIN = {"budget_seconds": None, "eval_every_pixels": 4 * 4 * 64 * 64,
               "val_pixels": 8 * 64 * 64, "early_stopping": {"delta": 0.05, "patience": 100}}
 
 
-def _run(project: Path, pipeline: str, params: dict, node_names: list[str] | None = None) -> None:
-    """``kedro run --pipeline=<pipeline> [--nodes=...] --params "<dotted key>=<value>,..."``."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
-    nested: dict = {}
-    for key, value in params.items():  # the CLI turns "a.b=1" into {"a": {"b": 1}}
-        *parents, leaf = key.split(".")
-        node = nested
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=nested) as session:
-        session.run(pipeline_names=[pipeline], node_names=node_names)
-
-
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy(REPO / "pyproject.toml", root)
-    shutil.copytree(REPO / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    (root / "src").mkdir()  # the package itself is installed
+    root = copy_project(tmp_path / "project")
     monkeypatch.chdir(root)
     return root
 

@@ -8,17 +8,12 @@ from pathlib import Path
 
 
 def atomic_write_text(path: Path | str, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    """Write ``text`` (UTF-8) atomically: see :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode())
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
-    """:func:`atomic_write_text` for bytes."""
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -75,8 +75,9 @@ def on_dataset(candidate: Mapping, plan_config: Mapping) -> dict:
     return {"config_id": config_id(config), **config}
 
 
-def plan_configs(dataset_paths: Sequence[str]) -> list[tuple[str, dict]]:
-    """``[(dataset name, plan configuration)]`` of each dataset folder (rules of the plan)."""
+def dataset_plans(dataset_paths: Sequence[str]) -> list[tuple[str, str, dict]]:
+    """``[(dataset name, content hash, plan configuration)]`` of each dataset folder (the
+    plan's rules), each folder read once."""
     from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.core.plan_rules import planned_configuration
     from aixcell_automl.metafeatures.handcrafted import handcrafted_features
@@ -84,5 +85,5 @@ def plan_configs(dataset_paths: Sequence[str]) -> list[tuple[str, dict]]:
     out = []
     for path in dataset_paths:
         ds = load_dataset(path, check_pixels=False)
-        out.append((ds.name, planned_configuration(handcrafted_features(ds))))
+        out.append((ds.name, ds.content_hash(), planned_configuration(handcrafted_features(ds))))
     return out

@@ -36,6 +36,29 @@ def _run_tasks(tasks, out_path, executor, executor_options, deadline, source, ba
     return written
 
 
+def _drain(next_tasks, out_path, executor, executor_options, max_trials, deadline, source,
+           desc) -> int:
+    """Run ``next_tasks()``'s trials, batch after batch, until none is left, ``max_trials`` rows
+    are written or the ``deadline`` passes; return the rows written."""
+    from tqdm.auto import tqdm
+
+    tasks, left = next_tasks()
+    log.info("%s: %d trials left -> %s", desc, left, out_path)
+    written = 0
+    with tqdm(total=left if max_trials is None else min(left, max_trials), desc=desc,
+              unit="trial") as bar:
+        while tasks and (max_trials is None or written < max_trials):
+            if max_trials is not None:
+                tasks = tasks[:max_trials - written]
+            n = _run_tasks(tasks, out_path, executor, executor_options, deadline, source, bar)
+            written += n
+            if n < len(tasks) or (deadline and time.time() >= deadline):
+                log.info("stopped after %d trials (limit)", written)
+                break
+            tasks, _ = next_tasks()
+    return written
+
+
 def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
             checkpoints: Path | str, seed: int = 0,
             executor: str = "isolated", executor_options: dict | None = None,
@@ -45,72 +68,43 @@ def collect(dataset_paths: list[str], out_path: Path | str, configs: list[dict],
     the number of rows written. Stops when the ladders are complete, after ``max_trials`` trials
     or, for the local and isolated executors, when ``max_minutes`` have passed (no new trial
     starts after that). Safe to kill at any point and run again."""
-    from tqdm.auto import tqdm
 
     from aixcell_automl.core.dataset import load_dataset
 
     checkpoints = Path(checkpoints)
     hashes = {p: load_dataset(p, check_pixels=False).content_hash() for p in dataset_paths}
     deadline = time.time() + 60 * max_minutes if max_minutes else None
-    tasks, left = ladder_tasks(dataset_paths, configs, read_rows(out_path), hashes, checkpoints,
-                               seed, ladder)
-    log.info("meta-base ladder: %d trials left over %d datasets -> %s", left,
-             len(dataset_paths), out_path)
-    written = 0
-    with tqdm(total=left if max_trials is None else min(left, max_trials),
-              desc="meta-base trials", unit="trial") as bar:
-        while tasks and (max_trials is None or written < max_trials):
-            if max_trials is not None:
-                tasks = tasks[:max_trials - written]
-            n = _run_tasks(tasks, out_path, executor, executor_options, deadline, "ladder", bar)
-            written += n
-            if n < len(tasks) or (deadline and time.time() >= deadline):
-                log.info("stopped after %d trials (limit)", written)
-                break
-            tasks, _ = ladder_tasks(dataset_paths, configs, read_rows(out_path), hashes,
-                                    checkpoints, seed, ladder)
-    return written
+
+    def next_tasks():
+        return ladder_tasks(dataset_paths, configs, read_rows(out_path), hashes, checkpoints,
+                            seed, ladder)
+
+    return _drain(next_tasks, out_path, executor, executor_options, max_trials, deadline,
+                  "ladder", "meta-base trials")
 
 
 def collect_dense(dataset_paths: list[str], out_path: Path | str, candidates: list[dict],
                   checkpoints: Path | str, seed: int = 0, executor: str = "isolated",
                   executor_options: dict | None = None, max_trials: int | None = None,
-                  measure_machine: bool = True, precision: str = "auto") -> int:
+                  precision: str = "auto") -> int:
     """Run protocol v3 (:mod:`.dense`): every candidate on every dataset, then the continuations;
     return the rows written. Measures the machine factor first (once per machine, see
     :mod:`aixcell_automl.training.machine`). Safe to kill at any point and run again."""
-    from tqdm.auto import tqdm
-
-    from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.metabase import dense
-    from aixcell_automl.metabase.candidates import plan_configs
+    from aixcell_automl.metabase.candidates import dataset_plans
     from aixcell_automl.metabase.trial import VAL_PIXELS
     from aixcell_automl.training.machine import machine_factor
 
-    if measure_machine:
-        machine_factor()
-    checkpoints = Path(checkpoints)
-    plans = dict(zip(dataset_paths, (c for _, c in plan_configs(dataset_paths)), strict=True))
-    datasets = [(p, load_dataset(p, check_pixels=False).content_hash(), plans[p])
-                for p in dataset_paths]
+    machine_factor()
+    datasets = [(path, h, plan) for path, (_, h, plan) in
+                zip(dataset_paths, dataset_plans(dataset_paths), strict=True)]
 
     def next_tasks():
-        return dense.tasks(datasets, candidates, read_rows(out_path), checkpoints, seed,
+        return dense.tasks(datasets, candidates, read_rows(out_path), Path(checkpoints), seed,
                            VAL_PIXELS, precision)
 
-    tasks, left = next_tasks()
-    log.info("meta-base v3: %d trials left over %d datasets -> %s", left, len(datasets),
-             out_path)
-    written = 0
-    with tqdm(total=left if max_trials is None else min(left, max_trials),
-              desc="meta-base v3 trials", unit="trial") as bar:
-        while tasks and (max_trials is None or written < max_trials):
-            if max_trials is not None:
-                tasks = tasks[:max_trials - written]
-            written += _run_tasks(tasks, out_path, executor, executor_options, None, "dense",
-                                  bar)
-            tasks, _ = next_tasks()
-    return written
+    return _drain(next_tasks, out_path, executor, executor_options, max_trials, None, "dense",
+                  "meta-base v3 trials")
 
 
 def collect_named(dataset_paths: list[str], out_path: Path | str, configs: list[dict],

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from aixcell_automl.training.hardware import library_versions  # re-exported: its old home
-from aixcell_automl.training.speed import pixels_per_second
+from aixcell_automl.training.speed import cpu_share, pixels_per_second
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def state_row(state: dict) -> dict:
     timings, speed, provenance); the one row schema of the meta-base and of learn-from-use."""
     from aixcell_automl.core.search_space import hyperparameters
     from aixcell_automl.training.hardware import cpu_model, hardware
-    from aixcell_automl.training.machine import cached
+    from aixcell_automl.training.machine import machine_factor
 
     hist = state["history"]
     best = hist[state["best_eval"] - 1] if state.get("best_eval") else None
@@ -113,6 +113,7 @@ def state_row(state: dict) -> dict:
         "eval_seconds": state.get("eval_seconds"), "steps": state.get("steps"),
         "stopped_seconds": state.get("stopped_seconds"),
         "pixels_per_second": pixels_per_second(state),
+        "cpu_seconds": state.get("cpu_seconds"), "cpu_share": cpu_share(state),
         "epochs": round(state["steps"] / max(1, state.get("batches_per_epoch", 1)), 4)
         if state.get("steps") else 0,
         "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),
@@ -120,7 +121,8 @@ def state_row(state: dict) -> dict:
         "seed": state.get("seed"), "hardware": hardware(), "cpu_model": cpu_model(),
         "precision": state.get("precision", "float32"),
         "precision_fallback": state.get("precision_fallback"),
-        "machine_factor": (cached() or {}).get("machine_factor"),
+        "machine_factor": (machine_factor(measure_if_missing=False) or {}).get(
+            "machine_factor"),
         "versions": library_versions(),
     }
 

@@ -286,3 +286,30 @@ def check_backbone(bb) -> None:
     changed = sum(not np.array_equal(b, w.numpy()) for b, w in zip(
         before, model.trainable_variables, strict=True))
     _require(changed, f"{bb.name}: one training step changed no weight")
+
+
+def fake_training_clock(monkeypatch):
+    """Make the training clock advance by ``clock.step`` seconds (0.25) per optimisation step
+    and by nothing else, so a slice of ``s`` seconds is ``1 + s / step`` steps on any machine
+    (budget tests without timed assertions); returns ``clock`` (``now``, ``step``). For a
+    ``fake_clock`` fixture: ``return fake_training_clock(monkeypatch)``."""
+    import types
+
+    from aixcell_automl.training import loop as training
+
+    clock = types.SimpleNamespace(now=0.0, step=0.25)
+    fake = types.SimpleNamespace(now=lambda: clock.now, paused=0.0)
+    monkeypatch.setattr(training, "clock", lambda: fake)
+    real = training.make_train_step
+
+    def make_train_step(*args):
+        step = real(*args)
+
+        def timed(x, y):
+            clock.now += clock.step
+            return step(x, y)
+
+        return timed
+
+    monkeypatch.setattr(training, "make_train_step", make_train_step)
+    return clock

@@ -9,10 +9,16 @@ import numpy as np
 import pandas as pd
 
 from aixcell_automl.search.halving import slice_seconds, suggest_k, winner_share
-from aixcell_automl.training.speed import pixels_per_second, pure_training_seconds
+from aixcell_automl.training.speed import (
+    normalised_speeds,
+    pixels_per_second,
+    pure_training_seconds,
+    trusted,
+)
 
 __all__ = ["budget_note", "check_budget", "choose_k", "config_speeds", "normalised_speeds",
-           "pixels_per_second", "pure_training_seconds", "suggest_budget", "winner_fidelity"]
+           "pixels_per_second", "pure_training_seconds", "suggest_budget", "trusted",
+           "winner_fidelity"]
 
 log = logging.getLogger(__name__)
 
@@ -31,32 +37,22 @@ def check_budget(budget_seconds: float, k: int, min_slice_seconds: float) -> dic
     return advice
 
 
-def normalised_speeds(rows: pd.DataFrame) -> pd.Series:
-    """Each row's training speed on the nominal machine: pixels per second of pure training
-    (:func:`pure_training_seconds`: build, tracing and evaluation left out where recorded) over
-    the row's ``machine_factor`` (:mod:`aixcell_automl.training.machine`). Rows without a factor
-    keep their raw speed."""
-    speed = rows["pixels_seen"] / pure_training_seconds(rows).clip(lower=1e-3)
-    if "machine_factor" in rows:
-        speed = speed / rows["machine_factor"].fillna(1.0)
-    return speed
-
-
 def config_speeds(configs: list[dict], metabase: pd.DataFrame, hardware: str,
                   machine_factor: float | None = None) -> np.ndarray | None:
     """Training speed (pixels per second) each configuration would have on this machine: the
     median normalised speed (:func:`normalised_speeds`) of the meta-base rows of the same kind of
     device (``cpu``/``gpu`` prefix of ``hardware``) with the same backbone, patch and batch size,
     else the same backbone, else all, times this machine's factor (default: measured once per
-    machine, then cached). Where some rows record a machine factor, only those are used;
-    without any, the raw speeds. None without rows."""
+    machine, then cached). Only rows whose speed can be trusted count (:func:`trusted`: a
+    machine factor, and the cores to themselves); without any, the raw speeds of all rows.
+    None without rows."""
     if metabase.empty or "hardware" not in metabase:
         return None
     kind = hardware.split(":")[0]
     rows = metabase[(metabase["status"] == "ok") & (metabase["train_seconds"] > 0)
                     & metabase["hardware"].fillna("").str.startswith(kind + ":")]
-    if "machine_factor" in rows and rows["machine_factor"].notna().any():
-        rows = rows[rows["machine_factor"].notna()]
+    if trusted(rows).any():
+        rows = rows[trusted(rows)]
         if machine_factor is None:
             from aixcell_automl.training import machine
 

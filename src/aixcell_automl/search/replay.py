@@ -71,13 +71,19 @@ class Table:
 def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
                 protocol: str = "v3") -> Table:
     """The replay table of a meta-base's ``protocol`` rows, keyed by ``candidate`` name (v3) or
-    else configuration id; ``plan_configs`` maps dataset names to their plan's configuration."""
+    else configuration id; ``plan_configs`` maps dataset names to their plan's configuration.
+    A curve's speed is its longest row's, where that row's speed can be trusted
+    (:func:`aixcell_automl.training.speed.trusted`)."""
+    import pandas as pd
+
+    from aixcell_automl.training.speed import trusted
+
+    rows = [r for r in rows if r.get("protocol") == protocol and r.get("source") != "named"]
+    ok_speed = trusted(pd.DataFrame(rows)).tolist() if rows else []
     points: dict[tuple[str, str], dict[int, float]] = {}
     speed: dict[tuple[str, str], tuple[int, float | None]] = {}
     hps: dict[str, dict] = {}
-    for r in rows:
-        if r.get("protocol") != protocol or r.get("source") == "named":
-            continue
+    for r, speed_ok in zip(rows, ok_speed, strict=True):
         name = r.get("candidate") or r["config_id"]
         k = (r["dataset"], name)
         pts = points.setdefault(k, {})
@@ -87,9 +93,9 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
         for px, score in r["curve"]:
             pts[int(px)] = max(float(score), pts.get(int(px), -np.inf))
         if int(r["fidelity_pixels"]) >= speed.get(k, (0, None))[0]:
-            factor = r.get("machine_factor") or 1.0
             pps = r.get("pixels_per_second")
-            speed[k] = (int(r["fidelity_pixels"]), pps / factor if pps else None)
+            speed[k] = (int(r["fidelity_pixels"]),
+                        pps / r["machine_factor"] if pps and speed_ok else None)
     curves: dict[str, dict[str, Curve]] = {}
     for (ds, cand), pts in points.items():
         curves.setdefault(ds, {})[cand] = Curve(tuple(sorted(pts.items())),

@@ -105,11 +105,12 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
 
     ctx = SearchContext(candidates, plan or candidates[0], dict(space or DEFAULT_SPACE),
                         budget_seconds, k or len(candidates), seed, run_rung, trace, persist)
-    from aixcell_automl.training.machine import cached
+    from aixcell_automl.training.machine import machine_factor
 
     result = get("strategy", strategy).run(ctx) | {
         "strategy": strategy, "precision": settings.precision,
-        "machine_factor": (cached() or {}).get("machine_factor")}
+        "machine_factor": (machine_factor(measure_if_missing=False) or {}).get(
+            "machine_factor")}
     bar.close()
     release_models()
     for cid in {t["config_id"] for r in result["rungs"] for t in r["trials"]}:

@@ -43,6 +43,7 @@ import json
 import logging
 import math
 import shutil
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,6 +296,7 @@ class _Trainer:
         self.settings, self.state, self.state_path = settings, state, state_path
         self.clk = clock()  # stands still while the process is stopped (SIGSTOP, suspend)
         self.t_start, self.stopped_start = self.clk.now(), self.clk.paused
+        self.cpu_start, self.base_cpu = time.process_time(), state.get("cpu_seconds", 0.0)
         self.base_seconds = float(state["train_seconds"])
         self.base_stopped = state.get("stopped_seconds", 0.0)
         self.p, self.bs = int(config["patch_size"]), int(config["batch_size"])
@@ -402,6 +404,8 @@ class _Trainer:
             self.live.manager.save()
         state["since_eval"] = self.since_eval
         state["train_seconds"] = self.elapsed()
+        # CPU time of this process over the same span: how much of the machine the trial had
+        state["cpu_seconds"] = round(self.base_cpu + time.process_time() - self.cpu_start, 3)
         state["stopped_seconds"] = round(self.base_stopped + self.clk.paused
                                          - self.stopped_start, 3)
         atomic_write_json(self.state_path, state)

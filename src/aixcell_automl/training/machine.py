@@ -10,6 +10,8 @@ configuration would have on the nominal machine.
 The result is cached per machine (CPU model, device, threads, TensorFlow version) in
 ``$AIXCELL_AUTOML_MACHINE_CACHE`` (default ``~/.cache/aixcell-automl/machine.json``), so it is
 measured once; :func:`cached` reads it without measuring. Measure on an otherwise idle machine.
+``$AIXCELL_AUTOML_MACHINE_FACTOR`` sets the factor instead (the tests set it, so that a loaded
+test run never measures, nor caches what it measured).
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ def reference_speed() -> float:
 def machine_factor(measure_if_missing: bool = True) -> dict | None:
     """This machine's ``{"machine_factor", "reference_px_s", "signature", "measured_utc"}``,
     from the cache, else measured (and cached) when ``measure_if_missing``."""
+    if os.environ.get("AIXCELL_AUTOML_MACHINE_FACTOR"):
+        return {"machine_factor": float(os.environ["AIXCELL_AUTOML_MACHINE_FACTOR"]),
+                "reference_px_s": None, "signature": "set by AIXCELL_AUTOML_MACHINE_FACTOR"}
     entry = cached()
     if entry is not None or not measure_if_missing:
         return entry
