@@ -42,7 +42,7 @@ def test_ray_gives_the_same_metabase_rows_as_local(demo_path, tmp_path):
     finally:
         ray.shutdown()
     timings = {"train_seconds", "overhead_seconds", "eval_seconds", "stopped_seconds",
-               "pixels_per_second", "started_utc"}
+               "pixels_per_second", "cpu_seconds", "cpu_share", "started_utc"}
 
     def rows(name: str) -> dict:
         return {r["config_id"]: {k: v for k, v in r.items() if k not in timings}
