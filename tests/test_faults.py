@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.project_conf import SPACE
+
 ENV = {**os.environ, "AIXCELL_AUTOML_NO_ENTRYPOINTS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 # run first in every child: SIGKILL this process at the $KILL_AT_STEP-th optimisation step
@@ -93,7 +95,7 @@ def test_progress_bar_counts_the_trials_a_resumed_search_replays(tmp_path, monke
         {"rung": 0, "seconds_per_trial": 1.0, "trials": rung0}]}))  # killed in rung 1
     from aixcell_automl.training.loop import Settings
 
-    trace = search.run_search(cands, None, tmp_path, 6.0, Settings())
+    trace = search.run_search(cands, None, tmp_path, 6.0, Settings(), SPACE)
     assert (bars[0].total, bars[0].n) == (4, 4)  # 3 replayed + the one run now
     assert trace["winner"] == "a"
 
@@ -109,7 +111,7 @@ def cheap_seed(dataset: Path) -> int:
     from aixcell_automl.core.search_space import build_space, enumerate_configs
     from aixcell_automl.metabase.ladder import ladder_start, parse_ladder
 
-    h, configs = load_dataset(dataset).content_hash(), enumerate_configs(build_space())
+    h, configs = load_dataset(dataset).content_hash(), enumerate_configs(build_space(SPACE))
     return next(s for s in range(10_000) if all(
         c["backbone"] == "resnet18" and c["batch_size"] * c["patch_size"]**2 == 2**17
         for c in ladder_start(configs, h, s, parse_ladder(LADDER))))
@@ -139,7 +141,7 @@ def test_collector_killed_at_random_points_ends_with_the_ladders_rows_once(demo_
     # the ladder's rows, each once: rung 0's two sampled configurations at 2^15, then the
     # better of them (ties by id) at 2^19; training is deterministic, so a resumed trial
     # scores what an uninterrupted one would
-    first = ladder_start(enumerate_configs(build_space()),
+    first = ladder_start(enumerate_configs(build_space(SPACE)),
                          load_dataset(demo_path).content_hash(), seed, parse_ladder(LADDER))
     rung0 = {r["config_id"]: r["val_iou"] for r in rows if r["fidelity_pixels"] == 2**15}
     best = min(rung0, key=lambda cid: (-rung0[cid], cid))
@@ -185,7 +187,8 @@ cands = [{**base, "config_id": f"lr{lr}", "learning_rate": lr} for lr in (0.001,
 with plugin_manager_with(TinyBackbone()):  # the search's bookkeeping is under test
     run_search(cands, data, Path(sys.argv[2]), 4.0,
                Settings(eval_every_pixels=4 * 4 * 64 * 64, val_pixels=8 * 64 * 64,
-                        keep_in_memory=2))
+                        keep_in_memory=2),
+               {**{k: [v] for k, v in base.items()}, "learning_rate": [0.001, 0.01]})
 """
 
 

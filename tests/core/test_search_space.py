@@ -1,15 +1,15 @@
 from aixcell_automl.core.search_space import (
-    DEFAULT_SPACE,
     build_space,
     config_id,
     encode_configs,
     enumerate_configs,
     sample_configs,
 )
+from tests.project_conf import SPACE
 
 
 def test_576_configurations_with_unique_stable_ids():
-    configs = enumerate_configs(build_space(DEFAULT_SPACE))
+    configs = enumerate_configs(build_space(SPACE))
     assert len(configs) == 576
     assert len({c["config_id"] for c in configs}) == 576
     # the same id on every machine: a fixed value, independent of key order and int/float form
@@ -26,11 +26,11 @@ def test_conf_file_space_matches_spec_table():
     import yaml
 
     conf = yaml.safe_load((Path(__file__).parents[2] / "conf/base/parameters.yml").read_text())
-    assert conf["search_space"] == DEFAULT_SPACE
+    assert conf["search_space"] == SPACE
 
 
 def test_encoding_is_numeric_and_one_hot():
-    space = build_space(DEFAULT_SPACE)
+    space = build_space(SPACE)
     configs = enumerate_configs(space)
     X, cols = encode_configs(configs, space)
     assert X.shape == (576, 8)
@@ -40,7 +40,7 @@ def test_encoding_is_numeric_and_one_hot():
 
 
 def test_sampling_without_replacement_is_seeded():
-    configs = enumerate_configs(build_space(DEFAULT_SPACE))
+    configs = enumerate_configs(build_space(SPACE))
     a = sample_configs(configs, 40, seed=1)
     assert len({c["config_id"] for c in a}) == 40
     assert a == sample_configs(configs, 40, seed=1)

@@ -195,6 +195,30 @@ def test_test_tensor_window_and_channels_follow_the_models_input():
     assert y.shape == (1, 32, 32, 1)
 
 
+def test_package_normalises_as_the_models_plan_says(demo_path):
+    """A model trained with a plan's percentiles is described with them, not the defaults."""
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.export.model_card import model_card
+    from aixcell_automl.export.package import ONNX_FILE, SAVED_MODEL_FILE, description
+
+    dataset = load_dataset(demo_path)
+    info = {"patch_size": 64, "channels": 1, "num_classes": 3, "backbone": "resnet18",
+            "normalisation": {"low_percentile": 2.5, "high_percentile": 97.0}}
+    facts = {"source": "train", "test": {"split": "test", "images": ["img0"], "mean_iou": 0.5,
+                                         "per_class_iou": {"background": 0.9, "cytoplasm": 0.4,
+                                                           "nucleus": 0.3}}}
+    sha = dict.fromkeys(["README.md", "cover.png", "test_input.npy", "sample_input.tif",
+                         "test_output.npy", "sample_output.tif", SAVED_MODEL_FILE, ONNX_FILE],
+                        "0" * 64)
+    rdf = description(info, dataset, facts, PARAMS, sha)
+    scale = next(p for p in rdf["inputs"][0]["preprocessing"] if p["id"] == "scale_range")
+    assert (scale["kwargs"]["min_percentile"], scale["kwargs"]["max_percentile"]) == (2.5, 97.0)
+    default = description({k: v for k, v in info.items() if k != "normalisation"}, dataset,
+                          facts, PARAMS, sha)["inputs"][0]["preprocessing"][1]["kwargs"]
+    assert (default["min_percentile"], default["max_percentile"]) == (1.0, 99.8)
+    assert "percentile 2.5 to percentile 97" in model_card(info, dataset, facts, "img0")
+
+
 def test_export_refuses_a_dataset_the_model_was_not_trained_on(demo_path):
     from aixcell_automl.core.dataset import load_dataset
     from aixcell_automl.core.errors import UserError

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aixcell_automl.core.search_space import DEFAULT_SPACE
 from aixcell_automl.metabase import dense
 from aixcell_automl.metabase.candidates import design, key, on_dataset
+from tests.project_conf import SPACE
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "base" / "parameters_metabase.yml"
 PLAN = {"patch_size": 256, "batch_size": 8, "learning_rate": 0.001, "backbone": "resnet18",
@@ -22,7 +22,7 @@ def _conf() -> dict:
 
 def test_design_keeps_each_plan_once_then_fills_the_farthest_grid_points():
     other = {**PLAN, "patch_size": 64, "batch_size": 16}
-    out = design([("a", PLAN), ("b", other), ("c", PLAN)], DEFAULT_SPACE, n=4)
+    out = design([("a", PLAN), ("b", other), ("c", PLAN)], SPACE, n=4)
     assert [o["reason"] for o in out[:2]] == ["plan of a, c", "plan of b"]
     # both plans sit at learning rate 1e-3, ResNet-18; the farthest point from (256, 8) and
     # (64, 16) in the unit cube of levels: ResNet-50, patch 256, batch 32, learning rate 5e-4
@@ -38,7 +38,7 @@ def test_committed_candidates_follow_the_rule(shared_datasets):
     conf = _conf()
     plans = [(name, plan) for name, _, plan in
              dataset_plans([str(shared_datasets / d) for d in conf["v3_datasets"]])]
-    expected = design(plans, DEFAULT_SPACE, n=16)
+    expected = design(plans, SPACE, n=16)
     assert [key(c) for c in conf["candidates"]] == [key(c) for c in expected]
     assert [c["reason"] for c in conf["candidates"]] == [c["reason"] for c in expected]
     assert "coelho_nih3t3" not in conf["v3_datasets"] and len(conf["v3_datasets"]) == 14

@@ -7,6 +7,7 @@ from aixcell_automl.core.search_space import build_space, enumerate_configs
 from aixcell_automl.metabase.clean import remove_outliers
 from aixcell_automl.metabase.ladder import ladder_position, ladder_start, ladder_tasks, promote
 from aixcell_automl.metabase.store import append_row, done_keys, merge, read_rows
+from tests.project_conf import SPACE
 
 
 def _row(i, dataset="d", t=10.0, iou=0.5):
@@ -188,7 +189,7 @@ def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, mon
     from types import SimpleNamespace
 
     from aixcell_automl.core.dataset import load_dataset
-    from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
+    from aixcell_automl.core.search_space import enumerate_configs
     from aixcell_automl.metabase import collect
 
     started, clock = [], [1000.0]  # a fake clock: each trial takes 20 s of it
@@ -203,7 +204,7 @@ def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, mon
     dhash = load_dataset(demo_path, check_pixels=False).content_hash()
     monkeypatch.setattr(collect, "run_trial", fake_trial)
     monkeypatch.setattr(collect, "time", SimpleNamespace(time=lambda: clock[0]))
-    n = collect.collect([str(demo_path)], tmp_path / "mb.jsonl", enumerate_configs(DEFAULT_SPACE),
+    n = collect.collect([str(demo_path)], tmp_path / "mb.jsonl", enumerate_configs(SPACE),
                          checkpoints=tmp_path / "ck", max_minutes=1, executor="local")
     assert n == len(started) == len(read_rows(tmp_path / "mb.jsonl"))
     assert n == 3  # trials start at 0, 20 and 40 s of a 60 s limit; none at 60 s, not all 21

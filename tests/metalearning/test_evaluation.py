@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
+from aixcell_automl.core.search_space import enumerate_configs
 from aixcell_automl.metalearning.evaluation import (
     lodo,
     lodo_baselines,
@@ -12,6 +12,7 @@ from aixcell_automl.metalearning.evaluation import (
 from aixcell_automl.metalearning.ranking import deciles, fit_meta_model, rank_configurations
 from aixcell_automl.metalearning.representation import REPRESENTATIONS, build_matrix
 from aixcell_automl.search.plan import planned_configuration
+from tests.project_conf import SPACE
 
 
 def test_metrics_on_a_hand_computed_case():
@@ -35,7 +36,7 @@ def test_four_of_eleven_representations_and_deciles():
 def _synthetic_metabase(n_datasets=4, per=24, seed=0):
     """IoU depends on learning rate and (per dataset) on patch size vs image size."""
     rng = np.random.default_rng(seed)
-    configs = enumerate_configs(DEFAULT_SPACE)
+    configs = enumerate_configs(SPACE)
     rows, mf = [], []
     for d in range(n_datasets):
         side = [128, 256, 512, 1024][d % 4]
@@ -58,10 +59,10 @@ def _synthetic_metabase(n_datasets=4, per=24, seed=0):
 
 def test_meta_model_beats_random_on_learnable_synthetic_metabase():
     rows, mf = _synthetic_metabase()
-    res = pd.DataFrame(lodo(rows, mf, DEFAULT_SPACE, "random_forest", "hp+hc+en", "iou", 0))
+    res = pd.DataFrame(lodo(rows, mf, SPACE, "random_forest", "hp+hc+en", "iou", 0))
     assert len(res) == 4
     assert res["z"].mean() > 0.8 and res["kendall"].mean() > 0.3
-    base = pd.DataFrame(lodo_baselines(rows, mf, DEFAULT_SPACE))
+    base = pd.DataFrame(lodo_baselines(rows, mf, SPACE))
     assert set(base["model"]) == {"baseline:random", "baseline:average_rank_top3_similar",
                                   "baseline:best_on_average", "baseline:rule_based_default",
                                   "baseline:most_steps_first", "baseline:smallest_patch_first"}
@@ -91,7 +92,7 @@ def test_one_line_baselines_on_a_hand_made_metabase():
          "hp_backbone": "resnet18", "hp_flip": 0.0, "hp_brightness_blur": 0.0,
          "hp_grid_distortion": 0.0, "val_iou": iou[i], "steps": steps[i], "fidelity_pixels": 1}
         for d in ("d0", "d1", "d2") for i in range(5)])
-    base = pd.DataFrame(lodo_baselines(rows, mf, DEFAULT_SPACE)).set_index(["model", "dataset"])
+    base = pd.DataFrame(lodo_baselines(rows, mf, SPACE)).set_index(["model", "dataset"])
     sd = np.sqrt(0.08)
     for d in ("d0", "d1", "d2"):
         # the top 10 % of 5 rows is 1 row. Smallest patch first: -64 ranks first, rows 1 and 3
@@ -114,15 +115,15 @@ def test_one_line_baselines_on_a_hand_made_metabase():
 
 def test_ranker_and_ranking_of_all_configurations():
     rows, mf = _synthetic_metabase()
-    fitted = fit_meta_model(rows, mf, DEFAULT_SPACE, "lambdamart", "hp+hc", "iou")
-    ranking = rank_configurations(fitted, enumerate_configs(DEFAULT_SPACE), "d1", mf)
+    fitted = fit_meta_model(rows, mf, SPACE, "lambdamart", "hp+hc", "iou")
+    ranking = rank_configurations(fitted, enumerate_configs(SPACE), "d1", mf)
     assert len(ranking) == 576 and list(ranking["rank"]) == list(range(1, 577))
     assert ranking.iloc[:50]["learning_rate"].eq(0.001).mean() > 0.5
 
 
 def test_engineered_columns_in_matrix():
     rows, mf = _synthetic_metabase(n_datasets=2, per=3)
-    X, cols = build_matrix(rows.to_dict("records"), rows["dataset"].tolist(), mf, DEFAULT_SPACE,
+    X, cols = build_matrix(rows.to_dict("records"), rows["dataset"].tolist(), mf, SPACE,
                            "hp+hc+en")
     assert X.shape == (6, 8 + 9 + 5)
     r = rows.iloc[0]
@@ -151,16 +152,16 @@ def _two_fidelity_metabase(seed=0):
 
 def test_fidelity_aware_model_ranks_each_fidelity_and_lodo_reports_both():
     rows, mf = _two_fidelity_metabase()
-    fitted = fit_meta_model(rows, mf, DEFAULT_SPACE, "random_forest", "hp+hc", "iou")
+    fitted = fit_meta_model(rows, mf, SPACE, "random_forest", "hp+hc", "iou")
     assert fitted.fidelity_aware and fitted.fidelities == [1, 4]
-    configs = enumerate_configs(DEFAULT_SPACE)
+    configs = enumerate_configs(SPACE)
     at = {f: rank_configurations(fitted, configs, "d1", mf, f) for f in (1, 4)}
     assert at[1]["patch_size"].head(20).mean() < 100 < at[4]["patch_size"].head(20).mean()
     assert set(at[4]["fidelity_pixels"]) == {4}
-    res = pd.DataFrame(lodo(rows, mf, DEFAULT_SPACE, "random_forest", "hp+hc", "iou", 0))
+    res = pd.DataFrame(lodo(rows, mf, SPACE, "random_forest", "hp+hc", "iou", 0))
     assert sorted(res["fidelity_pixels"].unique()) == [1, 4] and len(res) == 8
     assert res.groupby("fidelity_pixels")["kendall"].mean().min() > 0.5
-    base = pd.DataFrame(lodo_baselines(rows, mf, DEFAULT_SPACE))
+    base = pd.DataFrame(lodo_baselines(rows, mf, SPACE))
     small = base[base["model"] == "baseline:smallest_patch_first"].set_index(
         ["dataset", "fidelity_pixels"])["kendall"]
     assert small.xs(1, level=1).mean() > 0.2 and small.xs(4, level=1).mean() < -0.2

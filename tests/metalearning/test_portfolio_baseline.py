@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
+from aixcell_automl.core.search_space import enumerate_configs
 from aixcell_automl.metalearning.evaluation import lodo_baselines
 from aixcell_automl.search.replay import greedy_order
 from tests.metalearning.test_evaluation import _synthetic_metabase
+from tests.project_conf import SPACE
 
 
 def test_greedy_order_by_hand():
@@ -22,7 +23,7 @@ def test_greedy_order_by_hand():
 
 def test_portfolio_baseline_ranks_by_the_order_learned_on_the_other_datasets():
     _, mf = _synthetic_metabase()
-    configs = enumerate_configs(DEFAULT_SPACE)[:6]
+    configs = enumerate_configs(SPACE)[:6]
     rows = []
     for d in mf.index:
         for i, c in enumerate(configs):  # the same order on every dataset: c0 best
@@ -30,11 +31,11 @@ def test_portfolio_baseline_ranks_by_the_order_learned_on_the_other_datasets():
                          **{f"hp_{k}": v for k, v in c.items() if k != "config_id"},
                          "val_iou": 0.9 - 0.1 * i, "fidelity_pixels": 1, "status": "ok",
                          "steps": 2**23 // (c["batch_size"] * c["patch_size"] ** 2)})
-    base = pd.DataFrame(lodo_baselines(pd.DataFrame(rows), mf, DEFAULT_SPACE))
+    base = pd.DataFrame(lodo_baselines(pd.DataFrame(rows), mf, SPACE))
     port = base[base["model"] == "baseline:portfolio_greedy"].set_index("dataset")
     assert list(port.index) == list(mf.index)
     assert port["kendall"].tolist() == pytest.approx([1.0] * 4)
     # without candidate names (v1/v2 rows) there is no portfolio baseline
     plain = pd.DataFrame(lodo_baselines(pd.DataFrame(rows).drop(columns="candidate"), mf,
-                                        DEFAULT_SPACE))
+                                        SPACE))
     assert "baseline:portfolio_greedy" not in set(plain["model"])

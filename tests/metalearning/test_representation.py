@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from aixcell_automl import hookimpl
-from aixcell_automl.core.search_space import DEFAULT_SPACE, encode_configs, enumerate_configs
+from aixcell_automl.core.search_space import encode_configs, enumerate_configs
 from aixcell_automl.metalearning.representation import (
     REPRESENTATIONS,
     build_matrix,
@@ -14,6 +14,7 @@ from aixcell_automl.metalearning.representation import (
 )
 from aixcell_automl.plugins.specs import Augmentation, MetaFeatureExtractor
 from aixcell_automl.plugins.testing import plugin_manager_with
+from tests.project_conf import SPACE
 
 HC = ["hc_n_images", "hc_n_classes", "hc_mean_image_shape"]
 
@@ -27,8 +28,8 @@ def _frame() -> pd.DataFrame:
 
 
 def test_builtin_representations_keep_their_columns_in_their_order():
-    mf, configs = _frame(), enumerate_configs(DEFAULT_SPACE)[:3]
-    hp = encode_configs(configs, DEFAULT_SPACE)[1]
+    mf, configs = _frame(), enumerate_configs(SPACE)[:3]
+    hp = encode_configs(configs, SPACE)[1]
     en = ["en_patches_per_image", "en_batches_per_epoch", "en_augmentation_batches",
           "en_learning_rate_batches", "en_backbone_classes"]
     en_rad = [f"en_rad_pca_{i}_x_{w}" for i in (1, 2) for w in ("lr", "backbone", "classes")]
@@ -38,7 +39,7 @@ def test_builtin_representations_keep_their_columns_in_their_order():
                 "hp+rad_sim": [*hp, "sim_d0", "sim_d1"],
                 "hp+rad": [*hp, "rad_x", "rad_y"]}  # raw radiomics: rad_ without rad_pca_
     for rep, cols in expected.items():
-        X, got = build_matrix(configs, ["d1"] * 3, mf, DEFAULT_SPACE, rep, ["d0", "d1"])
+        X, got = build_matrix(configs, ["d1"] * 3, mf, SPACE, rep, ["d0", "d1"])
         assert got == cols and X.shape == (3, len(cols)), rep
     assert representations() == REPRESENTATIONS  # no plugin: the thesis's 11
 
@@ -50,11 +51,11 @@ class Texture:
 
 
 def test_a_plugin_family_reaches_the_matrix_and_the_study():
-    mf, configs = _frame(), enumerate_configs(DEFAULT_SPACE)[:3]
+    mf, configs = _frame(), enumerate_configs(SPACE)[:3]
     with pytest.raises(ValueError, match="unknown family 'tex'; known: .*'ug', 'rad'"):
         parse_representation("hp+hc+tex")
     with plugin_manager_with(Texture()):
-        X, cols = build_matrix(configs, ["d0", "d1", "d0"], mf, DEFAULT_SPACE, "hp+hc+tex")
+        X, cols = build_matrix(configs, ["d0", "d1", "d0"], mf, SPACE, "hp+hc+tex")
         assert cols[-4:] == [*HC, "tex_e"]
         np.testing.assert_array_equal(X[:, -1], mf.loc[["d0", "d1", "d0"], "tex_e"])
         added = set(representations()) - set(REPRESENTATIONS)

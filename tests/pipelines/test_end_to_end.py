@@ -49,7 +49,7 @@ def test_search_then_predict_then_train(project, demo_path, monkeypatch, fake_cl
     # 18 s, k = 2: two rungs of 9 s; rung 0 gives each 4.5 s: the first step, then 9 of 0.5 s
     assert [r["seconds_per_trial"] for r in trace["rungs"]] == [4.5, 9.0]
     ds = load_dataset(demo_path)
-    split = make_split(ds, {"split_seed": 0})
+    split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     for t in trace["rungs"][0]["trials"]:
         cfg = json.loads((project / "data" / "06_models" / "runs" / "search" / "e2e"
                           / t["config_id"] / "state.json").read_text())["config"]

@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aixcell_automl.core.search_space import DEFAULT_SPACE
 from aixcell_automl.metalearning.evaluation import permutation_importance
 from aixcell_automl.pipelines.meta_learning.nodes import (
     choose_and_fit,
@@ -14,6 +13,7 @@ from aixcell_automl.pipelines.meta_learning.nodes import (
     z_by_dataset,
 )
 from tests.metalearning.test_evaluation import _synthetic_metabase
+from tests.project_conf import SPACE
 
 
 def test_study_summary_and_choice_on_a_synthetic_metabase():
@@ -22,20 +22,20 @@ def test_study_summary_and_choice_on_a_synthetic_metabase():
               "representations": ["hp", "hp+hc+en"], "targets": ["iou"], "seeds": 2,
               "min_rows_per_dataset": 10, "protocol": None, "fidelity_pixels": None,
               "n_jobs": 1}
-    study = run_study(rows, mf.reset_index(), DEFAULT_SPACE, params)
+    study = run_study(rows, mf.reset_index(), SPACE, params)
     # 1 deterministic + 2 seeds of a stochastic model, x 2 representations, x 4 held-out sets
     assert len(study[~study["model"].str.startswith("baseline:")]) == (1 + 2) * 2 * 4
     summary, top5, md = summarise(study)
     assert summary.iloc[0]["z_mean"] >= summary["z_mean"].max() - 1e-12
     assert "baseline:random" in set(summary["model"]) and "| model" in md
-    fitted, choice = choose_and_fit(summary, rows, mf.reset_index(), DEFAULT_SPACE, params)
+    fitted, choice = choose_and_fit(summary, rows, mf.reset_index(), SPACE, params)
     assert choice["meta_model"] == top5.iloc[0]["model"]
     assert fitted.n_rows == len(rows)
     # the synthetic IoU depends on the learning rate and on patch size vs image size only
     imp = permutation_importance(fitted, rows, mf).set_index("feature")["importance"]
     assert set(imp.index[:2]) == {"log10_learning_rate", "en_patches_per_image"}
     assert imp.iloc[1] > 0.2 and abs(imp["flip"]) < 0.05 and imp["hc_n_classes"] == 0
-    fig = scatter_plot(choice, rows, mf.reset_index(), DEFAULT_SPACE, params)
+    fig = scatter_plot(choice, rows, mf.reset_index(), SPACE, params)
     panels = [a for a in fig.axes if a.has_data()]
     assert [a.get_title() for a in panels] == ["d0", "d1", "d2", "d3"]  # one per held-out set
     for ax in panels:  # every row of the held-out dataset, its true top 10 % in orange
@@ -119,7 +119,7 @@ def test_lodo_predictions_never_train_on_the_held_out_dataset(monkeypatch):
     real_fit = evaluation.fit_meta_model
     monkeypatch.setattr(evaluation, "fit_meta_model", lambda train, *a, **k: (
         trained_on.append(set(train["dataset"])) or real_fit(train, *a, **k)))
-    preds = evaluation.lodo_predictions(rows, mf, DEFAULT_SPACE, "random_forest", "hp+hc+en",
+    preds = evaluation.lodo_predictions(rows, mf, SPACE, "random_forest", "hp+hc+en",
                                         "iou", 0)
     assert len(preds) == len(rows)
     assert all(held not in seen for held, seen in zip(sorted(rows["dataset"].unique()),
@@ -146,7 +146,7 @@ def test_lodo_scores_each_held_out_dataset_with_its_own_predictions(monkeypatch)
             return {"d0": v, "d1": -v, "d2": np.zeros_like(v)}[held]
 
     monkeypatch.setattr(evaluation, "fit_meta_model", lambda train, *a, **k: Stub(train))
-    m = {r["dataset"]: r for r in evaluation.lodo(rows, mf, DEFAULT_SPACE, "random_forest", "hp",
+    m = {r["dataset"]: r for r in evaluation.lodo(rows, mf, SPACE, "random_forest", "hp",
                                                   "iou", 0)}
     assert sorted(m) == ["d0", "d1", "d2"] and m["d0"]["n"] == 10
     # mean 0.55, population std 0.1 * sqrt((10**2 - 1) / 12) = 0.1 * sqrt(8.25); top 10 % = 1 row

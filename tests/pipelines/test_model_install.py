@@ -35,7 +35,8 @@ def _search_inputs(project: Path, demo_path: Path, run: str) -> None:
 
     out = project / "data" / "08_reporting" / "search" / run
     out.mkdir(parents=True)
-    split = make_split(load_dataset(demo_path), {"split_seed": 0})
+    split = make_split(load_dataset(demo_path),
+                       {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     (out / "split.json").write_text(json.dumps(split))
     configs = [{**TINY, "learning_rate": lr, "config_id": f"tiny-{i}"}
                for i, lr in enumerate((0.01, 0.005))]
@@ -63,7 +64,7 @@ def test_train_after_search_keeps_both_models_and_predict_runs_either(project, d
                                  "search.budget_minutes": 0.4, "search.min_slice_seconds": 1,
                                  "train.val_pixels": FAST_TRAIN["val_pixels"],
                                  "train.eval_every_pixels": FAST_TRAIN["eval_every_pixels"]},
-             node_names=["successive_halving", "evaluate_winner"])
+             node_names=["run_strategy", "evaluate_winner"])
         search_model = models / "runs" / "search" / "s1" / "model"
         searched = json.loads((search_model / "model.json").read_text())
         installed = json.loads((models / "model" / "installed.json").read_text())

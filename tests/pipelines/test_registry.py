@@ -23,7 +23,7 @@ def test_every_pipeline_is_registered_and_the_default_is_their_sum():
     pipes = _pipelines()
     assert set(pipes) >= EXPECTED
     search_nodes = {n.name for n in pipes["search"].nodes}
-    assert {"rank_configurations", "successive_halving", "write_report"} <= search_nodes
+    assert {"rank_configurations", "run_strategy", "write_report"} <= search_nodes
     whole = pipes["__default__"]
     parts = [p for name, p in pipes.items() if name != "__default__"]
     assert len(whole.nodes) == sum(len(p.nodes) for p in parts)

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from aixcell_automl.core.search_space import DEFAULT_SPACE
 from aixcell_automl.metalearning.ranking import rank_for_target
 from aixcell_automl.search.candidates import metabase_position
 from tests.metalearning.test_evaluation import _synthetic_metabase
+from tests.project_conf import SPACE
 
 PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target": "iou",
           "metric": "iou", "metabase_protocol": None, "seed": 0, "k": 4, "k_max": 50,
@@ -15,13 +15,13 @@ PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target":
 def test_rank_excludes_the_target_datasets_own_rows():
     rows, mf = _synthetic_metabase()
     target = {"dataset": "d1", "dataset_hash": "h1", **mf.loc["d1"].to_dict()}
-    ranking, info = rank_for_target(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+    ranking, info = rank_for_target(target, rows, mf.reset_index(), SPACE, PARAMS)
     assert len(ranking) == 576 and info["excluded_datasets"] == ["d1"]
     assert info["metabase_rows"] == len(rows[rows["dataset"] != "d1"])
     assert info["budget_suggestion"] is None  # the synthetic rows come from no real device
     # a renamed copy of d1 (same content hash) is excluded as well
     target2 = {**target, "dataset": "my_copy"}
-    _, info2 = rank_for_target(target2, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+    _, info2 = rank_for_target(target2, rows, mf.reset_index(), SPACE, PARAMS)
     assert info2["excluded_datasets"] == ["d1", "my_copy"]
 
 
@@ -31,7 +31,7 @@ def test_rank_without_usable_rows_says_what_to_do():
     from aixcell_automl.core.errors import UserError
 
     with pytest.raises(UserError, match="pipeline=metabase"):
-        rank_for_target(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+        rank_for_target(target, rows, mf.reset_index(), SPACE, PARAMS)
 
 
 def test_metabase_position():
@@ -56,7 +56,7 @@ def test_halving_survivor_resumes_and_losers_checkpoints_are_removed(demo_trial_
     settings = Settings(eval_every_pixels=4 * 4 * 64 * 64, val_pixels=8 * 64 * 64,
                         keep_in_memory=2, early_stopping=False)
     with plugin_manager_with(TinyBackbone()):
-        trace = run_search(cands, demo_trial_data, tmp_path, 24, settings)
+        trace = run_search(cands, demo_trial_data, tmp_path, 24, settings, SPACE)
     win = trace["winner"]
     state = json.loads((tmp_path / win / "state.json").read_text())
     first = [t for t in trace["rungs"][0]["trials"] if t["config_id"] == win][0]
@@ -120,9 +120,9 @@ def test_the_plan_enters_halving_and_wins_when_it_is_best():
 
     rows, mf = _synthetic_metabase()
     target = {"dataset": "d1", "dataset_hash": "h1", **mf.loc["d1"].to_dict()}
-    ranking, _ = rank_for_target(target, rows, mf.reset_index(), DEFAULT_SPACE, PARAMS)
+    ranking, _ = rank_for_target(target, rows, mf.reset_index(), SPACE, PARAMS)
     low = ranking.iloc[400].to_dict()  # a configuration the meta-model ranks low
-    plan = _plan_for({k: low[k] for k in DEFAULT_SPACE})
+    plan = _plan_for({k: low[k] for k in SPACE})
     cands = candidates_with_plan(ranking, plan, 4)
     ids = [c["config_id"] for c in cands]
     assert ids[-1] == plan["configuration"]["config_id"] and len(ids) == 4
@@ -138,7 +138,7 @@ def test_the_plan_enters_halving_and_wins_when_it_is_best():
     for row in ranking.loc[:last].to_dict("records"):
         assert row["config_id"] in ids or key(row) in {key(c) for c in cands}
     # a plan among the top k is not repeated
-    top = _plan_for({k: ranking.iloc[0][k] for k in DEFAULT_SPACE})
+    top = _plan_for({k: ranking.iloc[0][k] for k in SPACE})
     with_top = [c["config_id"] for c in candidates_with_plan(ranking, top, 4)]
     assert with_top[0] == ranking["config_id"].iloc[0] and len(set(with_top)) == 4
 
@@ -186,7 +186,7 @@ def test_budget_aware_ranking_scores_each_configuration_at_its_own_fidelity(monk
     monkeypatch.setattr("aixcell_automl.training.hardware.hardware", lambda: "cpu:2xtest")
     target = {"dataset": "d1", "dataset_hash": "h1", **mf.loc["d1"].to_dict()}
     params = {**PARAMS, "k": None, "budget_minutes": 10}
-    ranking, info = rank_for_target(target, two, mf.reset_index(), DEFAULT_SPACE, params)
+    ranking, info = rank_for_target(target, two, mf.reset_index(), SPACE, params)
     assert info["fidelities"] == [2**23, 2**25] and info["k"] >= 1 and info["k_reason"]
     by_patch = ranking.groupby("patch_size")["fidelity_pixels"].median()
     assert by_patch[64] < by_patch[256]  # faster configurations reach more pixels
@@ -201,7 +201,7 @@ def test_a_search_winner_no_better_than_a_constant_is_not_installed(demo_path):
     from aixcell_automl.pipelines.search.nodes import finalize
 
     ds = load_dataset(demo_path)
-    split = make_split(ds, {"split_seed": 0})
+    split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     import pandas as pd
 
     ranking = pd.DataFrame([{"config_id": "c", "rank": 1}])

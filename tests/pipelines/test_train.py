@@ -6,9 +6,9 @@ import pytest
 from aixcell_automl.core.dataset import make_split
 from aixcell_automl.core.errors import UserError
 from aixcell_automl.core.metrics import trivial_score
-from aixcell_automl.core.search_space import DEFAULT_SPACE
 from aixcell_automl.pipelines.train.nodes import check_config, train_model
 from aixcell_automl.training.acceptance import check_beats_trivial
+from tests.project_conf import SPACE
 
 # the training keys every train-style parameter block has (conf/base/parameters_train.yml)
 SETTINGS = {"eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 16 * 64 * 64,
@@ -19,8 +19,8 @@ CFG = {"patch_size": 64, "batch_size": 4, "learning_rate": 0.001, "backbone": "r
 
 
 def test_values_outside_the_space_warn_with_the_range_and_unusable_ones_are_errors():
-    assert check_config(CFG, DEFAULT_SPACE) == []
-    warnings = check_config({**CFG, "learning_rate": 1000, "batch_size": 2}, DEFAULT_SPACE)
+    assert check_config(CFG, SPACE) == []
+    warnings = check_config({**CFG, "learning_rate": 1000, "batch_size": 2}, SPACE)
     assert warnings == [
         "train.config.batch_size=2 is outside the search space (4...32); the meta-base holds "
         "no evidence for it",
@@ -28,7 +28,7 @@ def test_values_outside_the_space_warn_with_the_range_and_unusable_ones_are_erro
         "meta-base holds no evidence for it"]
     with pytest.raises(UserError) as err:
         check_config({**CFG, "patch_size": 100, "learning_rate": float("nan"),
-                      "backbone": "vgg99", "flip": 2}, DEFAULT_SPACE)
+                      "backbone": "vgg99", "flip": 2}, SPACE)
     for part in ("patch_size=100 must be a multiple of 32", "learning_rate=nan must be a "
                  "positive number", "backbone='vgg99' is not registered", "flip=2 must be a "
                  "probability"):
@@ -54,12 +54,12 @@ def test_a_collapsed_model_is_not_installed_and_its_range_is_named(demo_path, tm
     from aixcell_automl.core.dataset import load_dataset
 
     ds = load_dataset(demo_path)
-    split = make_split(ds, {"split_seed": 0})
+    split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     params = {**SETTINGS, "config": {**CFG, "learning_rate": 1000}, "budget_seconds": None,
               "max_pixels": 12 * 4 * 64 * 64, "eval_every_pixels": 4 * 4 * 64 * 64,
               "val_pixels": 16 * 64 * 64, "seed": 0}
     with caplog.at_level(logging.WARNING), pytest.raises(UserError) as err:
-        train_model(ds, split, None, tmp_path, params, DEFAULT_SPACE)
+        train_model(ds, split, None, tmp_path, params, SPACE)
     assert "learning_rate=1000 is outside the search space (0.0005...0.01)" in caplog.text
     # everything predicted as one class scores exactly what that constant predictor scores
     assert str(err.value).startswith("model not installed: its best validation IoU")
@@ -89,7 +89,7 @@ def test_images_smaller_than_the_smallest_patch_are_learnable(tmp_path):
         iio.imwrite(root / "masks" / f"s{i:02d}.png", mask[12:52, 7:57])
     (root / "dataset.yaml").write_text(yaml.safe_dump({"class_names": CLASS_NAMES}))
     ds = load_dataset(root)
-    split = make_split(ds, {"split_seed": 0})
+    split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     data = make_trial_data(ds, split, seed=0)
     assert max(m.shape[0] for m in data.train.masks) == 40  # smaller than every patch size
     cfg = {**CFG, "batch_size": 8, "flip": 0.5, "config_id": "small"}
@@ -118,14 +118,14 @@ def test_a_model_that_beats_the_constant_predictor_is_returned_for_install(demo_
     from aixcell_automl.training.trial_data import make_trial_data
 
     ds = load_dataset(demo_path)
-    split = make_split(ds, {"split_seed": 0})
+    split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     config = {**CFG, "backbone": "tiny", "learning_rate": 0.01}
     params = {"config": config, "budget_seconds": None, "max_pixels": 16 * 4 * 64 * 64,
               "eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
               "early_stopping": {"delta": 0.0, "patience": 1000}, "seed": 0,
               "init_weights": None, "precision": "float32"}
     with plugin_manager_with(TinyBackbone()), caplog.at_level(logging.WARNING):
-        (model, info), state = train_model(ds, split, None, tmp_path, params, DEFAULT_SPACE)
+        (model, info), state = train_model(ds, split, None, tmp_path, params, SPACE)
     assert "backbone='tiny' is not in the search space" in caplog.text
     # 16 steps of 4 patches of 64 x 64 px = 262144 px, evaluated every 4 steps (65536 px)
     assert state["status"] == "finished" and state["stopped_by"] == "pixels"
@@ -163,7 +163,7 @@ def test_train_trains_the_plan_when_no_configuration_is_given(demo_path, tmp_pat
     from aixcell_automl.pipelines.train import nodes
 
     ds = load_dataset(demo_path)
-    split = make_split(ds, {"split_seed": 0})
+    split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     handed = []
 
     def stub(config, *args, **kwargs):
@@ -176,17 +176,17 @@ def test_train_trains_the_plan_when_no_configuration_is_given(demo_path, tmp_pat
     plan = nodes.train_plan(ds, split, params)
     assert plan["settings"]["patch_size"]["reason"]
     with pytest.raises(UserError, match="training failed: stub"):
-        nodes.train_model(ds, split, plan, tmp_path, params, DEFAULT_SPACE)
+        nodes.train_model(ds, split, plan, tmp_path, params, SPACE)
     assert handed[-1] == plan["configuration"]
     edited = json.loads(json.dumps(plan))
     edited["configuration"]["learning_rate"] = 0.01
     (tmp_path / "plans.json").write_text(json.dumps(edited))
     mine = nodes.train_plan(ds, split, {**params, "plan": str(tmp_path / "plans.json")})
     with pytest.raises(UserError):
-        nodes.train_model(ds, split, mine, tmp_path, params, DEFAULT_SPACE)
+        nodes.train_model(ds, split, mine, tmp_path, params, SPACE)
     assert handed[-1]["learning_rate"] == 0.01
     assert handed[-1]["config_id"] != plan["configuration"]["config_id"]
     with pytest.raises(UserError):  # a given configuration wins over the plan
         nodes.train_model(ds, split, plan, tmp_path, {**params, "config": dict(CFG)},
-                          DEFAULT_SPACE)
+                          SPACE)
     assert {k: handed[-1][k] for k in CFG} == CFG

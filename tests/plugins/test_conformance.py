@@ -21,6 +21,7 @@ from aixcell_automl.plugins.specs import (
     Metric,
 )
 from aixcell_automl.plugins.testing import check_plugin, plugin_manager_with
+from tests.project_conf import SPACE
 
 
 @pytest.mark.parametrize("plugin", [augmentations, metafeatures, metamodels, metrics,
@@ -130,18 +131,18 @@ def test_backbone_and_augmentation_hooks_must_agree_by_name():
 
 
 def test_the_search_space_names_only_registered_backbones_and_augmentations():
-    from aixcell_automl.core.search_space import DEFAULT_SPACE, build_space
+    from aixcell_automl.core.search_space import build_space
 
     with pytest.raises(ValueError, match=r"backbone 'resnet34' \(from the configured "
                                          r"search_space.*registered backbones: \['resnet18', "
                                          r"'resnet50'\]"):
-        build_space({**DEFAULT_SPACE, "backbone": ["resnet18", "resnet34"]})
+        build_space({**SPACE, "backbone": ["resnet18", "resnet34"]})
     with pytest.raises(ValueError, match="dimension 'fliip' .* registered augmentations: "
                                          r"\['brightness_blur', 'flip', 'grid_distortion'\]"):
-        build_space({**DEFAULT_SPACE, "fliip": [0.5]})
+        build_space({**SPACE, "fliip": [0.5]})
     flop = Augmentation("flop", augmentations._flip)
     with plugin_manager_with(_plugin("register_augmentations", [flop], {"flop": [0.0, 0.5]})):
-        assert build_space(DEFAULT_SPACE)["flop"] == [0.0, 0.5]
+        assert build_space(SPACE)["flop"] == [0.0, 0.5]
 
 
 def test_a_strategy_that_overspends_or_picks_a_worse_winner_fails():

@@ -90,7 +90,8 @@ def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
              "early_stopping": {"delta": 0.05, "patience": 8}, "init_weights": None,
              "precision": "float32"}
     paths = (demo_path.parent, tmp_path / "runs.jsonl", tmp_path / "runs", tmp_path / "mf")
-    args = (*paths, params, {"keep_in_memory": 2}, train, SPACE, {"cache": True},
+    args = (*paths, params, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0},
+            {"keep_in_memory": 2}, train, SPACE, {"cache": True},
             pd.DataFrame(), pd.DataFrame())
     first = compare_methods(*paths, {**params, "max_runs": 1}, *args[5:])
     assert list(first["method"]) == ["rule_default"]  # one new run, then it stops

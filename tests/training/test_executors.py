@@ -1,6 +1,7 @@
 import pytest
 
 from aixcell_automl.training.executors import run
+from tests.project_conf import SPACE
 
 
 def _square(x):
@@ -29,11 +30,11 @@ def test_ray_gives_the_same_metabase_rows_as_local(demo_path, tmp_path):
     deterministic, so the rows agree in every field but the timings."""
     import ray
 
-    from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
+    from aixcell_automl.core.search_space import enumerate_configs
     from aixcell_automl.metabase.collect import collect_named
     from aixcell_automl.metabase.store import read_rows
 
-    configs = enumerate_configs(DEFAULT_SPACE)[:2]
+    configs = enumerate_configs(SPACE)[:2]
     common = {"fidelity_pixels": 2**16, "seed": 3}
     collect_named([str(demo_path)], tmp_path / "local.jsonl", configs, executor="local", **common)
     try:

@@ -3,6 +3,7 @@ from pathlib import Path
 import pandas as pd
 
 from aixcell_automl.plugins.testing import (
+    TEST_SPACE,
     TinyBackbone,
     check_plugin,
     import_plugin,
@@ -17,11 +18,11 @@ def test_conforms():
 
 
 def test_the_space_doubles_with_the_new_dimension():
-    from aixcell_automl.core.search_space import DEFAULT_SPACE, build_space, enumerate_configs
+    from aixcell_automl.core.search_space import build_space, enumerate_configs
 
-    base = len(enumerate_configs(build_space(DEFAULT_SPACE)))
+    base = len(enumerate_configs(build_space(TEST_SPACE)))
     with plugin_manager_with(gamma):
-        space = build_space(DEFAULT_SPACE)
+        space = build_space(TEST_SPACE)
         assert space["gamma"] == [0.0, 0.5]
         assert len(enumerate_configs(space)) == 2 * base
 
@@ -35,7 +36,7 @@ def test_the_search_trains_with_it(tmp_path, monkeypatch, fake_clock, conf):
     from aixcell_automl.core.dataset import load_dataset, make_split
     from aixcell_automl.core.demo_data import write_demo_dataset
     from aixcell_automl.core.search_space import enumerate_configs
-    from aixcell_automl.pipelines.search.nodes import halve
+    from aixcell_automl.pipelines.search.nodes import run_strategy
 
     calls = {"made": [], "applied": 0}
 
@@ -57,12 +58,13 @@ def test_the_search_trains_with_it(tmp_path, monkeypatch, fake_clock, conf):
         ranking = pd.DataFrame([{**c, "predicted_score": 0.0, "rank": 1} for c in configs])
         plan = {"configuration": dict(configs[0])}
         ds = load_dataset(write_demo_dataset(tmp_path / "demo", n_images=6, size=96, seed=1))
-        split = make_split(ds, {"split_seed": 0})
+        split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
         params = {**conf["search"], "budget_minutes": 0.05, "min_slice_seconds": 1,
                   "keep_in_memory": 0, "seed": 0, "executor": "local"}
         train = {**conf["train"], "eval_every_pixels": 4 * 4 * 64 * 64,
                  "val_pixels": 4 * 64 * 64, "precision": "float32"}
-        trace = halve(ds, split, ranking, {"k": 1}, plan, tmp_path / "s", params, train, space)
+        trace = run_strategy(ds, split, ranking, {"k": 1}, plan, tmp_path / "s", params, train,
+                             space)
     assert trace["winner"] == configs[0]["config_id"]
     assert calls["made"] and set(calls["made"]) == {0.5}
     patches = max(t["pixels_seen"] for r in trace["rungs"] for t in r["trials"]) // (64 * 64)

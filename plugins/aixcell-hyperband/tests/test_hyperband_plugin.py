@@ -23,7 +23,7 @@ def test_the_search_runs_it_starting_from_the_plan_and_the_ranking(tmp_path, fak
     from aixcell_automl.core.dataset import load_dataset, make_split
     from aixcell_automl.core.demo_data import write_demo_dataset
     from aixcell_automl.core.search_space import config_id, enumerate_configs
-    from aixcell_automl.pipelines.search.nodes import halve
+    from aixcell_automl.pipelines.search.nodes import run_strategy
     from aixcell_automl.search.candidates import candidates_with_plan
 
     space = {"patch_size": [64], "batch_size": [4, 8], "learning_rate": [0.001, 0.01],
@@ -39,9 +39,10 @@ def test_the_search_runs_it_starting_from_the_plan_and_the_ranking(tmp_path, fak
     train = {**conf["train"], "eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
              "precision": "float32"}
     ds = load_dataset(write_demo_dataset(tmp_path / "demo", n_images=8, size=128, seed=1))
-    split = make_split(ds, {"split_seed": 0})
+    split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     with plugin_manager_with(hyperband, TinyBackbone()):
-        trace = halve(ds, split, ranking, {"k": 2}, plan, tmp_path / "s", params, train, space)
+        trace = run_strategy(ds, split, ranking, {"k": 2}, plan, tmp_path / "s", params, train,
+                             space)
     first = [t["config_id"] for t in sorted(trace["rungs"][0]["trials"], key=lambda t: t["rank"])]
     expected = [c["config_id"] for c in candidates_with_plan(ranking, plan, 2)]
     assert trace["strategy"] == "hyperband" and first[:2] == expected

@@ -1,7 +1,7 @@
 import aixcell_knn
 import numpy as np
 
-from aixcell_automl.plugins.testing import check_plugin
+from aixcell_automl.plugins.testing import TEST_SPACE, check_plugin
 
 
 def test_conforms():
@@ -22,12 +22,12 @@ def test_the_search_ranks_with_it(conf):
     of a synthetic meta-base (the smaller the patch, the higher the score on every dataset)."""
     import pandas as pd
 
-    from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
+    from aixcell_automl.core.search_space import enumerate_configs
     from aixcell_automl.metalearning.ranking import rank_for_target
     from aixcell_automl.plugins.testing import plugin_manager_with
 
     rng = np.random.default_rng(0)
-    configs = enumerate_configs(DEFAULT_SPACE)
+    configs = enumerate_configs(TEST_SPACE)
     rows, mf = [], []
     for d in range(3):
         mf.append({"dataset": f"d{d}", "dataset_hash": f"h{d}", "hc_n_images": 20 + 10 * d,
@@ -46,7 +46,7 @@ def test_the_search_ranks_with_it(conf):
               "budget_minutes": 1, "seed": 0, "metabase_protocol": None}
     with plugin_manager_with(aixcell_knn):
         ranking, info = rank_for_target(target, pd.DataFrame(rows), pd.DataFrame(mf),
-                                        DEFAULT_SPACE, params)
+                                        TEST_SPACE, params)
     assert info["meta_model"] == "knn" and len(ranking) == len(configs)
     assert (ranking.head(20)["patch_size"] == 64).all()
     assert (ranking.tail(20)["patch_size"] == 256).all()

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
+from aixcell_automl.core.search_space import enumerate_configs
 from aixcell_automl.plugins.testing import check_plugin, import_plugin, plugin_manager_with
 
 texture = import_plugin("aixcell_texture", Path(__file__).parents[1] / "src" / "aixcell_texture")
@@ -42,11 +42,11 @@ def test_extracted_with_the_core_and_cached_under_its_parameters(tmp_path):
     assert len(list((tmp_path / "c").glob("*_texture_*.json"))) == 2
 
 
-def _synthetic(n_datasets: int = 6, per: int = 40, seed: int = 0):
+def _synthetic(space: dict, n_datasets: int = 6, per: int = 40, seed: int = 0):
     """The best patch size depends on the texture only: 64 px on edge-dense datasets,
     256 px on smooth ones. Everything else is the same for every dataset."""
     rng = np.random.default_rng(seed)
-    configs = enumerate_configs(DEFAULT_SPACE)
+    configs = enumerate_configs(space)
     rows, mf = [], []
     for d in range(n_datasets):
         edges = [0.05, 0.1, 0.15, 0.3, 0.35, 0.4][d]
@@ -72,13 +72,13 @@ def test_meta_learning_studies_and_uses_the_texture_family(conf):
     from aixcell_automl.metalearning.representation import representations
     from aixcell_automl.pipelines.meta_learning.nodes import run_study
 
-    rows, mf = _synthetic()
+    rows, mf = _synthetic(conf["search_space"])
     params = {**conf["meta_learning"], "models": ["decision_tree"], "representations": None,
               "targets": ["iou"], "seeds": 1, "min_rows_per_dataset": 10,
               "fidelity_pixels": None, "n_jobs": 1, "protocol": None}
     with plugin_manager_with(texture):
         assert {"hp+tex", f"{EXTENDED}+tex"} <= set(representations())
-        study = run_study(rows, mf, DEFAULT_SPACE, params)
+        study = run_study(rows, mf, conf["search_space"], params)
     assert "hp+tex" not in representations()  # without the plugin the study is the thesis's 11
     z = study[study["model"] == "decision_tree"].groupby("representation")["z_norm"].mean()
     assert len(z) == 13
@@ -92,7 +92,7 @@ def test_meta_learning_studies_and_uses_the_texture_family(conf):
 def test_the_search_ranks_with_it(conf):
     from aixcell_automl.metalearning.ranking import rank_for_target
 
-    rows, mf = _synthetic()
+    rows, mf = _synthetic(conf["search_space"])
     target = {**mf.iloc[0].to_dict(), "dataset": "new", "dataset_hash": "hnew",
               "tex_edge_density": 0.45}
     params = {**conf["search"], "k": 3, "meta_model": "decision_tree",
@@ -100,6 +100,6 @@ def test_the_search_ranks_with_it(conf):
               "metabase_protocol": None}
     with plugin_manager_with(texture):
         ranking, info = rank_for_target(target, rows.assign(hardware="test:0"), mf,
-                                        DEFAULT_SPACE, params)
+                                        conf["search_space"], params)
     assert info["representation"] == "hp+hc+tex"
     assert (ranking.head(50)["patch_size"] == 64).all()  # edge-dense: small patches first

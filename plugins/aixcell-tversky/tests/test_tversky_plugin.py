@@ -35,7 +35,7 @@ def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch, fake_
     from aixcell_automl.core.dataset import load_dataset, make_split
     from aixcell_automl.core.demo_data import write_demo_dataset
     from aixcell_automl.core.search_space import config_id
-    from aixcell_automl.pipelines.search.nodes import finalize, halve
+    from aixcell_automl.pipelines.search.nodes import finalize, run_strategy
 
     original, seen = tversky.per_class_tversky, []
 
@@ -53,10 +53,10 @@ def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch, fake_
     train = {**conf["train"], "eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
              "precision": "float32"}
     ds = load_dataset(write_demo_dataset(tmp_path / "demo", n_images=8, size=128, seed=1))
-    split = make_split(ds, {"split_seed": 0})
+    split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     with plugin_manager_with(tversky, TinyBackbone()):
         plan = {"configuration": ranking.iloc[0][["config_id", *cfg]].to_dict()}
-        trace = halve(ds, split, ranking, {"k": 1}, plan, tmp_path / "s", params, train,
+        trace = run_strategy(ds, split, ranking, {"k": 1}, plan, tmp_path / "s", params, train,
             {k: [v] for k, v in cfg.items()})  # k = 1: the plan alone
         n_val = len(seen)
         _, metrics = finalize(ds, split, ranking, trace, plan, pd.DataFrame())

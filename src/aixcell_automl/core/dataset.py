@@ -164,10 +164,10 @@ def split_dataset(
 
 
 def make_split(dataset: SegmentationDataset, params: dict) -> dict:
-    """Train/val/test stems (respects a predefined split), with the seed that drew them."""
-    parts = split_dataset(dataset, params.get("split_fractions", (0.8, 0.1, 0.1)),
-                          seed=int(params.get("split_seed", 0)))
+    """Train/val/test stems (respects a predefined split), with the seed that drew them;
+    ``params`` is conf's ``dataset`` (``split_fractions``, ``split_seed``)."""
+    parts = split_dataset(dataset, params["split_fractions"], seed=int(params["split_seed"]))
     log.info("%s: %d train / %d val / %d test images", dataset.name, len(parts["train"]),
              len(parts["val"]), len(parts["test"]))
-    return {**parts, "seed": int(params.get("split_seed", 0)),
+    return {**parts, "seed": int(params["split_seed"]),
             "predefined": bool(dataset.metadata.get("split"))}

@@ -20,17 +20,6 @@ import numpy as np
 
 from aixcell_automl.core.errors import UserError
 
-# The space of conf/base/parameters.yml (search_space), for tests and callers outside Kedro;
-# tests/test_architecture.py checks that the two agree.
-DEFAULT_SPACE: dict[str, list] = {
-    "patch_size": [64, 128, 256],
-    "batch_size": [4, 8, 16, 32],
-    "learning_rate": [0.0005, 0.001, 0.01],
-    "backbone": ["resnet18", "resnet50"],
-    "flip": [0.0, 0.5],
-    "brightness_blur": [0.0, 0.5],
-    "grid_distortion": [0.0, 0.5],
-}
 TRAINING_DIMENSIONS = ("patch_size", "batch_size", "learning_rate", "backbone")
 
 
@@ -51,11 +40,11 @@ def config_id(config: Mapping) -> str:
     return hashlib.sha1(json.dumps(items, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def build_space(configured: Mapping[str, list] | None = None, with_plugins: bool = True
-                ) -> dict[str, list]:
-    """The configured dimensions plus the values plugins add (duplicates dropped, order kept),
-    checked against the registered backbones and augmentations."""
-    configured = {k: list(v) for k, v in (configured or DEFAULT_SPACE).items()}
+def build_space(configured: Mapping[str, list], with_plugins: bool = True) -> dict[str, list]:
+    """The configured dimensions (conf's ``search_space``) plus the values plugins add
+    (duplicates dropped, order kept), checked against the registered backbones and
+    augmentations."""
+    configured = {k: list(v) for k, v in configured.items()}
     extensions = []
     if with_plugins:
         from aixcell_automl.plugins.registry import search_space_extensions

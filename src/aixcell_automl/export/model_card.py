@@ -84,10 +84,12 @@ def _provenance(facts: dict, info: dict) -> str:
 def model_card(info: dict, dataset, facts: dict, test_stem: str) -> str:
     """Markdown documentation of the package."""
     from aixcell_automl import __version__
+    from aixcell_automl.training.plan_settings import model_percentiles
 
     meta = dataset.metadata
     classes = info.get("class_names") or [str(i) for i in range(int(info["num_classes"]))]
     patch, channels = int(info["patch_size"]), int(info["channels"])
+    low, high = model_percentiles(info)
     test = facts["test"]
     technique = meta.get("technique") or "microscopy"
     data_cite = meta.get("citation") or "none given in dataset.yaml"
@@ -105,8 +107,8 @@ Semantic segmentation of {technique} images
 ## Use
 
 - **Input**: an image with {channels} channel(s) (axes y, x, channel), any bit depth. Each image
-  is scaled per channel from its own 1st to 99.8th percentile to [0, 1] and clipped (the package's
-  preprocessing does this; do not normalise beforehand).
+  is scaled per channel from its own percentile {low:g} to percentile {high:g} to [0, 1] and
+  clipped (the package's preprocessing does this; do not normalise beforehand).
 - **Output**: one probability map per class (softmax); the label mask is the class with the
   highest probability (argmax over channels).
 - **Tiling**: the model was trained on {patch} x {patch} px windows and is described with that

@@ -9,9 +9,9 @@ to it for tools that install a package from one file (deepImageJ).
 Tensors are NHWC. The input is one window of the training patch size: bioimage.io tools tile
 larger images into such windows and drop a halo of 1/8 window per side from each output, so
 neighbouring windows overlap by a quarter, as in :mod:`aixcell_automl.training.predict`. The
-project's normalisation is the spec's ``scale_range`` (1st..99.8th percentile per image and
-channel) then ``clip`` to [0, 1]; the output is the softmax per class, whose argmax is the label
-mask.
+project's normalisation is the spec's ``scale_range`` (the percentiles of the model's plan per
+image and channel, by default 1st..99.8th) then ``clip`` to [0, 1]; the output is the softmax per
+class, whose argmax is the label mask.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from aixcell_automl.core.normalization import HIGH_PERCENTILE, LOW_PERCENTILE, normalize_image
+from aixcell_automl.core.normalization import normalize_image
 from aixcell_automl.core.patching import pad_to
 from aixcell_automl.export.model_card import citations, model_card
 from aixcell_automl.export.weights import (
@@ -37,6 +37,7 @@ from aixcell_automl.export.weights import (
     to_onnx,
     zip_folder,
 )
+from aixcell_automl.training.plan_settings import model_percentiles
 
 SAVED_MODEL_FILE, ONNX_FILE = "weights_tf_saved_model.zip", "weights.onnx"
 
@@ -64,10 +65,11 @@ def write_package(model, info: dict, dataset, facts: dict, params: dict) -> tupl
     image = dataset.image(index[stem])
     sample = with_channels(image, channels)
     x = centre_window(sample, patch)
-    y = np.asarray(model(normalize_image(x[0])[None], training=False), np.float32)
+    pct = model_percentiles(info)
+    y = np.asarray(model(normalize_image(x[0], percentiles=pct)[None], training=False), np.float32)
     np.save(tmp / "test_input.npy", x)
     np.save(tmp / "test_output.npy", y)
-    probs = predict_probabilities(model, normalize_image(sample), patch)
+    probs = predict_probabilities(model, normalize_image(sample, percentiles=pct), patch)
     _write_tiff(tmp / "sample_input.tif", sample)
     _write_tiff(tmp / "sample_output.tif", probs.astype(np.float32))
     _write_cover(tmp / "cover.png", preview_rgb(image), overlay(image, probs.argmax(-1)))
@@ -147,6 +149,7 @@ def description(info: dict, dataset, facts: dict, params: dict, sha: dict[str, s
     tf, _, _ = tensorflow()
 
     patch, channels = int(info["patch_size"]), int(info["channels"])
+    low, high = model_percentiles(info)
     classes = list(info.get("class_names") or range(int(info["num_classes"])))
     technique = dataset.metadata.get("technique") or "microscopy"
     halo = patch // 8
@@ -186,8 +189,8 @@ def description(info: dict, dataset, facts: dict, params: dict, sha: dict[str, s
             "preprocessing": [
                 {"id": "ensure_dtype", "kwargs": {"dtype": "float32"}},
                 {"id": "scale_range", "kwargs": {"axes": ["y", "x"],
-                                                 "min_percentile": LOW_PERCENTILE,
-                                                 "max_percentile": HIGH_PERCENTILE}},
+                                                 "min_percentile": low,
+                                                 "max_percentile": high}},
                 {"id": "clip", "kwargs": {"min": 0.0, "max": 1.0}},
                 {"id": "ensure_dtype", "kwargs": {"dtype": "float32"}},
             ],

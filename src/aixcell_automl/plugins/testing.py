@@ -13,6 +13,14 @@ from aixcell_automl.plugins import hookimpl, manager, registry
 from aixcell_automl.plugins.kinds import BY_HOOK, KINDS
 from aixcell_automl.plugins.specs import Backbone
 
+# A small search space for plugin tests (192 configurations: three patch sizes, two values of
+# every other built-in dimension); a project's own space is its conf's ``search_space``.
+TEST_SPACE: dict[str, list] = {
+    "patch_size": [64, 128, 256], "batch_size": [4, 8], "learning_rate": [0.001, 0.01],
+    "backbone": ["resnet18", "resnet50"], "flip": [0.0, 0.5], "brightness_blur": [0.0, 0.5],
+    "grid_distortion": [0.0, 0.5],
+}
+
 
 class ConformanceError(AssertionError):
     """A plugin breaks the contract the conformance kit checks (an ``AssertionError``, raised
@@ -127,7 +135,7 @@ def _check_search_space(provided: dict[str, list]) -> None:
     from aixcell_automl.core.search_space import build_space
 
     try:
-        space = build_space()
+        space = build_space(TEST_SPACE)
     except ValueError as exc:
         raise AssertionError(str(exc)) from exc
     for bb in provided.get("backbone", []):
@@ -179,10 +187,10 @@ def check_strategy(strategy) -> None:
     """Run on a stub trainer (each configuration's score is fixed, training is instant): the
     strategy must stay within the budget, train only what it records, and name as winner the
     best configuration it trained."""
-    from aixcell_automl.core.search_space import DEFAULT_SPACE, enumerate_configs
+    from aixcell_automl.core.search_space import enumerate_configs
     from aixcell_automl.plugins.specs import SearchContext
 
-    configs = enumerate_configs(DEFAULT_SPACE)
+    configs = enumerate_configs(TEST_SPACE)
     quality = {c["config_id"]: 0.3 + 0.6 * (i % 97) / 97 for i, c in enumerate(configs)}
     spent = {"seconds": 0.0, "trained": set()}
 
@@ -195,7 +203,7 @@ def check_strategy(strategy) -> None:
                            "train_seconds": secs, "pixels_seen": 1})
         return states
 
-    ctx = SearchContext(candidates=configs[:4], plan=configs[0], space=dict(DEFAULT_SPACE),
+    ctx = SearchContext(candidates=configs[:4], plan=configs[0], space=dict(TEST_SPACE),
                         budget_seconds=60.0, k=4, seed=0, run_rung=run_rung)
     trace = strategy.run(ctx)
     _require(isinstance(trace, dict) and trace.get("rungs") and trace.get("winner"), (

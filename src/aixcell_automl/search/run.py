@@ -58,10 +58,10 @@ def _ray_trial(dataset_path: str, split: dict, seed: int, config: dict, run_dir:
 
 
 def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_seconds: float,
-               settings: Settings, seed: int = 0, executor: str = "local",
+               settings: Settings, space: dict, seed: int = 0, executor: str = "local",
                executor_options: dict | None = None, dataset_path: str | None = None,
                split: dict | None = None, strategy: str = "successive_halving",
-               plan: dict | None = None, space: dict | None = None, k: int | None = None
+               plan: dict | None = None, k: int | None = None
                ) -> dict:
     """Run the registered search ``strategy`` (default successive halving over ``candidates``,
     in rank order; ``k`` defaults to their number); resumes from ``run_root/trace.json`` where
@@ -69,7 +69,6 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
 
     Checkpoints of configurations that did not win are deleted (their ``state.json`` stays).
     """
-    from aixcell_automl.core.search_space import DEFAULT_SPACE
     from aixcell_automl.plugins.registry import get
     from aixcell_automl.training import executors
 
@@ -103,7 +102,7 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
             bar.update(1)
         return out
 
-    ctx = SearchContext(candidates, plan or candidates[0], dict(space or DEFAULT_SPACE),
+    ctx = SearchContext(candidates, plan or candidates[0], dict(space),
                         budget_seconds, k or len(candidates), seed, run_rung, trace, persist)
     from aixcell_automl.training.machine import machine_factor
 

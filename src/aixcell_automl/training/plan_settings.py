@@ -73,6 +73,15 @@ class PlanSettings:
                 "inference_window": {"size": int(patch), "stride": self.stride(patch)}}
 
 
+def model_percentiles(info: Mapping) -> tuple[float, float]:
+    """The normalisation percentiles a model was trained with (its ``info["normalisation"]``,
+    recorded from the plan), else the default 1st..99.8th."""
+    norm = info.get("normalisation")
+    if not norm:
+        return LOW_PERCENTILE, HIGH_PERCENTILE
+    return float(norm["low_percentile"]), float(norm["high_percentile"])
+
+
 def _factors(value) -> tuple[float, ...] | None:
     if value is None:
         return None

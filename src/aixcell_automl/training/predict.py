@@ -20,7 +20,7 @@ from aixcell_automl.core.dataset import SegmentationDataset
 from aixcell_automl.core.metrics import confusion, mean_iou, per_class_iou, score
 from aixcell_automl.core.normalization import normalize_image
 from aixcell_automl.core.patching import pad_to, patch_grid
-from aixcell_automl.training.plan_settings import PlanSettings, default_stride
+from aixcell_automl.training.plan_settings import PlanSettings, default_stride, model_percentiles
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,7 @@ def predict_mask(model, image: np.ndarray, info: dict) -> np.ndarray:
     """Label mask ``(H, W)`` for a raw image (any dtype/channels the model accepts), normalised
     and windowed as the model's plan said (``info["normalisation"]``,
     ``info["inference_window"]``, recorded by :func:`.loop.best_model`), else by default."""
-    norm = info.get("normalisation")
-    x = normalize_image(image, int(info["channels"]),
-                        (float(norm["low_percentile"]), float(norm["high_percentile"]))
-                        if norm else None)
+    x = normalize_image(image, int(info["channels"]), model_percentiles(info))
     patch = int(info["patch_size"])
     window = info.get("inference_window")
     stride = (PlanSettings(inference_window=(int(window["size"]), int(window["stride"])))

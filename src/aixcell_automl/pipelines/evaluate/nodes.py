@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cache: Path | None,
-                    params: dict, search_params: dict, train_params: dict, space_params: dict,
-                    mf_params: dict, metabase: pd.DataFrame,
+                    params: dict, dataset_params: dict, search_params: dict, train_params: dict,
+                    space_params: dict, mf_params: dict, metabase: pd.DataFrame,
                     meta_features: pd.DataFrame) -> pd.DataFrame:
     """Every method x dataset x seed at ``params['budget_minutes']``, on the datasets (folders
     of ``datasets_root``, the catalog's ``shared_datasets``). Each finished run is a row
@@ -34,7 +34,8 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     <method>/seed<seed>`` (``evaluation_run_folders``); meta-features are cached in ``cache``
     (``meta_feature_cache``, unless ``meta_features.cache`` is false). Each run trains in a
     fresh process with ``params['executor']`` ``isolated`` (see :mod:`.executors`); at most
-    ``params['max_runs']`` new runs are made (null: all; 0 only summarises).
+    ``params['max_runs']`` new runs are made (null: all; 0 only summarises). Each dataset is
+    split as conf's ``dataset`` parameters say (``dataset_params``).
     Returns this evaluation's finished rows."""
     from aixcell_automl.core.dataset import make_split
     from aixcell_automl.metafeatures.table import extract_dataset_features
@@ -56,7 +57,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     keys, left = set(), params["max_runs"]
     for name in params["datasets"]:
         ds = load_dataset(root / name)
-        split = make_split(ds, {"split_seed": 0})
+        split = make_split(ds, dataset_params)
         plan = plan_dataset(dataset_fingerprint(ds, split["train"]))["configuration"]
         target = None  # the meta-features, measured only if an automl run needs them
         for seed in seeds:

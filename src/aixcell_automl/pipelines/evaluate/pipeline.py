@@ -9,7 +9,8 @@ from aixcell_automl.pipelines.evaluate.nodes import compare_methods, plot_compar
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(compare_methods, ["shared_datasets", "evaluation_log", "evaluation_run_folders",
-                               "meta_feature_cache", "params:evaluate", "params:search",
+                               "meta_feature_cache", "params:evaluate", "params:dataset",
+                               "params:search",
                                "params:train", "params:search_space", "params:meta_features",
                                "metabase", "meta_features"], "evaluation_runs",
              name="compare_methods"),

@@ -43,9 +43,9 @@ def make_plan(dataset: SegmentationDataset, split: dict) -> dict:
     return plan
 
 
-def halve(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, rank_info: dict,
-          plan: dict, run_root: Path, params: dict, train_params: dict,
-          space_params: dict) -> dict:
+def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame,
+                 rank_info: dict, plan: dict, run_root: Path, params: dict, train_params: dict,
+                 space_params: dict) -> dict:
     """The search strategy (``search.strategy``) over the plan and the ranking's top k - 1 (see
     :mod:`aixcell_automl.search`), its trials in ``run_root`` (the catalog's
     ``search_run_folder``: the same run name resumes)."""

@@ -7,11 +7,11 @@ from aixcell_automl.metalearning.ranking import rank_for_target
 from aixcell_automl.pipelines.export.nodes import export_search_winner
 from aixcell_automl.pipelines.search.nodes import (
     finalize,
-    halve,
     learn_from_use,
     make_plan,
     measure_dataset,
     report,
+    run_strategy,
 )
 
 
@@ -24,10 +24,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(rank_for_target, ["target_meta_features", "metabase", "meta_features",
                     "params:search_space", "params:search"], ["ranking", "ranking_info"],
              name="rank_configurations"),
-        node(halve, ["raw_dataset", "search_split", "ranking", "ranking_info", "search_plan",
-                     "search_run_folder", "params:search", "params:train",
-                     "params:search_space"], "halving_trace",
-             name="successive_halving"),
+        node(run_strategy, ["raw_dataset", "search_split", "ranking", "ranking_info",
+                            "search_plan", "search_run_folder", "params:search", "params:train",
+                            "params:search_space"], "halving_trace",
+             name="run_strategy"),
         node(finalize, ["raw_dataset", "search_split", "ranking", "halving_trace", "search_plan",
                        "metabase"],
              ["installed_model", "search_metrics"], name="evaluate_winner"),
