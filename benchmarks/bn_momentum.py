@@ -42,7 +42,7 @@ def main() -> None:
         model_module.BN_MOMENTUM = m
         state = train_trial(cfg, data, tempfile.mkdtemp(), Budget(seconds=args.minutes * 60),
                             settings)
-        ious = np.array([h["val_iou"] for h in state["history"]])
+        ious = np.array([h["val_score"] for h in state["history"]])
         jumps = np.abs(np.diff(ious[1:])) if len(ious) > 2 else np.array([np.nan])
         print(f"momentum {m}: {len(ious)} evaluations, IoU {np.round(ious, 3).tolist()}, "
               f"mean |change| after the first {jumps.mean():.3f}, min after the first "

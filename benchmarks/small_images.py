@@ -66,7 +66,7 @@ def main() -> None:
         print(json.dumps({
             "images": len(ds), "size": "40x50", "split": [len(split[p]) for p in split],
             "patch": patch, "steps": state["steps"],
-            "val_iou_every_10_steps": [round(h["val_iou"], 3) for h in state["history"]],
+            "val_iou_every_10_steps": [round(h["val_score"], 3) for h in state["history"]],
             "test_iou": round(test["mean_iou"], 3),
             "constant_predictor_test_iou": round(trivial_iou(test_masks, 3)[0], 3)}))
 

@@ -71,12 +71,12 @@ def main() -> None:
     print(f"wall {wall:.0f} s (overhead {state.get('overhead_seconds', 0):.0f} s), "
           f"{state['patches_seen']} patches, {state['steps']} steps, epoch {state['epoch']}")
     for h in state["history"]:
-        pc = ", ".join(f"{v:.3f}" if v is not None else "-" for v in h["per_class_iou"])
+        pc = ", ".join(f"{v:.3f}" if v is not None else "-" for v in h["per_class_score"])
         print(f"  eval {h['eval']:>2}  t={h['train_seconds']:6.0f}s  patches={h['patches']:>6}  "
-              f"val IoU={h['val_iou']:.3f}  per class [{pc}]")
+              f"val IoU={h['val_score']:.3f}  per class [{pc}]")
     best = state["history"][state["best_eval"] - 1]
-    print(f"best validation IoU {state['best_iou']:.3f} (eval {state['best_eval']}), per class "
-          f"{_rounded(zip(data.class_names, best['per_class_iou'], strict=True))}")
+    print(f"best validation IoU {state['best_score']:.3f} (eval {state['best_eval']}), per class "
+          f"{_rounded(zip(data.class_names, best['per_class_score'], strict=True))}")
     print(f"test IoU (whole images, {len(split['test'])} images): {test['mean_iou']:.3f} "
           f"per class {_rounded(test['per_class_iou'].items())}")
     if not args.run_dir:

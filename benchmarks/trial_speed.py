@@ -34,7 +34,7 @@ s = train_trial(cfg, data, run, Budget(pixels=pixels),
                 Settings(eval_at=(pixels,), val_pixels=2**18, early_stopping=False))
 net = s["train_seconds"] - s["overhead_seconds"] - s["eval_seconds"]
 print(json.dumps({"pixels": s["pixels_seen"] - batch * patch * patch, "seconds": net,
-                  "overhead": s["overhead_seconds"], "val_iou": s["best_iou"]}))
+                  "overhead": s["overhead_seconds"], "val_score": s["best_score"]}))
 """
 
 
@@ -69,7 +69,7 @@ def main() -> None:
         print(f"{src}: {speeds[len(speeds) // 2]:.1f} kpx/s (median; runs "
               f"{[round(v, 1) for v in speeds]}), overhead "
               f"{[round(r['overhead'], 1) for r in runs]} s, val IoU "
-              f"{[round(r['val_iou'], 4) for r in runs]}")
+              f"{[round(r['val_score'], 4) for r in runs]}")
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def test_progress_bar_counts_the_trials_a_resumed_search_replays(tmp_path, monke
 
     monkeypatch.setattr(search, "tqdm", Bar)
     monkeypatch.setattr(search, "train_trial", lambda cfg, *a: {
-        "status": "paused", "best_iou": {"a": 0.5, "b": 0.4, "c": 0.3}[cfg["config_id"]]})
+        "status": "paused", "best_score": {"a": 0.5, "b": 0.4, "c": 0.3}[cfg["config_id"]]})
     monkeypatch.setattr(search, "release_models", lambda: None)
     cands = [{"config_id": c, "backbone": "resnet18", "patch_size": 64} for c in "abc"]
     rung0 = [{"rung": 0, "config_id": c, "rank": i + 1, "score": s, "status": "paused"}
@@ -143,14 +143,14 @@ def test_collector_killed_at_random_points_ends_with_the_ladders_rows_once(demo_
     # scores what an uninterrupted one would
     first = ladder_start(enumerate_configs(build_space(SPACE)),
                          load_dataset(demo_path).content_hash(), seed, parse_ladder(LADDER))
-    rung0 = {r["config_id"]: r["val_iou"] for r in rows if r["fidelity_pixels"] == 2**15}
+    rung0 = {r["config_id"]: r["val_score"] for r in rows if r["fidelity_pixels"] == 2**15}
     best = min(rung0, key=lambda cid: (-rung0[cid], cid))
     assert Counter((r["config_id"], r["fidelity_pixels"]) for r in rows) == Counter(
         [(c["config_id"], 2**15) for c in first] + [(best, 2**19)])
     assert all(rows[:len(s)] == s for s in seen)  # rows on disk are never rewritten
     for r in rows:
         assert r["status"] == "ok" and r["source"] == "ladder" and r["protocol"] == "v2"
-        assert r["early_stopping"] is False and 0 <= r["val_iou"] <= 1 and r["curve"]
+        assert r["early_stopping"] is False and 0 <= r["val_score"] <= 1 and r["curve"]
         assert r["versions"]["tensorflow"] and r["hardware"].startswith(("cpu", "gpu"))
         assert r["cpu_model"] and isinstance(r["cpu_model"], str)
         assert r["pixels_per_second"] > 0 and r["val_pixels"] > 0

@@ -36,7 +36,7 @@ def test_missing_prediction_folder_is_a_clear_error(tmp_path):
 
 def test_metabase_dataset_appends_only_new_rows(tmp_path):
     ds = MetaBaseDataset(str(tmp_path / "mb.jsonl"))
-    row = {"dataset_hash": "h", "config_id": "c", "fidelity_pixels": 1, "val_iou": 0.5}
+    row = {"dataset_hash": "h", "config_id": "c", "fidelity_pixels": 1, "val_score": 0.5}
     ds.save(pd.DataFrame([row]))
     ds.save(pd.DataFrame([row, {**row, "config_id": "d"}]))
     assert list(ds.load()["config_id"]) == ["c", "d"]
@@ -47,7 +47,7 @@ def test_metabase_dataset_appends_only_new_keys_per_protocol(tmp_path):
 
     ds = MetaBaseDataset(str(tmp_path / "mb.jsonl"))
     row = {"dataset": "d", "dataset_hash": "h", "config_id": "c", "fidelity_pixels": 8,
-           "val_iou": 0.5, "status": "ok"}
+           "val_score": 0.5, "status": "ok"}
     ds.save(pd.DataFrame([row]))
     ds.save(pd.DataFrame([row, {**row, "protocol": "v2"}]))  # v1 again: skipped; v2: new
     assert len(ds.load()) == 2

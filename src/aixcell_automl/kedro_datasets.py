@@ -192,7 +192,7 @@ class InstalledModelDataset(ModelDataset):
                   "run_folder": str(run["run_folder"]), "model": str(run_model),
                   "dataset": info.get("dataset"),
                   "config_id": (info.get("config") or {}).get("config_id"),
-                  "score": info.get("best_val_iou"), "metric": info.get("metric", "iou"),
+                  "score": info.get("best_val_score"), "metric": info.get("metric", "iou"),
                   "installed_at": now.isoformat(timespec="seconds")}
         (tmp / INSTALL_RECORD).write_text(json.dumps(record, indent=2, default=str))
         old = _swap_in(tmp, self._path)

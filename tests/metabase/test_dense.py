@@ -65,7 +65,7 @@ def test_promote_best_four_the_plan_and_one_seeded_draw():
 
 
 def _row(cid, fidelity, iou=0.5, protocol="v3", seed=0, h="00000001", **extra):
-    return {"dataset_hash": h, "config_id": cid, "fidelity_pixels": fidelity, "val_iou": iou,
+    return {"dataset_hash": h, "config_id": cid, "fidelity_pixels": fidelity, "val_score": iou,
             "status": "ok", "protocol": protocol, "seed": seed, **extra}
 
 

@@ -12,7 +12,7 @@ from tests.project_conf import SPACE
 
 def _row(i, dataset="d", t=10.0, iou=0.5):
     return {"dataset": dataset, "dataset_hash": "h" + dataset, "config_id": f"c{i}",
-            "fidelity_pixels": 1, "train_seconds": t, "val_iou": iou, "status": "ok"}
+            "fidelity_pixels": 1, "train_seconds": t, "val_score": iou, "status": "ok"}
 
 
 def test_append_and_read_roundtrip_and_partial_line(tmp_path):
@@ -47,7 +47,8 @@ def test_merge_appends_only_new_keys_in_source_order_and_skips_a_partial_line(tm
     assert [(r["config_id"], r["fidelity_pixels"], r.get("protocol", "v1")) for r in rows] == [
         ("c1", 1, "v1"), ("c2", 1, "v1"), ("c3", 1, "v1"), ("c2", 2, "v1"), ("c4", 1, "v1"),
         ("c1", 1, "v3")]
-    assert rows[1]["val_iou"] == 0.5 and rows[2]["val_iou"] == 0.5  # the first row of a key wins
+    # the first row of a key wins
+    assert rows[1]["val_score"] == 0.5 and rows[2]["val_score"] == 0.5
     assert "c9" not in {r["config_id"] for r in rows}
     assert merge([a, b], dest) == 0 and dest.read_text() == text  # merging again adds nothing
 
@@ -78,8 +79,8 @@ def test_a_real_trial_gives_its_metabase_row(demo_path, tmp_path, monkeypatch):
     assert row["fidelity_pixels"] == row["pixels_seen"] == 2**21
     assert row["eval_at"] == [2**20, 2**21]  # v3 starts at 2**20; v2 would start at 2**21
     assert [pixels for pixels, _ in row["curve"]] == [2**20, 2**21]
-    assert row["val_iou"] == max(iou for _, iou in row["curve"])  # best so far
-    assert row["final_iou"] == row["curve"][-1][1]
+    assert row["val_score"] == max(iou for _, iou in row["curve"])  # best so far
+    assert row["final_score"] == row["curve"][-1][1]
     assert row["steps"] == 2**21 // (4 * 64 * 64) == 128  # pixels / (batch * patch^2)
     assert row["patches_seen"] == 128 * 4 and row["early_stopping"] is False
     assert not list(scratch.glob("trial_*"))  # its temporary training folder is removed
@@ -96,12 +97,12 @@ def test_promote_takes_the_best_then_a_seeded_draw_and_never_a_failed_trial():
 
 
 def _ladder_rows(first, scores, fidelity, dhash="h"):
-    return {(c["config_id"], fidelity): {"val_iou": scores[c["config_id"]], "status": "ok"}
+    return {(c["config_id"], fidelity): {"val_score": scores[c["config_id"]], "status": "ok"}
             for c in first}
 
 
 def test_ladder_position_walks_up_the_rungs():
-    configs = enumerate_configs(build_space(with_plugins=False))
+    configs = enumerate_configs(build_space(SPACE, with_plugins=False))
     ladder = ((6, 100, 2), (3, 400, 1), (2, 800, 0))
     first = ladder_start(configs, "0000abcd", 0, ladder)
     assert len(first) == 6 and len({c["config_id"] for c in first}) == 6
@@ -124,18 +125,18 @@ def test_ladder_position_walks_up_the_rungs():
 
 
 def test_ladder_tasks_finish_a_started_ladder_first_and_prune_checkpoints(tmp_path):
-    configs = enumerate_configs(build_space(with_plugins=False))
+    configs = enumerate_configs(build_space(SPACE, with_plugins=False))
     ladder = ((2, 100, 1), (1, 400, 0))
     hashes = {"a": "000000aa", "b": "000000bb"}
     tasks, left = ladder_tasks(["a", "b"], configs, [], hashes, tmp_path, 0, ladder)
     assert [t[0] for t in tasks] == ["a", "a"] and left == 6
     rows = [{"dataset_hash": hashes["a"], "config_id": t[1]["config_id"], "fidelity_pixels": 100,
-             "val_iou": v, "status": "ok", "protocol": "v2", "source": "ladder"}
+             "val_score": v, "status": "ok", "protocol": "v2", "source": "ladder"}
             for t, v in zip(tasks, (0.2, 0.7), strict=True)]
     for t in tasks:  # checkpoints the two rung-0 trials left
         Path(t[4]).mkdir(parents=True)
     # "b" has a row of another protocol: it does not count, "a" has started, so "a" goes on
-    old = {"dataset_hash": hashes["b"], "config_id": "x", "fidelity_pixels": 100, "val_iou": 1,
+    old = {"dataset_hash": hashes["b"], "config_id": "x", "fidelity_pixels": 100, "val_score": 1,
            "status": "ok"}
     nxt, left = ladder_tasks(["a", "b"], configs, [*rows, old], hashes, tmp_path, 0, ladder)
     assert [(t[0], t[1]["config_id"], t[2]) for t in nxt] == [("a", tasks[1][1]["config_id"],
@@ -154,14 +155,14 @@ def test_ladder_tasks_finish_a_started_ladder_first_and_prune_checkpoints(tmp_pa
 
 
 def test_a_second_seed_runs_a_second_ladder_beside_a_finished_one(tmp_path):
-    configs = enumerate_configs(build_space(with_plugins=False))
+    configs = enumerate_configs(build_space(SPACE, with_plugins=False))
     ladder = ((2, 100, 1), (1, 400, 0))
     hashes = {"a": "000000aa", "b": "000000bb"}
 
     def complete(seed, rows):
         while tasks := ladder_tasks(["a", "b"], configs, rows, hashes, tmp_path, seed, ladder)[0]:
             rows = rows + [{"dataset_hash": hashes[t[0]], "config_id": t[1]["config_id"],
-                            "fidelity_pixels": t[2], "val_iou": 0.5, "status": "ok",
+                            "fidelity_pixels": t[2], "val_score": 0.5, "status": "ok",
                             "protocol": "v2", "source": "ladder", "seed": t[3]} for t in tasks]
         return rows
 
@@ -199,7 +200,7 @@ def test_time_limit_stops_before_starting_another_trial(demo_path, tmp_path, mon
         clock[0] += 20
         return {"dataset": "demo", "dataset_hash": dhash,
                 "config_id": config["config_id"], "fidelity_pixels": fidelity,
-                "protocol": "v2", "status": "ok", "val_iou": 0.5, "train_seconds": 20}
+                "protocol": "v2", "status": "ok", "val_score": 0.5, "train_seconds": 20}
 
     dhash = load_dataset(demo_path, check_pixels=False).content_hash()
     monkeypatch.setattr(collect, "run_trial", fake_trial)
@@ -217,7 +218,7 @@ def test_cli_configs_runs_exactly_the_named_configurations(monkeypatch, tmp_path
     seen = {}
     monkeypatch.setattr(collect, "collect_named", lambda paths, out, configs, **kw: seen.update(
         ids=[c["config_id"] for c in configs], fidelity=kw["fidelity_pixels"]))
-    ids = [c["config_id"] for c in enumerate_configs(build_space(with_plugins=False))[:2]]
+    ids = [c["config_id"] for c in enumerate_configs(build_space(SPACE, with_plugins=False))[:2]]
     padded = f"{ids[0]}, {ids[1]},{ids[0]}"  # spaces and repeats are forgiven
     assert cli.main(["metabase", "--datasets", "x", "--configs", padded]) == 0
     assert sorted(seen["ids"]) == sorted(ids) and seen["fidelity"] == 2**23

@@ -21,7 +21,7 @@ def test_metrics_on_a_hand_computed_case():
     assert perfect["z"] == pytest.approx((1.0 - 0.55) / true.std())
     assert perfect["z_norm"] == pytest.approx(1.0)
     assert perfect["kendall"] == pytest.approx(1.0) and perfect["rmse"] == 0
-    assert perfect["diff_iou"] == 0 and perfect["regret"] == 0
+    assert perfect["diff_score"] == 0 and perfect["regret"] == 0
     worst = ranking_metrics(true, -true)
     assert worst["regret"] == pytest.approx(0.9) and worst["z"] < 0
     assert random_baseline(true)["z"] == 0.0
@@ -50,7 +50,7 @@ def _synthetic_metabase(n_datasets=4, per=24, seed=0):
                 np.log2(c["patch_size"] / (side / 4))) + rng.normal(0, 0.01)
             rows.append({"dataset": f"d{d}", "dataset_hash": f"h{d}", "config_id": c["config_id"],
                          **{f"hp_{k}": v for k, v in c.items() if k != "config_id"},
-                         "val_iou": float(np.clip(iou, 0, 1)), "train_seconds": 60.0,
+                         "val_score": float(np.clip(iou, 0, 1)), "train_seconds": 60.0,
                          "pixels_seen": 2**23, "hardware": "test:0", "status": "ok",
                          "fidelity_pixels": 1,
                          "steps": 2**23 // (c["batch_size"] * c["patch_size"] ** 2)})
@@ -90,7 +90,7 @@ def test_one_line_baselines_on_a_hand_made_metabase():
         {"dataset": d, "config_id": f"c{i}", "hp_patch_size": patch[i],
          "hp_batch_size": [4, 8, 16, 32, 8][i], "hp_learning_rate": 0.001,
          "hp_backbone": "resnet18", "hp_flip": 0.0, "hp_brightness_blur": 0.0,
-         "hp_grid_distortion": 0.0, "val_iou": iou[i], "steps": steps[i], "fidelity_pixels": 1}
+         "hp_grid_distortion": 0.0, "val_score": iou[i], "steps": steps[i], "fidelity_pixels": 1}
         for d in ("d0", "d1", "d2") for i in range(5)])
     base = pd.DataFrame(lodo_baselines(rows, mf, SPACE)).set_index(["model", "dataset"])
     sd = np.sqrt(0.08)
@@ -101,7 +101,7 @@ def test_one_line_baselines_on_a_hand_made_metabase():
         small = base.loc[("baseline:smallest_patch_first", d)]
         assert small["z"] == pytest.approx((0.6 - 0.4) / sd)
         assert small["regret"] == pytest.approx(0.8 - 0.6)
-        assert small["diff_iou"] == pytest.approx(0.8 - 0.6)
+        assert small["diff_score"] == pytest.approx(0.8 - 0.6)
         assert small["kendall"] == pytest.approx(8 / np.sqrt(80))
         # most steps first ranks exactly as the IoU does: the oracle
         most = base.loc[("baseline:most_steps_first", d)]
@@ -143,9 +143,9 @@ def _two_fidelity_metabase(seed=0):
     """At 1 px the small patches win, at 4 px the large ones: a fidelity-blind ranker cannot
     get both right."""
     rows, mf = _synthetic_metabase(seed=seed)
-    cheap = rows.assign(val_iou=0.5 - 0.001 * rows["hp_patch_size"] + 5 * (
+    cheap = rows.assign(val_score=0.5 - 0.001 * rows["hp_patch_size"] + 5 * (
         rows["hp_learning_rate"] == 0.001), fidelity_pixels=1)
-    full = rows.assign(val_iou=0.3 + 0.001 * rows["hp_patch_size"] + 5 * (
+    full = rows.assign(val_score=0.3 + 0.001 * rows["hp_patch_size"] + 5 * (
         rows["hp_learning_rate"] == 0.001), fidelity_pixels=4)
     return pd.concat([cheap, full], ignore_index=True), mf
 

@@ -29,7 +29,7 @@ def test_portfolio_baseline_ranks_by_the_order_learned_on_the_other_datasets():
         for i, c in enumerate(configs):  # the same order on every dataset: c0 best
             rows.append({"dataset": d, "candidate": f"c{i}", "config_id": c["config_id"],
                          **{f"hp_{k}": v for k, v in c.items() if k != "config_id"},
-                         "val_iou": 0.9 - 0.1 * i, "fidelity_pixels": 1, "status": "ok",
+                         "val_score": 0.9 - 0.1 * i, "fidelity_pixels": 1, "status": "ok",
                          "steps": 2**23 // (c["batch_size"] * c["patch_size"] ** 2)})
     base = pd.DataFrame(lodo_baselines(pd.DataFrame(rows), mf, SPACE))
     port = base[base["model"] == "baseline:portfolio_greedy"].set_index("dataset")

@@ -86,6 +86,6 @@ def test_search_then_predict_then_train(project, demo_path, monkeypatch, fake_cl
     assert state["pixels_seen"] == 40 * bs * p * p and state["stopped_by"] == "pixels"
     assert state["steps"] == 40 and state["history"]
     val = [ds.mask(ds.stems.index(s)) for s in split["val"]]
-    assert state["best_iou"] > trivial_score(val, ds.num_classes)[0]
+    assert state["best_score"] > trivial_score(val, ds.num_classes)[0]
     _, installed = load_model(project / "data" / "06_models" / "model")
     assert installed["config"]["config_id"] == state["config"]["config_id"]

@@ -39,7 +39,7 @@ def test_study_summary_and_choice_on_a_synthetic_metabase():
     panels = [a for a in fig.axes if a.has_data()]
     assert [a.get_title() for a in panels] == ["d0", "d1", "d2", "d3"]  # one per held-out set
     for ax in panels:  # every row of the held-out dataset, its true top 10 % in orange
-        true = rows.loc[rows["dataset"] == ax.get_title(), "val_iou"].to_numpy()
+        true = rows.loc[rows["dataset"] == ax.get_title(), "val_score"].to_numpy()
         rest, top = (c.get_offsets()[:, 1] for c in ax.collections)
         np.testing.assert_allclose(np.sort(np.r_[rest, top]), np.sort(true))
         assert len(top) == 3 and top.min() > rest.max()  # 10 % of 24 rows, rounded up
@@ -60,7 +60,7 @@ def _study(z: dict) -> pd.DataFrame:
     return pd.DataFrame([
         {"fidelity_pixels": 1, "model": m, "representation": "-" if m.startswith("baseline:")
          else "hp", "target": "-" if m.startswith("baseline:") else "iou", "seed": s,
-         "dataset": d, **dict.fromkeys(("z", "z_norm", "kendall", "pearson", "rmse", "diff_iou",
+         "dataset": d, **dict.fromkeys(("z", "z_norm", "kendall", "pearson", "rmse", "diff_score",
                                         "regret"), v)}
         for (m, s), vs in z.items() for d, v in zip(["d0", "d1", "d2"], vs, strict=True)])
 
@@ -107,7 +107,7 @@ def test_nested_choice_scores_each_dataset_with_the_combination_chosen_on_the_ot
     assert "nested" in summarise(pd.DataFrame(
         [{"fidelity_pixels": 1, "model": m, "representation": r, "target": t, "seed": 0,
           "dataset": d, **{k: v for k in ("z", "z_norm", "kendall", "pearson", "rmse",
-                                          "diff_iou", "regret")}}
+                                          "diff_score", "regret")}}
          for (m, r, t, d), v in at.items()]))[2]
 
 
@@ -133,7 +133,7 @@ def test_lodo_scores_each_held_out_dataset_with_its_own_predictions(monkeypatch)
 
     _, mf = _synthetic_metabase(n_datasets=3, per=1)
     iou = [0.4, 0.1, 0.9, 0.3, 1.0, 0.6, 0.2, 0.8, 0.5, 0.7]  # 0.1 ... 1.0, shuffled
-    rows = pd.DataFrame([{"dataset": d, "config_id": f"c{i}", "val_iou": v, "fidelity_pixels": 1}
+    rows = pd.DataFrame([{"dataset": d, "config_id": f"c{i}", "val_score": v, "fidelity_pixels": 1}
                          for d in ("d0", "d1", "d2") for i, v in enumerate(iou)])
 
     class Stub:
@@ -142,7 +142,7 @@ def test_lodo_scores_each_held_out_dataset_with_its_own_predictions(monkeypatch)
 
         def score(self, records, held, mf, fidelities):
             assert held not in self.trained_on
-            v = np.array([r["val_iou"] for r in records])
+            v = np.array([r["val_score"] for r in records])
             return {"d0": v, "d1": -v, "d2": np.zeros_like(v)}[held]
 
     monkeypatch.setattr(evaluation, "fit_meta_model", lambda train, *a, **k: Stub(train))
@@ -156,7 +156,7 @@ def test_lodo_scores_each_held_out_dataset_with_its_own_predictions(monkeypatch)
     assert m["d0"]["rmse"] == 0  # a regressor on the IoU target: rmse is reported
     assert m["d1"]["z"] == pytest.approx((0.1 - 0.55) / sd)
     assert m["d1"]["kendall"] == pytest.approx(-1.0) and m["d1"]["regret"] == pytest.approx(0.9)
-    assert m["d1"]["diff_iou"] == pytest.approx(0.9)
+    assert m["d1"]["diff_score"] == pytest.approx(0.9)
     # a constant ranks the rows in their order: the first row (0.4) is the predicted best
     assert m["d2"]["z"] == pytest.approx((0.4 - 0.55) / sd)
     assert m["d2"]["regret"] == pytest.approx(0.6) and np.isnan(m["d2"]["kendall"])

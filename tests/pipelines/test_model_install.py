@@ -124,7 +124,7 @@ class _StubModel:
 
 def _info(run_folder: Path, run: str) -> dict:
     return {"backbone": "tiny", "channels": 1, "num_classes": 3, "dataset": "d",
-            "config": {"config_id": run}, "best_val_iou": 0.5,
+            "config": {"config_id": run}, "best_val_score": 0.5,
             "run": {"pipeline": "train", "run": run, "run_folder": str(run_folder)}}
 
 

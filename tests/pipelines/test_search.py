@@ -36,7 +36,7 @@ def test_rank_without_usable_rows_says_what_to_do():
 
 def test_metabase_position():
     rows, _ = _synthetic_metabase(n_datasets=1, per=10)
-    best = rows.loc[rows["val_iou"].idxmax()]
+    best = rows.loc[rows["val_score"].idxmax()]
     pos = metabase_position(rows, "d0", best["config_id"])
     assert pos["winner_percentile"] == 100.0 and pos["rows"] == 10
 
@@ -143,7 +143,7 @@ def test_the_plan_enters_halving_and_wins_when_it_is_best():
     assert with_top[0] == ranking["config_id"].iloc[0] and len(set(with_top)) == 4
 
     def stub_rung(jobs):  # the plan is best on validation, the others in rank order below it
-        return [{"status": "paused", "best_iou": 0.9 if c["config_id"] == ids[-1]
+        return [{"status": "paused", "best_score": 0.9 if c["config_id"] == ids[-1]
                  else 0.5 - 0.01 * ids.index(c["config_id"])} for c, _ in jobs]
 
     trace = successive_halving(cands, 60.0, stub_rung)
@@ -177,8 +177,8 @@ def test_budget_aware_ranking_scores_each_configuration_at_its_own_fidelity(monk
     # than patch 64 (pixels per second), measured on this machine's kind of device.
     fast = rows["hp_patch_size"] / 64.0
     two = pd.concat([
-        rows.assign(val_iou=0.6 - 0.001 * rows["hp_patch_size"], fidelity_pixels=2**23),
-        rows.assign(val_iou=0.3 + 0.001 * rows["hp_patch_size"], fidelity_pixels=2**25)],
+        rows.assign(val_score=0.6 - 0.001 * rows["hp_patch_size"], fidelity_pixels=2**23),
+        rows.assign(val_score=0.3 + 0.001 * rows["hp_patch_size"], fidelity_pixels=2**25)],
         ignore_index=True)
     two = two.assign(hardware="cpu:2xtest", pixels_seen=two["fidelity_pixels"],
                      train_seconds=two["fidelity_pixels"] / (2e4 * pd.concat([fast, fast],

@@ -87,7 +87,7 @@ def test_metabase_pipeline_collects_v3_rows_and_summarises_them(project, sets, t
     assert (stats["rows"], stats["ok_rows"], stats["datasets"]) == (2, 2, 1)
     summary = pd.read_csv(project / "data" / "08_reporting" / "metabase" / "summary.csv")
     assert list(summary["fidelity_pixels"]) == [2**16, 2**17]
-    assert list(summary["iou_mean"]) == pytest.approx([r["val_iou"] for r in rows])
+    assert list(summary["score_mean"]) == pytest.approx([r["val_score"] for r in rows])
     assert (project / "data" / "08_reporting" / "metabase" / "iou_per_dataset.png").stat(
     ).st_size > 0
 
@@ -198,7 +198,7 @@ def test_export_pipeline_packages_the_installed_model(project, sets, tiny):
     save_model(model, project / "data" / "06_models" / "model", {
         "backbone": "tiny", "channels": 3, "num_classes": ds.num_classes,
         "class_names": ds.class_names, "patch_size": 64, "config": TINY,
-        "dataset": ds.name, "dataset_hash": ds.content_hash(), "best_val_iou": 0.5})
+        "dataset": ds.name, "dataset_hash": ds.content_hash(), "best_val_score": 0.5})
     run(project, "export", {"dataset.path": str(sets / "demo"), "export.check": False})
     summary = json.loads((project / "data" / "08_reporting" / "export" / "model_package.json")
                          .read_text())

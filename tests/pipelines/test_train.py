@@ -99,7 +99,7 @@ def test_images_smaller_than_the_smallest_patch_are_learnable(tmp_path):
     model, info = best_model(tmp_path / "run", data)
     whole = evaluate(model, info, [ds.image(ds.stems.index(s)) for s in split["val"]], val)
     triv, _ = trivial_score(val, 3)
-    assert state["best_iou"] > triv + 0.2 and whole["mean_iou"] > triv + 0.2, (state["history"],
+    assert state["best_score"] > triv + 0.2 and whole["mean_iou"] > triv + 0.2, (state["history"],
                                                                                whole, triv)
 
 
@@ -131,17 +131,17 @@ def test_a_model_that_beats_the_constant_predictor_is_returned_for_install(demo_
     assert state["status"] == "finished" and state["stopped_by"] == "pixels"
     assert state["steps"] == 16 and state["pixels_seen"] == 262144
     assert [h["pixels"] for h in state["history"]] == [65536, 131072, 196608, 262144]
-    assert state["best_iou"] == max(h["val_iou"] for h in state["history"])
+    assert state["best_score"] == max(h["val_score"] for h in state["history"])
     data = make_trial_data(ds, split, seed=split["seed"])
     regions = data.validation(params["val_pixels"])
-    assert state["best_iou"] > trivial_score(regions.masks, 3)[0]  # why it was accepted
+    assert state["best_score"] > trivial_score(regions.masks, 3)[0]  # why it was accepted
     assert info["config"] == {**config, "config_id": config_id(config)}
     assert {k: info[k] for k in ("backbone", "channels", "num_classes", "class_names",
                                  "patch_size", "dataset", "dataset_hash", "seed",
-                                 "best_val_iou")} == {
+                                 "best_val_score")} == {
         "backbone": "tiny", "channels": 1, "num_classes": 3, "class_names": ds.class_names,
         "patch_size": 64, "dataset": ds.name, "dataset_hash": ds.content_hash(), "seed": 0,
-        "best_val_iou": state["best_iou"]}
+        "best_val_score": state["best_score"]}
     # the run it names holds this trial (the installer keeps the model there)
     run = info["run"]
     assert run["pipeline"] == "train" and run["run"] == f"{ds.name}/{info['config']['config_id']}"
@@ -151,7 +151,7 @@ def test_a_model_that_beats_the_constant_predictor_is_returned_for_install(demo_
     cm = np.zeros((3, 3), np.int64)
     for image, truth in zip(regions.images, regions.masks, strict=True):
         cm += confusion(truth, predict_probabilities(model, image, 64, batch_size=8).argmax(-1), 3)
-    assert score("iou", cm)[0] == pytest.approx(state["best_iou"], abs=1e-3)
+    assert score("iou", cm)[0] == pytest.approx(state["best_score"], abs=1e-3)
 
 
 def test_train_trains_the_plan_when_no_configuration_is_given(demo_path, tmp_path, monkeypatch):

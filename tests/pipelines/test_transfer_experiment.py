@@ -96,7 +96,7 @@ def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path, tiny_b
     assert runs["scratch"][0]["history"] != runs["scratch"][1]["history"]  # seeds differ
     for r in runs["scratch"] + runs["mix"]:  # every run trained its pixels, evaluated on them
         assert r["pixels_seen"] == exp["max_pixels"] and r["stopped_by"] == "pixels"
-        assert r["best_iou"] == max(h["val_iou"] for h in r["history"])
+        assert r["best_score"] == max(h["val_score"] for h in r["history"])
     # the tables, report and figure of these runs (their values: the hand-made test below)
     table = summarise(curves)
     assert list(table["start"]) == ["scratch", "scratch", "mix", "mix"]
@@ -110,9 +110,9 @@ def test_pretrain_then_transfer_experiment_end_to_end(datasets, tmp_path, tiny_b
 
 
 def _run(seed, ious, best=None, init=None, new_layers=(), phase_start=0):
-    return {"seed": seed, "best_iou": max(ious) if best is None else best, "init_weights": init,
+    return {"seed": seed, "best_score": max(ious) if best is None else best, "init_weights": init,
             "new_layers": list(new_layers), "phase_start": phase_start, "train_seconds": 10.0,
-            "history": [{"epoch": e, "val_iou": v} for e, v in enumerate(ious, 1)]}
+            "history": [{"epoch": e, "val_score": v} for e, v in enumerate(ious, 1)]}
 
 
 # target t: scratch bests 0.5 and 0.7, mean 0.6, so the common bar is 0.95 * 0.6 = 0.57;
@@ -141,8 +141,8 @@ def test_summary_report_and_figure_of_hand_made_curves():
     table = summarise(HAND_MADE)
     t = table[table["target"] == "t"]
     assert list(t["start"]) == ["scratch", "scratch", "mix", "mix"]
-    assert list(t["best_iou"]) == [0.5, 0.7, 0.64, 0.72]
-    assert list(t["last_iou"]) == [0.4, 0.7, 0.62, 0.72] and list(t["epochs"]) == [3, 3, 3, 2]
+    assert list(t["best_score"]) == [0.5, 0.7, 0.64, 0.72]
+    assert list(t["last_score"]) == [0.4, 0.7, 0.62, 0.72] and list(t["epochs"]) == [3, 3, 3, 2]
     # first epoch at >= 0.57: never (0.2, 0.5, 0.4); 0.6 at 2; 0.6 at 1; 0.72 at 2
     np.testing.assert_array_equal(t["epochs_to_95pct_scratch_best"], [np.nan, 2, 1, 2])
     # first epoch at >= 95 % of the run's own best: 0.475 -> 2; 0.665 -> 3; 0.608 -> 2;

@@ -17,7 +17,7 @@ FAST = Settings(eval_every_pixels=4 * 4 * 64 * 64, val_pixels=8 * 64 * 64, keep_
 
 def _row(dataset, method, seed, iou):
     return {"dataset": dataset, "method": method, "seed": seed, "test_iou": iou,
-            "val_iou": iou, "wall_seconds": 10.0, "winner_config_id": f"{method}{seed % 2}"}
+            "val_score": iou, "wall_seconds": 10.0, "winner_config_id": f"{method}{seed % 2}"}
 
 
 def test_summary_and_wins_ties_losses():
@@ -76,7 +76,7 @@ def test_each_method_trains_its_budget_and_scores_its_winner_on_test(
         assert winner["train_seconds"] - winner["overhead_seconds"] == pytest.approx(
             trained_per_trial[-1])
     # the row reports the winner's best evaluation, not its last one nor another trial's
-    assert row["val_iou"] == max(h["val_iou"] for h in winner["history"])
+    assert row["val_score"] == max(h["val_score"] for h in winner["history"])
 
 
 @pytest.mark.slow

@@ -33,9 +33,9 @@ class FakeTrainer:
             self.calls.append((cid, secs))
             self.seconds[cid] = self.seconds.get(cid, 0) + secs  # resumes: time accumulates
             if cid in self.fail:
-                out.append({"status": "failed", "reason": "NaN loss", "best_iou": None})
+                out.append({"status": "failed", "reason": "NaN loss", "best_score": None})
             else:
-                out.append({"status": "paused", "best_iou": min(1, self.rates[cid] *
+                out.append({"status": "paused", "best_score": min(1, self.rates[cid] *
                                                                 self.seconds[cid])})
         return out
 

@@ -18,11 +18,11 @@ def test_unused_seconds_are_shared_out_over_later_rungs():
             if cid == "a":  # converged after 1 s of its first slice; later slices: nothing
                 clock[cid] = 1.0
                 out.append({"status": "finished", "stopped_by": "early_stopping",
-                            "best_iou": .9, "train_seconds": clock[cid]})
+                            "best_score": .9, "train_seconds": clock[cid]})
             else:
                 clock[cid] += s
                 out.append({"status": "paused", "stopped_by": "seconds",
-                            "best_iou": {"b": .8, "c": .7, "d": .6}[cid],
+                            "best_score": {"b": .8, "c": .7, "d": .6}[cid],
                             "train_seconds": clock[cid]})
         return out
 
@@ -41,7 +41,7 @@ def test_without_early_stops_the_slices_are_unchanged():
     def run_rung(jobs):
         for c, s in jobs:
             used[c["config_id"]] += s
-        return [{"status": "paused", "stopped_by": "seconds", "best_iou": .5,
+        return [{"status": "paused", "stopped_by": "seconds", "best_score": .5,
                  "train_seconds": used[c["config_id"]]} for c, _ in jobs]
 
     trace = successive_halving(cands, 24.0, run_rung)

@@ -51,5 +51,5 @@ def test_ray_gives_the_same_metabase_rows_as_local(demo_path, tmp_path):
 
     local, remote = rows("local.jsonl"), rows("ray.jsonl")
     assert set(local) == {c["config_id"] for c in configs}
-    assert all(r["status"] == "ok" and r["val_iou"] > 0 for r in local.values())
-    assert remote == local  # val_iou, curve, steps, ... identical
+    assert all(r["status"] == "ok" and r["val_score"] > 0 for r in local.values())
+    assert remote == local  # val_score, curve, steps, ... identical

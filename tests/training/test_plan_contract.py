@@ -154,9 +154,9 @@ def test_training_and_its_model_follow_an_edited_plan(demo, tmp_path, monkeypatc
         assert info["inference_window"] == {"size": 64, "stride": 32}
         assert info["normalisation"] == {"low_percentile": 1.0, "high_percentile": 99.8}
         # the search's finalize path: the dataset and the plan instead of the trial data
-        _, info2 = best_model(tmp_path / "run", ds, plan=edited, best_val_iou=0.5)
+        _, info2 = best_model(tmp_path / "run", ds, plan=edited, best_val_score=0.5)
         assert info2["inference_window"] == info["inference_window"]
-        assert info2["channels"] == info["channels"] and info2["best_val_iou"] == 0.5
+        assert info2["channels"] == info["channels"] and info2["best_val_score"] == 0.5
         # without a plan the model records nothing of one (prediction keeps its defaults)
         _, plain = best_model(tmp_path / "run", ds)
         assert "inference_window" not in plain and "normalisation" not in plain

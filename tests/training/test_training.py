@@ -26,8 +26,8 @@ def test_training_learns_and_resume_continues_history(demo_trial_data, tmp_path)
     assert [h["eval"] for h in s2["history"]] == [1, 2, 3, 4, 5]
     assert [h["steps"] for h in s2["history"]] == [8, 16, 24, 32, 40]
     assert s2["history"][:3] == s1["history"]
-    assert s2["best_iou"] == max(h["val_iou"] for h in s2["history"])
-    assert s2["best_iou"] > 0.3  # the demo nuclei/cytoplasm are learnable within 160 patches
+    assert s2["best_score"] == max(h["val_score"] for h in s2["history"])
+    assert s2["best_score"] > 0.3  # the demo nuclei/cytoplasm are learnable within 160 patches
     assert (run / "best.weights.h5").exists()
 
 
@@ -100,10 +100,10 @@ def test_failure_is_a_result(demo_trial_data, tmp_path):
 
 
 def test_early_stopping_rule():
-    flat = [{"val_iou": v} for v in [0.2, 0.5, 0.6, 0.62, 0.6, 0.61, 0.63, 0.6, 0.64, 0.62, 0.6]]
+    flat = [{"val_score": v} for v in [0.2, 0.5, 0.6, 0.62, 0.6, 0.61, 0.63, 0.6, 0.64, 0.62, 0.6]]
     assert not _early_stop(flat[:9], delta=0.05, patience=8)
     assert _early_stop(flat[:11], delta=0.05, patience=8)  # best rose 0.04 over the last 8
-    rising = [{"val_iou": v} for v in np.linspace(0.1, 0.9, 12)]
+    rising = [{"val_score": v} for v in np.linspace(0.1, 0.9, 12)]
     assert not _early_stop(rising, delta=0.05, patience=8)
 
 
@@ -165,7 +165,7 @@ def test_the_settings_metric_scores_validation_and_is_recorded(demo_trial_data, 
         iou = train_trial(cfg, demo_trial_data, tmp_path / "i", budget, FAST)
         assert iou["metric"] == "iou"
         # the same seed trains the same model: Dice >= IoU per class, > where imperfect
-        assert s["history"][0]["val_iou"] > iou["history"][0]["val_iou"]
+        assert s["history"][0]["val_score"] > iou["history"][0]["val_score"]
         with pytest.raises(ValueError, match="was scored by 'dice'; cannot continue it with "
                                              "metric 'iou'"):
             train_trial(cfg, demo_trial_data, tmp_path / "d", Budget(pixels=2 * budget.pixels),

@@ -52,7 +52,7 @@ def test_missing_or_foreign_weights_give_clear_errors(tmp_path):
 
 
 def test_settling_rule_and_epochs_to_95_percent(monkeypatch):
-    h = [{"val_iou": v, "epoch": e} for e, v in enumerate([0.2, 0.5, 0.51, 0.52, 0.52], 1)]
+    h = [{"val_score": v, "epoch": e} for e, v in enumerate([0.2, 0.5, 0.51, 0.52, 0.52], 1)]
     assert new_layers_settled(h[:4], 0) is False  # 0.2 .. 0.52: still moving
     assert new_layers_settled(h, 0) is True  # last four within 0.03
     assert new_layers_settled(h, 2) is False  # counted from the phase start

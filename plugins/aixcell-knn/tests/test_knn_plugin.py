@@ -37,7 +37,7 @@ def test_the_search_ranks_with_it(conf):
             rows.append({"dataset": f"d{d}", "dataset_hash": f"h{d}", "status": "ok",
                          "config_id": c["config_id"], "hardware": "test:0",
                          **{f"hp_{k}": v for k, v in c.items() if k != "config_id"},
-                         "val_iou": 0.8 - 0.15 * np.log2(c["patch_size"] / 64)
+                         "val_score": 0.8 - 0.15 * np.log2(c["patch_size"] / 64)
                          + rng.normal(0, 0.01), "train_seconds": 60.0, "pixels_seen": 2**23,
                          "fidelity_pixels": 2**23})
     target = {"dataset": "new", "dataset_hash": "hnew", "hc_n_images": 25,

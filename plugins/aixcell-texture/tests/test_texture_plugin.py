@@ -63,7 +63,7 @@ def _synthetic(space: dict, n_datasets: int = 6, per: int = 40, seed: int = 0):
             iou = 0.5 + 0.3 * (c["patch_size"] == best) + rng.normal(0, 0.02)
             rows.append({"dataset": f"d{d}", "dataset_hash": f"h{d}", "config_id": c["config_id"],
                          **{f"hp_{k}": v for k, v in c.items() if k != "config_id"},
-                         "val_iou": iou, "train_seconds": 60.0, "status": "ok",
+                         "val_score": iou, "train_seconds": 60.0, "status": "ok",
                          "fidelity_pixels": 1, "steps": 100})
     return pd.DataFrame(rows), pd.DataFrame(mf)
 

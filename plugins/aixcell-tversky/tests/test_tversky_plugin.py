@@ -67,7 +67,7 @@ def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch, fake_
     assert state["steps"] == 13
     assert n_val == len(state["history"]) >= 3 and len(seen) == n_val + ds.num_classes + 1
     val = [mean_foreground(original(cm)) for cm in seen[:n_val]]
-    assert [h["val_iou"] for h in state["history"]] == val
+    assert [h["val_score"] for h in state["history"]] == val
     assert trace["rungs"][0]["trials"][0]["score"] == max(val)
     assert metrics["test_score"] == mean_foreground(original(seen[-1]))
     assert metrics["test_score"] != metrics["test_iou"]

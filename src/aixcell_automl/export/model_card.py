@@ -76,8 +76,8 @@ def _provenance(facts: dict, info: dict) -> str:
     else:
         lines.append("Trained by the aixcell-automl `train` pipeline (one configuration, no "
                      "search, no meta-base).")
-    if info.get("best_val_iou") is not None:
-        lines.append(f"Best validation IoU during training: {float(info['best_val_iou']):.3f}.")
+    if info.get("best_val_score") is not None:
+        lines.append(f"Best validation IoU during training: {float(info['best_val_score']):.3f}.")
     return "\n".join(x for x in lines if x)
 
 

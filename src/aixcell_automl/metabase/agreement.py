@@ -13,21 +13,21 @@ from aixcell_automl.metabase.ladder import LADDER
 
 def rung_score(row: pd.Series, previous: int) -> float:
     """A ladder row's best validation IoU among its own rung's evaluations, those after
-    ``previous`` pixels (the rung below's fidelity; 0 for the first rung). A row's ``val_iou`` is
+    ``previous`` pixels (the rung below's fidelity; 0 for the first rung). A row's ``val_score`` is
     the best over its whole curve, lower rungs included, so a configuration that does not improve
     on a higher rung keeps its lower-rung score there; this score does not."""
     curve = row.get("curve")
     if isinstance(curve, str):  # the meta-base frame holds curves as JSON (store.to_frame)
         curve = json.loads(curve)
     if not isinstance(curve, list) or not curve:
-        return float(row["val_iou"])
+        return float(row["val_score"])
     own = [v for p, v in curve if p > previous and v is not None]
     return float(max(own)) if own else float("nan")
 
 
 def fidelity_agreement(ok: pd.DataFrame) -> dict:
     """Per dataset and pair of adjacent ladder fidelities (2^23 -> 2^25, 2^25 -> 2^26): Kendall
-    tau between the same configurations' scores at both, with n. ``tau`` compares ``val_iou``
+    tau between the same configurations' scores at both, with n. ``tau`` compares ``val_score``
     (best so far, what halving ranks by); ``tau_own`` compares each rung's own evaluations
     (:func:`rung_score`). Also the mean of each over datasets."""
     from scipy.stats import kendalltau
@@ -44,7 +44,7 @@ def fidelity_agreement(ok: pd.DataFrame) -> dict:
                         for _, r in ok.iterrows()])
     out: dict = {}
     for name, g in ok.groupby("dataset"):
-        best = g.pivot_table(index="config_id", columns="fidelity_pixels", values="val_iou")
+        best = g.pivot_table(index="config_id", columns="fidelity_pixels", values="val_score")
         own = g.pivot_table(index="config_id", columns="fidelity_pixels", values="own")
         for (lo, hi), key in pairs.items():
             both = best.reindex(columns=[lo, hi]).dropna()

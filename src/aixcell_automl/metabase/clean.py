@@ -22,5 +22,5 @@ def remove_outliers(df: pd.DataFrame, iou_z: float = 4.0) -> pd.DataFrame:
         return (s - s.mean()) / sd if sd > 0 else s * 0.0
 
     keys = ["dataset", "fidelity_pixels"] if "fidelity_pixels" in ok else ["dataset"]
-    ok = ok[ok.groupby(keys)["val_iou"].transform(z).abs() <= iou_z]
+    ok = ok[ok.groupby(keys)["val_score"].transform(z).abs() <= iou_z]
     return ok.reset_index(drop=True)

@@ -28,11 +28,11 @@ def _run_tasks(tasks, out_path, executor, executor_options, deadline, source, ba
         append_row(out_path, {**row, "source": source})
         written += 1
         bar.set_postfix_str(f"{row['dataset']} {row['config_id']} "
-                            f"2^{int(np.log2(row['fidelity_pixels']))} IoU={row['val_iou']}")
+                            f"2^{int(np.log2(row['fidelity_pixels']))} IoU={row['val_score']}")
         bar.update()
         log.info("row: %s %s at 2^%d px status=%s IoU=%s (%.0fs)", row["dataset"],
                  row["config_id"], int(np.log2(row["fidelity_pixels"])), row["status"],
-                 row["val_iou"], row["train_seconds"] or 0)
+                 row["val_score"], row["train_seconds"] or 0)
     return written
 
 

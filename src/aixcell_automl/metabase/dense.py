@@ -79,7 +79,7 @@ def position(configs: Sequence[Mapping], plan_id: str, rows: Mapping[tuple[str, 
     todo = [c for c in configs if (c["config_id"], FIRST) not in rows]
     if todo:
         return FIRST, todo
-    scores = {c["config_id"]: rows[c["config_id"], FIRST]["val_iou"]
+    scores = {c["config_id"]: rows[c["config_id"], FIRST]["val_score"]
               if rows[c["config_id"], FIRST]["status"] == "ok" else None for c in configs}
     up = set(promote(scores, plan_id, seed))
     todo = [c for c in configs if c["config_id"] in up and (c["config_id"], TOP) not in rows]

@@ -63,7 +63,7 @@ def ladder_position(first: list[dict], rows: dict[tuple[str, int], dict], seed: 
         todo = [c for c in members if (c["config_id"], fidelity) not in rows]
         if todo or r + 1 == len(ladder):
             return (r, members, todo) if todo else (len(ladder), [], [])
-        scores = {c["config_id"]: (rows[c["config_id"], fidelity]["val_iou"]
+        scores = {c["config_id"]: (rows[c["config_id"], fidelity]["val_score"]
                                    if rows[c["config_id"], fidelity]["status"] == "ok" else None)
                   for c in members}
         keep = set(promote(scores, best, ladder[r + 1][0] - best, seed=[*seed, r]))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aixcell_automl.core.legacy_names import upgrade
 from aixcell_automl.training.hardware import library_versions  # re-exported: its old home
 from aixcell_automl.training.speed import cpu_share, pixels_per_second
 
@@ -39,7 +40,8 @@ def row_key(row: dict) -> tuple:
 
 
 def read_rows(path: Path | str) -> list[dict]:
-    """All complete rows of a JSON-lines meta-base (missing file -> no rows)."""
+    """All complete rows of a JSON-lines meta-base or evaluation log (missing file -> no
+    rows), under today's field names (:mod:`aixcell_automl.core.legacy_names`)."""
     path = Path(path)
     if not path.exists():
         return []
@@ -48,7 +50,8 @@ def read_rows(path: Path | str) -> list[dict]:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
+            rows.append(upgrade(row, validation_per_class="fidelity_pixels" in row))
         except json.JSONDecodeError:
             log.warning("%s:%d: incomplete row skipped (interrupted write)", path, n)
     return rows
@@ -104,10 +107,10 @@ def state_row(state: dict) -> dict:
         **{f"hp_{k}": v for k, v in hyperparameters(state["config"]).items()},
         "status": "ok" if state["status"] != "failed" else "failed",
         "reason": state.get("reason"),
-        "metric": state.get("metric", "iou"), "val_iou": state.get("best_iou"),
-        "final_iou": hist[-1]["val_iou"] if hist else None,
-        "per_class_iou": best["per_class_iou"] if best else None,
-        "curve": [[h["pixels"], h["val_iou"]] for h in hist],
+        "metric": state.get("metric", "iou"), "val_score": state.get("best_score"),
+        "final_score": hist[-1]["val_score"] if hist else None,
+        "per_class_score": best["per_class_score"] if best else None,
+        "curve": [[h["pixels"], h["val_score"]] for h in hist],
         "train_seconds": state.get("train_seconds"),
         "overhead_seconds": state.get("overhead_seconds"),
         "eval_seconds": state.get("eval_seconds"), "steps": state.get("steps"),
@@ -144,7 +147,7 @@ def merge(sources: Iterable[Path | str], dest: Path | str) -> int:
 def to_frame(rows: list[dict]) -> pd.DataFrame:
     """Flat table (curves and per-class IoU as JSON strings)."""
     df = pd.DataFrame(rows)
-    for col in ("curve", "per_class_iou", "versions", "sampling_factors"):
+    for col in ("curve", "per_class_score", "versions", "sampling_factors"):
         if col in df:
             df[col] = df[col].map(lambda v: json.dumps(v, default=_json_default))
     return df

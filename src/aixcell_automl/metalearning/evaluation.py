@@ -9,7 +9,7 @@ dataset (:func:`held_out_frame`). Metrics, per held-out dataset and fidelity:
 * ``pearson`` r and ``kendall`` tau between predicted and true scores
 * ``z`` = (mean true IoU of the predicted top 10 % - mean IoU) / std IoU
 * ``z_norm`` = z / z of the true top 10 % (1 = as good as an oracle)
-* ``diff_iou`` = mean true IoU of the true top 10 % - that of the predicted top 10 %
+* ``diff_score`` = mean true IoU of the true top 10 % - that of the predicted top 10 %
 * ``regret`` = best IoU of the dataset - true IoU of the predicted best
 """
 
@@ -49,7 +49,7 @@ def ranking_metrics(true: np.ndarray, pred: np.ndarray, regression: bool = False
         "kendall": np.nan if const else float(kendalltau(true, pred).statistic),
         "z": float(z), "z_oracle": float(z_oracle),
         "z_norm": float(z / z_oracle) if z_oracle > 0 else np.nan,
-        "diff_iou": float(top_true - top_pred),
+        "diff_score": float(top_true - top_pred),
         "regret": float(true.max() - true[order[0]]),
         "n": n,
     }
@@ -63,12 +63,12 @@ def random_baseline(true: np.ndarray) -> dict:
     top_true = np.sort(true)[::-1][:t].mean()
     z_oracle = (top_true - true.mean()) / sd if sd > 0 else 0.0
     return {"rmse": np.nan, "pearson": 0.0, "kendall": 0.0, "z": 0.0, "z_oracle": z_oracle,
-            "z_norm": 0.0, "diff_iou": float(top_true - true.mean()),
+            "z_norm": 0.0, "diff_score": float(top_true - true.mean()),
             "regret": float(true.max() - true.mean()), "n": len(true)}
 
 
 def _percentiles(rows: pd.DataFrame) -> pd.Series:
-    return rows.groupby("dataset")["val_iou"].rank(pct=True)
+    return rows.groupby("dataset")["val_score"].rank(pct=True)
 
 
 def surrogate_scores(rows: pd.DataFrame, datasets: Sequence[str], target_configs: Sequence[Mapping],
@@ -149,9 +149,9 @@ def lodo(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mapping[str, li
     for (held, fidelity), test in groups:
         if len(test) < MIN_ROWS:
             continue
-        m = ranking_metrics(test["val_iou"].to_numpy(float), test["predicted"], regression)
+        m = ranking_metrics(test["val_score"].to_numpy(float), test["predicted"], regression)
         if target == "decile":  # correlations against the decile labels the model learnt
-            lab = deciles(test["val_iou"]).to_numpy(float)
+            lab = deciles(test["val_score"]).to_numpy(float)
             m["kendall"] = ranking_metrics(lab, test["predicted"])["kendall"]
         out.append({"model": model_name, "representation": representation, "target": target,
                     "seed": seed, "dataset": held, "fidelity_pixels": int(fidelity), **m})
@@ -171,7 +171,7 @@ def permutation_importance(fitted, rows: pd.DataFrame, meta_features: pd.DataFra
         X = np.column_stack([X, log2_fidelity(rows["fidelity_pixels"])])
         cols = [*cols, "log2_fidelity"]
     groups = [np.flatnonzero((rows["dataset"] == d).to_numpy()) for d in rows["dataset"].unique()]
-    true = rows["val_iou"].to_numpy(float)
+    true = rows["val_score"].to_numpy(float)
 
     def tau(Xp: np.ndarray) -> float:
         pred = np.asarray(fitted.estimator.predict(Xp), float)
@@ -215,7 +215,7 @@ def lodo_baselines(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mappi
             pool = rows[rows["fidelity_pixels"] == fidelity]
             peers = sorted(set(pool["dataset"]) - {held})
             test = test.reset_index(drop=True)
-            true = test["val_iou"].to_numpy(float)
+            true = test["val_score"].to_numpy(float)
             cfgs = test.to_dict("records")
             scores = {"random": None}
             if len(peers) >= 2:
@@ -232,7 +232,7 @@ def lodo_baselines(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mappi
                 from aixcell_automl.search.replay import greedy_order
 
                 table = pool[pool["dataset"].isin(peers)].pivot_table(
-                    index="dataset", columns="candidate", values="val_iou", aggfunc="max")
+                    index="dataset", columns="candidate", values="val_score", aggfunc="max")
                 order = greedy_order(table.fillna(-1.0), table.shape[1])
                 pos = {c: i for i, c in enumerate(order)}
                 scores["portfolio_greedy"] = -test["candidate"].map(pos).fillna(

@@ -102,7 +102,7 @@ def fit_meta_model(rows: pd.DataFrame, meta_features: pd.DataFrame, space: Mappi
     if len(fidelities) > 1:
         X = np.column_stack([X, log2_fidelity(rows["fidelity_pixels"])])
     groups = rows.groupby(["dataset", "fidelity_pixels"], sort=True)
-    y = rows["val_iou"].to_numpy(float) if target == "iou" else groups["val_iou"].transform(
+    y = rows["val_score"].to_numpy(float) if target == "iou" else groups["val_score"].transform(
         deciles).to_numpy(float)
     est = spec.make(seed)
     if spec.kind == "ranker":

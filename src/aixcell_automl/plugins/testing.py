@@ -199,7 +199,7 @@ def check_strategy(strategy) -> None:
         for cfg, secs in jobs:
             spent["seconds"] += secs
             spent["trained"].add(cfg["config_id"])
-            states.append({"status": "paused", "best_iou": quality[cfg["config_id"]],
+            states.append({"status": "paused", "best_score": quality[cfg["config_id"]],
                            "train_seconds": secs, "pixels_seen": 1})
         return states
 

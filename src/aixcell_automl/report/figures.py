@@ -72,10 +72,10 @@ def plot_learning_curve(state: dict):
     hist = state["history"]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     px = [h["pixels"] / 1e6 for h in hist]
-    ax.plot(px, [h["val_iou"] for h in hist], "o-", label="validation IoU")
+    ax.plot(px, [h["val_score"] for h in hist], "o-", label="validation IoU")
     if state.get("best_eval"):
         b = hist[state["best_eval"] - 1]
-        ax.plot([b["pixels"] / 1e6], [b["val_iou"]], "r*", ms=12, label="kept (best)")
+        ax.plot([b["pixels"] / 1e6], [b["val_score"]], "r*", ms=12, label="kept (best)")
     ax.set_xlabel("training pixels (millions)")
     ax.set_ylabel("IoU (mean over foreground classes)")
     ax.set_ylim(0, 1)

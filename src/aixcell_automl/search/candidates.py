@@ -59,10 +59,11 @@ def metabase_position(metabase: pd.DataFrame, dataset: str, config_id: str) -> d
     rows = metabase[(metabase["dataset"] == dataset) & (metabase["status"] == "ok")]
     if rows.empty:
         return None
-    ious = rows["val_iou"].to_numpy(float)
-    own = rows.loc[rows["config_id"] == config_id, "val_iou"]
-    out = {"rows": len(rows), "best_iou": float(ious.max()), "median_iou": float(np.median(ious))}
+    ious = rows["val_score"].to_numpy(float)
+    own = rows.loc[rows["config_id"] == config_id, "val_score"]
+    out = {"rows": len(rows), "best_score": float(ious.max()),
+           "median_score": float(np.median(ious))}
     if len(own):
-        out["winner_metabase_iou"] = float(own.iloc[0])
+        out["winner_metabase_score"] = float(own.iloc[0])
         out["winner_percentile"] = float((ious <= own.iloc[0]).mean() * 100)
     return out

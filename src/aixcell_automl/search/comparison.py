@@ -80,7 +80,7 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
     row = {"dataset": dataset.name, "dataset_hash": dataset.content_hash(), "method": method,
            "strategy": strategy, "seed": seed, "budget_seconds": budget, "k": k,
            "test_iou": test["mean_iou"], "per_class_iou": test["per_class_iou"],
-           "test_split": test["split"], "val_iou": info["best_val_iou"],
+           "test_split": test["split"], "val_score": info["best_val_score"],
            "winner_config_id": cfg["config_id"], "winner_is_plan": cfg["config_id"] == plan[
                "config_id"], **{f"hp_{n}": v for n, v in hyperparameters(cfg).items()},
            "trials": n_trials, "wall_seconds": round(wall, 1), "hardware": hardware(),
@@ -115,7 +115,7 @@ def summary_table(rows: list[dict]):
         return df
     agg = df.groupby(["dataset", "method"], sort=False).agg(
         runs=("seed", "size"), test_iou_mean=("test_iou", "mean"),
-        test_iou_std=("test_iou", "std"), val_iou_mean=("val_iou", "mean"),
+        test_iou_std=("test_iou", "std"), val_score_mean=("val_score", "mean"),
         wall_seconds_mean=("wall_seconds", "mean"),
         winner=("winner_config_id", lambda s: s.mode().iloc[0])).reset_index()
     agg["test_iou_std"] = agg["test_iou_std"].fillna(0.0)

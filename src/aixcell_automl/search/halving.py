@@ -43,9 +43,9 @@ def winner_share(k: int) -> float:
 
 
 def score_of(state: dict) -> float:
-    if state.get("status") == "failed" or state.get("best_iou") is None:
+    if state.get("status") == "failed" or state.get("best_score") is None:
         return -1.0
-    return float(state["best_iou"])
+    return float(state["best_score"])
 
 
 def trial_record(rung: int, config: dict, rank: int, seconds: float, state: dict) -> dict:
@@ -54,7 +54,7 @@ def trial_record(rung: int, config: dict, rank: int, seconds: float, state: dict
             "score": score_of(state), "status": state.get("status"),
             "reason": state.get("reason"), "train_seconds": state.get("train_seconds"),
             "pixels_seen": state.get("pixels_seen"), "stopped_by": state.get("stopped_by"),
-            "curve": [[h["pixels"], h["val_iou"]] for h in state.get("history") or []]}
+            "curve": [[h["pixels"], h["val_score"]] for h in state.get("history") or []]}
 
 
 def unused_seconds(record: dict, seconds: float, before: float) -> float:

@@ -136,10 +136,10 @@ class ReplayTrials:
                 self.past[cid] = wanted - curve.recorded
             self.pixels[cid] = wanted
             v = curve.score_at(reached) if curve else None
-            history = [{"pixels": p, "val_iou": s} for p, s in (curve.points if curve else ())
+            history = [{"pixels": p, "val_score": s} for p, s in (curve.points if curve else ())
                        if p <= reached + 0.5]
             states.append({"status": "failed" if v is None and curve and not curve.points
-                           else "paused", "best_iou": v, "pixels_seen": int(reached),
+                           else "paused", "best_score": v, "pixels_seen": int(reached),
                            "train_seconds": None, "reason": None, "history": history})
         return states
 

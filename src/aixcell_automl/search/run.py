@@ -15,7 +15,13 @@ from tqdm.auto import tqdm
 from aixcell_automl.core.atomic import atomic_write_json
 from aixcell_automl.plugins.specs import SearchContext  # re-exported: its home before the API
 from aixcell_automl.search.halving import survivors_per_rung
-from aixcell_automl.training.loop import Budget, Settings, release_models, train_trial
+from aixcell_automl.training.loop import (
+    Budget,
+    Settings,
+    read_state,
+    release_models,
+    train_trial,
+)
 from aixcell_automl.training.trial_data import TrialData
 
 log = logging.getLogger(__name__)
@@ -132,7 +138,7 @@ def halving_rows(trace: dict, run_root: Path, dataset: str, dataset_hash: str) -
 
     rows = []
     for cid in {t["config_id"] for r in trace["rungs"] for t in r["trials"]}:
-        state = json.loads((run_root / cid / "state.json").read_text())
+        state = read_state(run_root / cid / "state.json")
         rows.append({"dataset": dataset, "dataset_hash": dataset_hash, **state_row(state),
                      "fidelity": "halving", "fidelity_pixels": int(state["pixels_seen"])})
     return sorted(rows, key=lambda r: r["config_id"])

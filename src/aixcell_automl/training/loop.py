@@ -27,8 +27,9 @@ best validation IoU seen so far; the weights that reached it are kept in ``best.
 the score always describes a model that exists. (Validation IoU of small-batch U-Nets jumps between
 evaluations; best-so-far is monotone, which successive halving and the meta-base rank by.)
 The score is the registered metric ``Settings.metric`` (IoU by default, see
-:mod:`aixcell_automl.core.metrics`); the state records its name as ``metric`` (the ``*_iou`` keys
-then hold that metric's values).
+:mod:`aixcell_automl.core.metrics`); the state records its name as ``metric``, and its values as
+``val_score``, ``per_class_score``, ``best_score`` (states written before these names are read
+through :func:`aixcell_automl.core.legacy_names.upgrade`).
 
 A trial can start from pre-trained weights (``Settings.init_weights``); it is then fine-tuned by
 the protocol of :mod:`.transfer`, whose phase is part of the state and survives a resume.
@@ -52,6 +53,7 @@ import numpy as np
 
 from aixcell_automl.core.atomic import atomic_write_json
 from aixcell_automl.core.errors import UserError
+from aixcell_automl.core.legacy_names import upgrade
 from aixcell_automl.core.metrics import confusion, score
 from aixcell_automl.plugins.registry import get
 from aixcell_automl.training.clock import clock
@@ -101,14 +103,19 @@ def _fresh_state(config: dict, seed: int, metric: str, precision: str = "float32
             "status": "running",
             "reason": None, "epoch": 0,
             "batch": 0, "steps": 0, "patches_seen": 0, "pixels_seen": 0, "train_seconds": 0.0,
-            "history": [], "best_iou": None, "best_eval": None, "stopped_by": None,
+            "history": [], "best_score": None, "best_eval": None, "stopped_by": None,
             "init_weights": None, "phase": None, "new_layers": [], "phase_start": 0}
+
+
+def read_state(path: Path) -> dict:
+    """A trial's ``state.json`` (older states under today's field names)."""
+    return upgrade(json.loads(Path(path).read_text()))
 
 
 def _early_stop(history: list[dict], delta: float, patience: int) -> bool:
     if len(history) <= patience:
         return False
-    best = np.maximum.accumulate([h["val_iou"] for h in history])
+    best = np.maximum.accumulate([h["val_score"] for h in history])
     return bool(best[-1] - best[-1 - patience] <= delta)
 
 
@@ -141,7 +148,7 @@ def train_trial(config: dict, data: TrialData, run_dir: Path | str, budget: Budg
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "state.json"
-    state = (json.loads(state_path.read_text()) if state_path.exists()
+    state = (read_state(state_path) if state_path.exists()
              else _fresh_state(config, seed, settings.metric, settings.precision))
     get("metric", settings.metric)  # an unknown metric is an error, not a failed trial
     if state.setdefault("metric", "iou") != settings.metric:  # states before metrics: IoU
@@ -372,12 +379,12 @@ class _Trainer:
             "patches": state["patches_seen"], "pixels": state["pixels_seen"],
             "epoch": round(state["steps"] / self.stream.batches_per_epoch, 4),
             "train_seconds": self.elapsed(),
-            "loss": loss_value, "val_iou": iou,
-            "per_class_iou": [None if math.isnan(v) else v for v in per_class],
+            "loss": loss_value, "val_score": iou,
+            "per_class_score": [None if math.isnan(v) else v for v in per_class],
         })
         self.since_eval = 0
-        if state["best_iou"] is None or iou > state["best_iou"]:
-            state["best_iou"], state["best_eval"] = iou, len(state["history"])
+        if state["best_score"] is None or iou > state["best_score"]:
+            state["best_score"], state["best_eval"] = iou, len(state["history"])
             live.model.save_weights(str(self.run_dir / "best.weights.h5"))
 
     def settle_phase(self) -> None:
@@ -448,7 +455,7 @@ def _augmentation_names() -> set[str]:
 def best_model(run_dir: Path | str, data, plan=None, **extra) -> tuple[object, dict]:
     """The trial's kept (best) weights as ``(model, info)``, ready for ``ModelDataset`` /
     :func:`aixcell_automl.training.model.save_model`; ``extra`` is added to ``info`` (and wins,
-    e.g. ``best_val_iou``).
+    e.g. ``best_val_score``).
 
     ``data`` is the :class:`TrialData` the trial trained on, or its dataset (a
     :class:`~aixcell_automl.core.dataset.SegmentationDataset`: channels and classes are read from
@@ -458,7 +465,7 @@ def best_model(run_dir: Path | str, data, plan=None, **extra) -> tuple[object, d
     from aixcell_automl.training.plan_settings import PlanSettings
 
     run_dir = Path(run_dir)
-    state = json.loads((run_dir / "state.json").read_text())
+    state = read_state(run_dir / "state.json")
     cfg = state["config"]
     if isinstance(data, TrialData):
         channels, num_classes = data.train.channels, data.num_classes
@@ -474,7 +481,7 @@ def best_model(run_dir: Path | str, data, plan=None, **extra) -> tuple[object, d
     patch = int(cfg["patch_size"])
     info = {"backbone": cfg["backbone"], "channels": channels,
             "num_classes": num_classes, "class_names": class_names,
-            "patch_size": patch, "config": cfg, "best_val_iou": state["best_iou"],
+            "patch_size": patch, "config": cfg, "best_val_score": state["best_score"],
             **(planned.info(patch) if planned else {}), **extra}
     return model, info
 

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from aixcell_automl.core.atomic import atomic_write_text
+from aixcell_automl.core.legacy_names import upgrade
 
 BN_MOMENTUM = 0.9
 FOCAL_GAMMA = 2.0
@@ -70,7 +71,7 @@ def save_model(model, folder: Path | str, info: dict) -> Path:
 def load_model(folder: Path | str):
     """Rebuild a saved model; returns ``(model, info)``."""
     folder = Path(folder)
-    info = json.loads((folder / "model.json").read_text())
+    info = upgrade(json.loads((folder / "model.json").read_text()))
     model = build_model(info["backbone"], int(info["channels"]), int(info["num_classes"]))
     model.load_weights(str(folder / "weights.h5"))
     return model, info

@@ -124,4 +124,4 @@ def evaluate_on_test(model_and_info, dataset: SegmentationDataset, split: dict,
     log.info("%s IoU on %d %s images: %.4f %s", dataset.name, len(images), part,
              result["mean_iou"], result["per_class_iou"])
     return {"split": part, "images": split[part], "dataset": dataset.name,
-            "config": info["config"], "best_val_iou": info["best_val_iou"], **result}
+            "config": info["config"], "best_val_score": info["best_val_score"], **result}

@@ -91,7 +91,7 @@ def freeze_all_but(model, trainable: list[str]) -> None:
 def new_layers_settled(history: list[dict], phase_start: int) -> bool:
     """Whether the new-layer phase is over (see the module doc); ``phase_start`` is the number
     of evaluations that preceded it."""
-    ious = [h["val_iou"] for h in history[phase_start:]]
+    ious = [h["val_score"] for h in history[phase_start:]]
     if len(ious) >= MAX_NEW_LAYER_EVALS:
         return True
     recent = ious[-(SETTLE_EVALS + 1):]
@@ -102,5 +102,5 @@ def epochs_to_fraction(history: list[dict], fraction: float = 0.95) -> float | N
     """Epochs until validation IoU first reached ``fraction`` of the run's best IoU."""
     if not history:
         return None
-    target = fraction * max(h["val_iou"] for h in history)
-    return next(h["epoch"] for h in history if h["val_iou"] >= target)
+    target = fraction * max(h["val_score"] for h in history)
+    return next(h["epoch"] for h in history if h["val_score"] >= target)

@@ -16,7 +16,7 @@ from aixcell_automl.metalearning.ranking import fit_meta_model, training_rows
 from aixcell_automl.metalearning.representation import meta_feature_frame, representations
 
 log = logging.getLogger(__name__)
-METRICS = ["z", "z_norm", "kendall", "pearson", "rmse", "diff_iou", "regret"]
+METRICS = ["z", "z_norm", "kendall", "pearson", "rmse", "diff_score", "regret"]
 
 
 def study_rows(metabase: pd.DataFrame, params: dict) -> pd.DataFrame:
@@ -224,9 +224,9 @@ def scatter_plot(choice: dict, metabase: pd.DataFrame, meta_features: pd.DataFra
     n_rows = -(-len(groups) // 4)
     fig, axes = plt.subplots(n_rows, 4, figsize=(12, 3 * n_rows), squeeze=False)
     for ax, (name, g) in zip(axes.flat, groups, strict=False):
-        top = g["val_iou"] >= g["val_iou"].nlargest(top_n(len(g))).min()
-        ax.scatter(g["predicted"][~top], g["val_iou"][~top], s=12, color="tab:blue")
-        ax.scatter(g["predicted"][top], g["val_iou"][top], s=18, color="tab:orange",
+        top = g["val_score"] >= g["val_score"].nlargest(top_n(len(g))).min()
+        ax.scatter(g["predicted"][~top], g["val_score"][~top], s=12, color="tab:blue")
+        ax.scatter(g["predicted"][top], g["val_score"][top], s=18, color="tab:orange",
                    label="true top 10 %")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("predicted score", fontsize=8)

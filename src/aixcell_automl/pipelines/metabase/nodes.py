@@ -53,8 +53,9 @@ def summarise(metabase: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]
     ok = frame[frame["status"] == "ok"]
     clean = remove_outliers(ok) if len(ok) else ok
     summary = ok.groupby(["protocol", "dataset", "fidelity_pixels"]).agg(
-        rows=("val_iou", "size"), configs=("config_id", "nunique"), iou_mean=("val_iou", "mean"),
-        iou_std=("val_iou", "std"), iou_max=("val_iou", "max"),
+        rows=("val_score", "size"), configs=("config_id", "nunique"),
+        score_mean=("val_score", "mean"), score_std=("val_score", "std"),
+        score_max=("val_score", "max"),
         cpu_hours=("train_seconds", lambda s: s.sum() / 3600)).reset_index()
     failed = frame[frame["status"] != "ok"]
     stats = {"rows": len(frame), "ok_rows": len(ok), "failed_rows": len(failed),
@@ -88,9 +89,9 @@ def iou_distribution_figure(metabase: pd.DataFrame):
     names = sorted(ok["dataset"].unique())
     fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(names)), 4))
     if names:
-        ax.boxplot([ok.loc[ok["dataset"] == n, "val_iou"] for n in names], showfliers=True)
+        ax.boxplot([ok.loc[ok["dataset"] == n, "val_score"] for n in names], showfliers=True)
         for i, n in enumerate(names, 1):
-            y = ok.loc[ok["dataset"] == n, "val_iou"]
+            y = ok.loc[ok["dataset"] == n, "val_score"]
             ax.scatter(np.random.default_rng(i).normal(i, 0.06, len(y)), y, s=8, alpha=0.5)
         ax.set_xticks(range(1, len(names) + 1))
         ax.set_xticklabels([f"{n}\n(n={int((ok['dataset'] == n).sum())})" for n in names],

@@ -42,5 +42,5 @@ def pretrain_model(datasets_root: Path, runs: Path, params: dict):
                              train_seconds=state["train_seconds"], hardware=hardware(),
                              seed=int(params["seed"]))
     log.info("pre-trained '%s': best validation IoU %.3f after %d pixels", name,
-             state["best_iou"], state["pixels_seen"])
+             state["best_score"], state["pixels_seen"])
     return (model, info), state

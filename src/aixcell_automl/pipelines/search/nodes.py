@@ -99,7 +99,7 @@ def finalize(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame, t
     cfg = config_of_ranking_row(win)
     model, info = best_model(
         Path(trace["run_root"]) / cfg["config_id"], dataset, plan=plan, config=cfg,
-        dataset=dataset.name, dataset_hash=dataset.content_hash(), best_val_iou=score,
+        dataset=dataset.name, dataset_hash=dataset.content_hash(), best_val_score=score,
         metric=trace["metric"], search_run=trace["run_root"],
         run={"pipeline": "search", "run": Path(trace["run_root"]).name,
              "run_folder": trace["run_root"]})  # where installed_model keeps it

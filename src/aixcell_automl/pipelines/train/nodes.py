@@ -107,7 +107,7 @@ def train_model(dataset: SegmentationDataset, split: dict, plan: dict, runs: Pat
     if state["status"] == "failed":
         raise UserError(f"training failed: {state['reason']} (run folder {run_dir}; delete it "
                         f"to start this configuration afresh)")
-    check_beats_trivial(state["best_iou"], data.validation(settings.val_pixels).masks,
+    check_beats_trivial(state["best_score"], data.validation(settings.val_pixels).masks,
                         dataset.class_names, settings.metric)
     run = {"pipeline": "train", "run": f"{dataset.name}/{config['config_id']}",
            "run_folder": str(run_dir)}  # where installed_model keeps the run's model

@@ -84,10 +84,10 @@ def run_experiment(datasets_root: Path, pretrained: Path, runs: Path, params: di
                     raise RuntimeError(f"{target} from {label} failed: {state['reason']}")
                 results.setdefault(target, {}).setdefault(label, []).append(
                     {"seed": seed} | {k: state.get(k) for k in (
-                        "history", "best_iou", "init_weights", "new_layers", "phase_start",
+                        "history", "best_score", "init_weights", "new_layers", "phase_start",
                         "epoch", "pixels_seen", "train_seconds", "stopped_by")})
                 log.info("%s from %s, seed %d: best validation IoU %.3f", target, label, seed,
-                         state["best_iou"])
+                         state["best_score"])
                 bar.update()
     bar.close()
     return {"config": config, "max_pixels": int(params["max_pixels"]), "seeds": seeds,
@@ -99,17 +99,17 @@ def summarise(curves: dict) -> pd.DataFrame:
     best and to 95 % of the mean from-scratch best (a common bar), seconds, new layers."""
     rows = []
     for target, starts in curves["results"].items():
-        scratch = [r["best_iou"] for label, runs in starts.items()
+        scratch = [r["best_score"] for label, runs in starts.items()
                    if not curves["starts"].get(label) for r in runs]
         bar = 0.95 * float(np.mean(scratch)) if scratch else None
         for label, runs in starts.items():
             for run in runs:
                 hist = run["history"]
                 reach = next((h["epoch"] for h in hist
-                              if bar is not None and h["val_iou"] >= bar), None)
+                              if bar is not None and h["val_score"] >= bar), None)
                 rows.append({
                     "target": target, "start": label, "seed": run["seed"],
-                    "best_iou": run["best_iou"], "last_iou": hist[-1]["val_iou"],
+                    "best_score": run["best_score"], "last_score": hist[-1]["val_score"],
                     "epochs": hist[-1]["epoch"],
                     "epochs_to_95pct_own_best": epochs_to_fraction(hist),
                     "epochs_to_95pct_scratch_best": reach,
@@ -135,14 +135,14 @@ def plot_curves(curves: dict):
             color = f"C{j}"
             for run in runs:
                 hist = run["history"]
-                ax.plot([h["epoch"] for h in hist], [h["val_iou"] for h in hist], "-",
+                ax.plot([h["epoch"] for h in hist], [h["val_score"] for h in hist], "-",
                         color=color, lw=0.7, alpha=0.45)
                 if run["init_weights"] and run["new_layers"] and run["phase_start"] < len(hist):
                     h = hist[run["phase_start"]]
-                    ax.plot([h["epoch"]], [h["val_iou"]], "o", color=color, ms=4)
+                    ax.plot([h["epoch"]], [h["val_score"]], "o", color=color, ms=4)
             n = min(len(r["history"]) for r in runs)
             ax.plot([h["epoch"] for h in runs[0]["history"][:n]],
-                    np.mean([[h["val_iou"] for h in r["history"][:n]] for r in runs], axis=0),
+                    np.mean([[h["val_score"] for h in r["history"][:n]] for r in runs], axis=0),
                     "-", color=color, lw=2, label=label)
         ax.set_title(target)
         ax.set_xlabel("epoch")
@@ -158,11 +158,11 @@ def write_report(table: pd.DataFrame, curves: dict) -> str:
     """A Markdown summary: means over seeds per target and start, and what pre-training
     changed (a difference smaller than the larger seed standard deviation is called noise)."""
     agg = table.groupby(["target", "start"], sort=False).agg(
-        seeds=("seed", "size"), best_iou_mean=("best_iou", "mean"),
-        best_iou_std=("best_iou", "std"), last_iou_mean=("last_iou", "mean"),
+        seeds=("seed", "size"), best_score_mean=("best_score", "mean"),
+        best_score_std=("best_score", "std"), last_score_mean=("last_score", "mean"),
         epochs_to_95pct_scratch_best=("epochs_to_95pct_scratch_best", "mean"),
         reached=("epochs_to_95pct_scratch_best", "count")).reset_index()
-    agg["best_iou_std"] = agg["best_iou_std"].fillna(0.0)
+    agg["best_score_std"] = agg["best_score_std"].fillna(0.0)
     lines = ["# Transfer experiment", "",
              f"Configuration `{curves['config']}`, {curves['max_pixels']:,} training pixels per "
              f"run, seeds {curves['seeds']}, {curves['hardware']}. `reached`: seeds that reached "
@@ -174,12 +174,12 @@ def write_report(table: pd.DataFrame, curves: dict) -> str:
             continue
         b = base.iloc[0]
         for _, r in rows.drop(base.index).iterrows():
-            diff = r["best_iou_mean"] - b["best_iou_mean"]
-            noise = max(r["best_iou_std"], b["best_iou_std"])
+            diff = r["best_score_mean"] - b["best_score_mean"]
+            noise = max(r["best_score_std"], b["best_score_std"])
             verdict = "within seed noise" if abs(diff) <= noise else (
                 "higher" if diff > 0 else "lower")
-            lines.append(f"- {target}, {r['start']}: best IoU {r['best_iou_mean']:.3f} vs "
-                         f"{b['best_iou_mean']:.3f} from scratch ({diff:+.3f}, {verdict}); "
+            lines.append(f"- {target}, {r['start']}: best IoU {r['best_score_mean']:.3f} vs "
+                         f"{b['best_score_mean']:.3f} from scratch ({diff:+.3f}, {verdict}); "
                          f"95 % of the scratch best reached by {r['reached']}/{r['seeds']} "
                          f"seeds (scratch {b['reached']}/{b['seeds']}), at epoch "
                          f"{r['epochs_to_95pct_scratch_best']:.2f} vs "
