@@ -23,3 +23,70 @@ def test_near_copies_of_the_plan_and_of_each_other_are_skipped():
         "a", "b", "c"]
     ids = [c["config_id"] for c in candidates_with_plan(ranking, plan, 4)]
     assert ids == ["a", "b", "c", "plan"]  # the plan (outside the ranking) last
+
+
+# a dense (v3) meta-base: candidates p (every dataset's plan), a, b, c; scores at 2^24
+M24 = 2**24
+HP = {"p": ("resnet18", 256, 8, 0.001), "a": ("resnet50", 64, 16, 0.001),
+      "b": ("resnet18", 128, 8, 0.01), "c": ("resnet18", 64, 16, 0.0005)}
+SCORES = {"D1": {"p": .5, "a": .9, "b": .6, "c": .55},
+          "D2": {"p": .5, "a": .85, "b": .6, "c": .5},
+          "D3": {"p": .8, "a": .3, "b": .6, "c": .82},
+          "T": {"p": .1, "a": .1, "b": .9, "c": .1},   # the searched dataset: never learned from
+          "D4": {"p": .2, "a": .9}}                     # incomplete: left out
+
+
+def _dense_metabase():
+    rows = [{"protocol": "v3", "dataset": d, "dataset_hash": f"h{d}", "candidate": c,
+             "status": "ok", "curve": [[2**20, s / 2], [M24, s]], "fidelity_pixels": M24,
+             "pixels_per_second": 1e5, "machine_factor": 1.0,
+             **dict(zip(("hp_backbone", "hp_patch_size", "hp_batch_size", "hp_learning_rate"),
+                        HP[c], strict=True)),
+             "hp_flip": 0.0, "hp_brightness_blur": 0.0, "hp_grid_distortion": 0.0}
+            for d, scores in SCORES.items() for c, s in scores.items()]
+    # plan rules: 600 px images -> patch 256, batch 8; 20 images -> ResNet-18; grey
+    mf = pd.DataFrame([{"dataset": d, "hc_mean_image_shape": 600, "hc_n_images": 20,
+                        "hc_is_rgb": 0} for d in SCORES])
+    return pd.DataFrame(rows), mf
+
+
+PLAN = {"configuration": {"config_id": "plan", "backbone": "resnet18", "patch_size": 256,
+                          "batch_size": 8, "learning_rate": 0.001, "flip": 0.5,
+                          "brightness_blur": 0.0, "grid_distortion": 0.0}}
+TARGET = {"dataset": "T", "dataset_hash": "hT"}
+
+
+def test_portfolio_is_learned_on_the_other_complete_datasets_with_their_plans_in_the_set():
+    from aixcell_automl.search.candidates import portfolio_candidates
+
+    metabase, mf = _dense_metabase()
+    got, why = portfolio_candidates(metabase, mf, PLAN, 3, TARGET, min_datasets=3)
+    # with p in every set: a lowers the mean regret over D1-D3 most (0, 0, .02), then c (D3)
+    assert [(c["backbone"], c["patch_size"], c["learning_rate"]) for c in got] == [
+        ("resnet18", 256, 0.001), ("resnet50", 64, 0.001), ("resnet18", 64, 0.0005)]
+    assert got[0] == PLAN["configuration"]
+    assert all(c["flip"] == 0.5 for c in got[1:])  # the searched dataset's augmentations
+    assert "a, c" in why and "3 datasets" in why
+    # T's rows (b would fix T) are never learned from, also under another name
+    copy = {"T": "T-copy"}
+    renamed = metabase.assign(dataset=metabase["dataset"].replace(copy))
+    assert portfolio_candidates(renamed, mf.assign(dataset=mf["dataset"].replace(copy)), PLAN, 3,
+                                TARGET, 3)[0] == got
+    with_t = portfolio_candidates(metabase, mf, PLAN, 3, {**TARGET, "dataset": "U",
+                                                          "dataset_hash": "hU"}, 3)[0]
+    assert with_t[1]["patch_size"] == 128  # learned from T too, b comes first
+
+
+def test_too_few_complete_datasets_fall_back_to_the_ranking_and_say_why():
+    from aixcell_automl.search.candidates import choose_candidates
+
+    metabase, mf = _dense_metabase()
+    ranking = pd.DataFrame([_cfg("r1", backbone="resnet50"), _cfg("r2", lr=1e-2)])
+    ranking["rank"] = [1, 2]
+    params = {"candidates": "portfolio", "portfolio_min_datasets": 4}
+    got, why = choose_candidates(ranking, PLAN, 3, metabase, mf, TARGET, params)
+    assert [c["config_id"] for c in got] == ["r1", "r2", "plan"]
+    assert "3 other dataset(s)" in why and "portfolio_min_datasets=4" in why
+    got, _ = choose_candidates(ranking, PLAN, 3, metabase, mf, TARGET,
+                               {**params, "portfolio_min_datasets": 3})
+    assert got[1]["backbone"] == "resnet50" and got[1]["patch_size"] == 64

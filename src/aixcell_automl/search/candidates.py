@@ -1,10 +1,17 @@
-"""The search's candidates: the plan and the ranking's best configurations; where a winner sits
-among a dataset's own meta-base rows."""
+"""The search's candidates: the plan and the ranking's best configurations, or the plan and a
+portfolio learned on the meta-base's dense (v3) rows; where a winner sits among a dataset's own
+meta-base rows."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
+
+from aixcell_automl.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def top_k(ranking: pd.DataFrame, k: int) -> list[dict]:
@@ -50,6 +57,63 @@ def candidates_with_plan(ranking: pd.DataFrame, plan: dict, k: int) -> list[dict
     if not len(own):  # a plan edited outside the search space: it still competes, ranked last
         out.append(dict(plan["configuration"]))
     return out
+
+
+def portfolio_candidates(metabase: pd.DataFrame, meta_features: pd.DataFrame, plan: dict,
+                         k: int, target: dict, min_datasets: int) -> tuple[list[dict], str]:
+    """The plan, then the greedy best-of-(k - 1) portfolio (Auto-sklearn 2.0's) of the meta-base
+    v3 candidates: learned on the other datasets whose every candidate is recorded at 2**24,
+    each with its own plan already in the set, so a member is chosen for where plans fall
+    short. Members take the plan's augmentations; one with the plan's training dimensions is
+    the plan. Returns ``([], why)`` when fewer than ``min_datasets`` such datasets exist."""
+    from aixcell_automl.metabase.candidates import DIMENSIONS, key, on_dataset
+    from aixcell_automl.metabase.dense import FIRST
+    from aixcell_automl.search.replay import greedy_portfolio, table_of
+
+    others = metabase[(metabase["dataset"] != target["dataset"])
+                      & (metabase["dataset_hash"] != target["dataset_hash"])] \
+        if len(metabase) else metabase
+    table = table_of(others, meta_features, "v3")
+    names = {c for curves in table.curves.values() for c in curves}
+    complete = [d for d, curves in table.curves.items() if d in table.plans and set(curves) == names
+                and all(not c.points or c.recorded >= FIRST for c in curves.values())]
+    if len(complete) < min_datasets:
+        return [], (f"{len(complete)} other dataset(s) with every v3 candidate at 2^24, fewer "
+                    f"than search.portfolio_min_datasets={min_datasets}")
+    order = greedy_portfolio(table, complete, FIRST, len(names),
+                             {d: table.plans[d] for d in complete})
+    out, seen, chosen = [dict(plan["configuration"])], {key(plan["configuration"])}, []
+    for name in order:
+        hp = table.hyperparameters[name]
+        if key(hp) not in seen and len(out) < k:
+            seen.add(key(hp))
+            chosen.append(name)
+            out.append(on_dataset({d: hp[d] for d in DIMENSIONS}, plan["configuration"]))
+    return out, (f"the plan and the portfolio {', '.join(chosen) or '(none)'}, learned on "
+                 f"{len(complete)} datasets")
+
+
+CANDIDATE_SOURCES = ("ranking", "portfolio")
+
+
+def choose_candidates(ranking: pd.DataFrame, plan: dict, k: int, metabase: pd.DataFrame,
+                      meta_features: pd.DataFrame, target: dict, params: dict
+                      ) -> tuple[list[dict], str]:
+    """The search's k candidates as ``search.candidates`` says, with where they came from:
+    ``ranking`` (:func:`candidates_with_plan`) or ``portfolio`` (:func:`portfolio_candidates`;
+    the ranking's, with the reason, where the meta-base cannot teach a portfolio yet)."""
+    how = params["candidates"]
+    if how not in CANDIDATE_SOURCES:
+        raise UserError(f"search.candidates={how!r}: use one of {', '.join(CANDIDATE_SOURCES)}")
+    if how == "portfolio":
+        out, why = portfolio_candidates(metabase, meta_features, plan, k, target,
+                                        int(params["portfolio_min_datasets"]))
+        if out:
+            log.info("candidates: %s", why)
+            return out, why
+        log.warning("search.candidates=portfolio: %s; the ranking's candidates instead", why)
+        return candidates_with_plan(ranking, plan, k), f"the ranking's top k - 1 ({why})"
+    return candidates_with_plan(ranking, plan, k), "the plan and the ranking's top k - 1"
 
 
 def metabase_position(metabase: pd.DataFrame, dataset: str, config_id: str) -> dict | None:

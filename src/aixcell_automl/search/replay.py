@@ -108,6 +108,16 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
     return Table(curves, hps, {d: p for d, p in plans.items() if p})
 
 
+def table_of(metabase, meta_features, protocol: str = "v3") -> Table:
+    """:func:`build_table` of a meta-base frame (the catalog's ``metabase``), each dataset's plan
+    from its handcrafted meta-features (the ``meta_features`` frame)."""
+    from aixcell_automl.core.plan_rules import planned_configuration
+
+    rows = metabase.to_dict("records") if len(metabase) else []
+    plans = {r["dataset"]: planned_configuration(r) for r in meta_features.to_dict("records")}
+    return build_table(rows, plans, protocol)
+
+
 class ReplayTrials:
     """``run_rung`` for a strategy on one dataset's curves (see module doc)."""
 

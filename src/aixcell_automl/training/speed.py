@@ -66,5 +66,6 @@ def trusted(rows):
     def col(name):
         return rows[name] if name in rows else pd.Series(float("nan"), index=rows.index)
 
-    on_cpu = col("hardware").fillna("").astype(str).str.startswith("cpu:")
+    on_cpu = pd.Series([isinstance(h, str) and h.startswith("cpu:") for h in col("hardware")],
+                       index=rows.index, dtype=bool)
     return col("machine_factor").notna() & (~on_cpu | (col("cpu_share") >= MIN_CPU_SHARE))

@@ -40,7 +40,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     from aixcell_automl.core.dataset import make_split
     from aixcell_automl.metafeatures.table import extract_dataset_features
     from aixcell_automl.metalearning.ranking import rank_for_target
-    from aixcell_automl.search.candidates import candidates_with_plan
+    from aixcell_automl.search.candidates import choose_candidates
     from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset
     from aixcell_automl.training.loop import settings_from
 
@@ -73,14 +73,16 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                     continue
                 candidates = [plan]  # the baselines choose their own configurations
                 if method not in ("random_halving", "rule_default", "optuna"):
-                    if ranked is None:  # the plan + the meta-model's top k - 1
+                    if ranked is None:  # as the search chooses them (search.candidates)
                         target = target or extract_dataset_features(
                             ds, mf_params, cache_dir=cache_dir)
                         ranking, _ = rank_for_target(
                             target, metabase, meta_features, space_params,
                             {**search_params, "seed": seed, "k": k,
                              "budget_minutes": params["budget_minutes"]})
-                        ranked = candidates_with_plan(ranking, {"configuration": plan}, k)
+                        ranked, _ = choose_candidates(ranking, {"configuration": plan}, k,
+                                                      metabase, meta_features, target,
+                                                      search_params)
                     candidates = ranked
                 run_root = Path(run_folders) / name / method / f"seed{seed}"
                 task = (method, str(ds.root), split, candidates, plan, space, budget, k,

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 
 from aixcell_automl.core.errors import UserError
-from aixcell_automl.search.plan import planned_configuration
-from aixcell_automl.search.replay import Table, build_table, replay
+from aixcell_automl.search.replay import Table, replay, table_of
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +17,7 @@ log = logging.getLogger(__name__)
 def replay_table(metabase: pd.DataFrame, meta_features: pd.DataFrame, params: dict) -> Table:
     """The replay table of the meta-base's ``params['protocol']`` rows; each dataset's plan
     from its handcrafted meta-features."""
-    rows = metabase.to_dict("records") if len(metabase) else []
-    plans = {r["dataset"]: planned_configuration(r) for r in meta_features.to_dict("records")}
-    table = build_table(rows, plans, params["protocol"])
+    table = table_of(metabase, meta_features, params["protocol"])
     if not table.curves:
         raise UserError(f"replay: the meta-base holds no protocol-{params['protocol']} rows "
                         f"with candidates (collect them: kedro run --pipeline=metabase)")

@@ -12,7 +12,7 @@ from aixcell_automl.core.dataset import SegmentationDataset
 from aixcell_automl.core.search_space import build_space
 from aixcell_automl.search.budget import budget_note
 from aixcell_automl.search.candidates import (
-    candidates_with_plan,
+    choose_candidates,
     config_of_ranking_row,
     metabase_position,
 )
@@ -44,10 +44,12 @@ def make_plan(dataset: SegmentationDataset, split: dict) -> dict:
 
 
 def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFrame,
-                 rank_info: dict, plan: dict, run_root: Path, params: dict, train_params: dict,
-                 space_params: dict) -> dict:
-    """The search strategy (``search.strategy``) over the plan and the ranking's top k - 1 (see
-    :mod:`aixcell_automl.search`), its trials in ``run_root`` (the catalog's
+                 rank_info: dict, plan: dict, metabase: pd.DataFrame,
+                 meta_features: pd.DataFrame, target: dict, run_root: Path, params: dict,
+                 train_params: dict, space_params: dict) -> dict:
+    """The search strategy (``search.strategy``) over k candidates (``search.candidates``: the
+    plan and the ranking's top k - 1, or the plan and the meta-base portfolio, see
+    :mod:`aixcell_automl.search.candidates`), its trials in ``run_root`` (the catalog's
     ``search_run_folder``: the same run name resumes)."""
     from aixcell_automl.search.budget import check_budget
     from aixcell_automl.search.run import run_search
@@ -57,7 +59,8 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
     k = int(rank_info["k"])
     budget = float(params["budget_minutes"]) * 60
     advice = check_budget(budget, k, float(params["min_slice_seconds"]))
-    candidates = candidates_with_plan(ranking, plan, k)
+    candidates, why = choose_candidates(ranking, plan, k, metabase, meta_features, target,
+                                        params)
     data = make_trial_data(dataset, split, seed=split["seed"], plan=plan)
     t = time.perf_counter()
     settings = settings_from(train_params)
@@ -71,7 +74,7 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
                        strategy=params["strategy"],
                        plan=plan["configuration"], space=build_space(space_params))
     trace |= {"wall_seconds": time.perf_counter() - t, "run_root": str(run_root),
-              "budget_advice": advice, "metric": settings.metric,
+              "budget_advice": advice, "metric": settings.metric, "candidates_from": why,
               "plan_config_id": plan["configuration"]["config_id"],
               "val_pixels": settings.val_pixels}
     log.info("winner %s after %.0f s", trace["winner"], trace["wall_seconds"])
