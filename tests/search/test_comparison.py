@@ -1,10 +1,16 @@
 import json
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from aixcell_automl.search.comparison import run_once, summary_table, wins_ties_losses
+from aixcell_automl.search.comparison import (
+    paired_differences,
+    run_once,
+    summary_table,
+    wins_ties_losses,
+)
 from aixcell_automl.training.loop import Settings
 
 BASE = {"patch_size": 64, "batch_size": 4, "backbone": "resnet18", "flip": 0.0,
@@ -31,7 +37,13 @@ def test_summary_and_wins_ties_losses():
     assert a["runs"] == 3 and a["test_iou_mean"] == pytest.approx(0.81)
     assert a["test_iou_std"] == pytest.approx(0.01) and a["winner"] == "automl0"
     # a: 0.81 vs 0.61 -> win; b: equal means within noise -> tie; c: no optuna runs -> not counted
-    assert wins_ties_losses(table) == {"optuna": {"win": 1, "tie": 1, "loss": 0}}
+    assert wins_ties_losses(table) == {"optuna": {"win": 1, "tie": 1, "loss": 0, "one_seed": {
+        "win": 0, "tie": 0, "loss": 0}}}
+    paired = paired_differences(rows).set_index("dataset")
+    assert list(paired.index) == ["a", "b"] and (paired["seeds"] == 3).all()
+    assert paired.loc["a", "diff_mean"] == pytest.approx(0.2)  # 0.80-0.60, 0.82-0.62, ...
+    assert paired.loc["b", "diff_std"] == pytest.approx(np.std([-0.05, 0.05, 0.0], ddof=1))
+    assert paired.loc["b", "automl_spread"] == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize("method, trained_per_trial", [
@@ -105,6 +117,16 @@ def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
     assert len(table) == 2 and "automl vs" not in text  # no automl runs, no comparison claimed
 
 
-def test_one_seed_claims_no_win():
-    rows = [_row("a", "automl", 0, 0.9), _row("a", "optuna", 0, 0.1)]
-    assert wins_ties_losses(summary_table(rows)) == {"optuna": {"win": 0, "tie": 0, "loss": 0}}
+def test_one_seed_verdicts_compare_means_and_are_counted_apart():
+    rows = [_row("a", "automl", 0, 0.9), _row("a", "optuna", 0, 0.1),
+            _row("b", "automl", 0, 0.5), _row("b", "optuna", 0, 0.6),
+            _row("c", "automl", 0, 0.7), _row("c", "optuna", 0, 0.7)]
+    assert wins_ties_losses(summary_table(rows)) == {"optuna": {"win": 0, "tie": 0, "loss": 0,
+                                                                "one_seed": {"win": 1, "tie": 1,
+                                                                             "loss": 1}}}
+    from aixcell_automl.pipelines.evaluate.nodes import summarise
+
+    meta = {"budget_seconds": 600.0, "k": 4, "hardware": "cpu:2xx86_64"}
+    text = summarise(pd.DataFrame([{**r, **meta} for r in rows]))[1]
+    assert "0 wins, 0 ties, 0 losses" in text and "1 ahead, 1 level, 1 behind" in text
+    assert "| a         | optuna   |       1 |       0.800 |" in text

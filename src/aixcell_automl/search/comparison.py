@@ -25,6 +25,8 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
+
 from aixcell_automl.core.dataset import SegmentationDataset
 from aixcell_automl.core.search_space import hyperparameters
 from aixcell_automl.training.loop import Settings, release_models
@@ -124,22 +126,52 @@ def summary_table(rows: list[dict]):
 
 def wins_ties_losses(summary, reference: str = "automl") -> dict:
     """Per other method: on how many datasets ``reference`` is better (by more than the larger
-    of the two standard deviations), tied, or worse. Datasets where either method has fewer
-    than two runs are not counted: one seed gives no noise estimate."""
+    of the two standard deviations), tied, or worse. Where either method has one run, there is
+    no noise estimate: the means are compared and the verdict counted apart, under
+    ``one_seed`` (ahead, level or behind)."""
     out = {}
     if summary.empty or reference not in set(summary["method"]):
         return out
     for method in summary["method"].unique():
         if method == reference:
             continue
-        tally = {"win": 0, "tie": 0, "loss": 0}
+        tally = {"win": 0, "tie": 0, "loss": 0, "one_seed": {"win": 0, "tie": 0, "loss": 0}}
         for _, g in summary.groupby("dataset"):
             a, b = g[g["method"] == reference], g[g["method"] == method]
-            if a.empty or b.empty or min(a["runs"].iloc[0], b["runs"].iloc[0]) < 2:
+            if a.empty or b.empty:
                 continue
             diff = a["test_iou_mean"].iloc[0] - b["test_iou_mean"].iloc[0]
-            noise = max(a["test_iou_std"].iloc[0], b["test_iou_std"].iloc[0])
-            tally["tie" if abs(diff) <= noise or math.isclose(diff, 0) else
-                  "win" if diff > 0 else "loss"] += 1
+            one_seed = min(a["runs"].iloc[0], b["runs"].iloc[0]) < 2
+            noise = 0.0 if one_seed else max(a["test_iou_std"].iloc[0],
+                                              b["test_iou_std"].iloc[0])
+            verdict = ("tie" if abs(diff) <= noise or math.isclose(diff, 0, abs_tol=1e-9)
+                       else "win" if diff > 0 else "loss")
+            (tally["one_seed"] if one_seed else tally)[verdict] += 1
         out[method] = tally
     return out
+
+
+def paired_differences(rows: list[dict], reference: str = "automl"):
+    """Per dataset and other method: ``reference``'s test IoU minus the method's, paired by
+    seed (mean and standard deviation over the seeds both ran), and each side's spread over
+    its seeds."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    if df.empty or reference not in set(df["method"]):
+        return pd.DataFrame()
+    ref = df[df["method"] == reference].set_index(["dataset", "seed"])["test_iou"]
+    out = []
+    for (dataset, method), g in df[df["method"] != reference].groupby(["dataset", "method"],
+                                                                       sort=False):
+        pairs = [(ref[(dataset, s)], v) for s, v in zip(g["seed"], g["test_iou"], strict=True)
+                 if (dataset, s) in ref.index]
+        if not pairs:
+            continue
+        diffs = np.array([a - b for a, b in pairs])
+        out.append({"dataset": dataset, "method": method, "seeds": len(pairs),
+                    "diff_mean": diffs.mean(), "diff_std": diffs.std(ddof=1) if len(diffs) > 1
+                    else float("nan"),
+                    f"{reference}_spread": np.ptp([a for a, _ in pairs]),
+                    "method_spread": np.ptp([b for _, b in pairs])})
+    return pd.DataFrame(out)

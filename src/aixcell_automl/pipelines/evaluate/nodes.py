@@ -13,6 +13,7 @@ from aixcell_automl.metabase.store import append_row, read_rows
 from aixcell_automl.search.comparison import (
     METHODS,
     check_methods,
+    paired_differences,
     run_key,
     run_once_from_path,
     summary_table,
@@ -107,8 +108,15 @@ def summarise(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
               f"seeds {sorted(runs['seed'].unique().tolist())}, {meta['hardware']}.", "",
               table.to_markdown(index=False, floatfmt=".3f"), ""]
     for method, t in wins_ties_losses(table).items():
+        one = t["one_seed"]
         lines.append(f"- automl vs {method}: {t['win']} wins, {t['tie']} ties, {t['loss']} "
-                     "losses (a tie: means closer than the larger standard deviation)")
+                     "losses (a tie: means closer than the larger standard deviation)"
+                     + (f"; on one-seed datasets, no noise estimate: {one['win']} ahead, "
+                        f"{one['tie']} level, {one['loss']} behind" if sum(one.values()) else ""))
+    paired = paired_differences(rows)
+    if not paired.empty:
+        lines += ["", "Paired by seed (automl's test IoU minus the method's; spreads: max - min "
+                  "over the seeds):", "", paired.to_markdown(index=False, floatfmt=".3f")]
     return table, "\n".join(lines) + "\n"
 
 
