@@ -9,9 +9,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(collect_rows, ["shared_datasets", "metabase_log", "metabase_checkpoints",
                             "params:metabase", "params:search_space"],
-             ["metabase_collection", "metabase_collected"], name="collect_metabase"),
-        node(summarise, "metabase_collected",
+             ["metabase_collection", "metabase"], name="collect_metabase"),
+        node(summarise, "metabase",
              ["metabase_clean", "metabase_summary", "metabase_stats"], name="summarise_metabase"),
-        node(iou_distribution_figure, "metabase_collected", "metabase_iou_plot",
+        node(iou_distribution_figure, "metabase", "metabase_iou_plot",
              name="plot_metabase"),
     ])
