@@ -7,7 +7,8 @@ builds it) is fed by the project's ``PatchStream`` for ``--steps`` steps after t
 steps; float32 is today's path, the others are compared with it. Utilisation is the achieved
 training FLOP/s (3 x the forward FLOPs that TensorFlow's profiler counts) over the peak of a
 4096 x 4096 matmul in the same precision. The dispatch share compares ``--chunk`` steps run one
-``tf.function`` call each with the same steps run inside one call, on constant tensors.
+``tf.function`` call each with the same steps run inside one call, on constant tensors; the
+data-pipeline share times the ``PatchStream`` batches (every augmentation on) against that step.
 
     .venv/bin/python benchmarks/train_throughput.py --dataset ../shared/datasets/coelho_u2os
     .venv/bin/python benchmarks/train_throughput.py --precisions float32,bfloat16 --steps 8
@@ -162,6 +163,16 @@ def main() -> None:
     print(f"# dispatch share (resnet18, patch 64, batch 16, float32): {single * 1e3:.0f} ms per "
           f"step one call each, {fused * 1e3:.0f} ms inside one call of {args.chunk} steps: "
           f"{1 - fused / single:.0%} of a step is per-call overhead")
+    every = {"flip": 0.5, "brightness_blur": 0.5, "grid_distortion": 0.5}
+    it = PatchStream(images, index, 16, seed=0, augment=every).tensors(data.num_classes)
+    next(it)
+    t = time.perf_counter()
+    for _ in range(args.chunk):
+        next(it)
+    batch_s = (time.perf_counter() - t) / args.chunk
+    print(f"# data pipeline share (the same step, PatchStream with flip, brightness_blur and "
+          f"grid_distortion at 0.5): {batch_s * 1e3:.1f} ms per batch, "
+          f"{batch_s / (single + batch_s):.1%} of a step")
 
 
 if __name__ == "__main__":
