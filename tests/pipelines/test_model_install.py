@@ -29,8 +29,9 @@ def project(tmp_path, monkeypatch) -> Path:
 
 
 def _search_inputs(project: Path, demo_path: Path, run: str) -> None:
-    """What the search's nodes before successive halving write: split, plan and a ranking of
-    two tiny-backbone configurations (the meta-model is not under test here)."""
+    """What the search's nodes before its strategy write: split, plan, the dataset's
+    meta-features and a ranking of two tiny-backbone configurations (the meta-model is not
+    under test here), and an empty meta-features table (the ranking's candidates are used)."""
     from aixcell_automl.core.dataset import load_dataset, make_split
 
     out = project / "data" / "08_reporting" / "search" / run
@@ -44,6 +45,9 @@ def _search_inputs(project: Path, demo_path: Path, run: str) -> None:
                   for i, c in enumerate(configs)]).to_csv(out / "ranking.csv", index=False)
     (out / "ranking_info.json").write_text(json.dumps({"k": 2}))
     (out / "plans.json").write_text(json.dumps({"configuration": configs[0]}))
+    (out / "meta_features.json").write_text(json.dumps({"dataset": "demo", "dataset_hash": "h"}))
+    (project / "data" / "04_feature").mkdir(parents=True, exist_ok=True)
+    (project / "data" / "04_feature" / "meta_features.csv").write_text("dataset\n")
 
 
 @pytest.mark.slow
