@@ -68,19 +68,17 @@ def portfolio_candidates(metabase: pd.DataFrame, meta_features: pd.DataFrame, pl
     the plan. Returns ``([], why)`` when fewer than ``min_datasets`` such datasets exist."""
     from aixcell_automl.metabase.candidates import DIMENSIONS, key, on_dataset
     from aixcell_automl.metabase.dense import FIRST
-    from aixcell_automl.search.replay import greedy_portfolio, table_of
+    from aixcell_automl.search.replay import complete_datasets, greedy_portfolio, table_of
 
     others = metabase[(metabase["dataset"] != target["dataset"])
                       & (metabase["dataset_hash"] != target["dataset_hash"])] \
         if len(metabase) else metabase
     table = table_of(others, meta_features, "v3")
-    names = {c for curves in table.curves.values() for c in curves}
-    complete = [d for d, curves in table.curves.items() if d in table.plans and set(curves) == names
-                and all(not c.points or c.recorded >= FIRST for c in curves.values())]
+    complete = [d for d in complete_datasets(table) if d in table.plans]
     if len(complete) < min_datasets:
         return [], (f"{len(complete)} other dataset(s) with every v3 candidate at 2^24, fewer "
                     f"than search.portfolio_min_datasets={min_datasets}")
-    order = greedy_portfolio(table, complete, FIRST, len(names),
+    order = greedy_portfolio(table, complete, FIRST, len(table.hyperparameters),
                              {d: table.plans[d] for d in complete})
     out, seen, chosen = [dict(plan["configuration"])], {key(plan["configuration"])}, []
     for name in order:

@@ -108,6 +108,15 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
     return Table(curves, hps, {d: p for d, p in plans.items() if p})
 
 
+def complete_datasets(table: Table) -> list[str]:
+    """The datasets whose every candidate's curve reaches the dense fidelity (2**24)."""
+    from aixcell_automl.metabase.dense import FIRST
+
+    return sorted(d for d, cs in table.curves.items()
+                  if len(cs) == len(table.hyperparameters)
+                  and min(c.recorded for c in cs.values()) >= FIRST)
+
+
 def table_of(metabase, meta_features, protocol: str = "v3") -> Table:
     """:func:`build_table` of a meta-base frame (the catalog's ``metabase``), each dataset's plan
     from its handcrafted meta-features (the ``meta_features`` frame)."""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from aixcell_automl.core.errors import UserError
-from aixcell_automl.search.replay import Table, replay, table_of
+from aixcell_automl.search.replay import Table, complete_datasets, replay, table_of
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,7 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
     fidelity)."""
     from tqdm.auto import tqdm
 
-    from aixcell_automl.metabase.dense import FIRST
-
-    datasets = params["datasets"] or sorted(
-        d for d, cs in table.curves.items()
-        if len(cs) == len(table.hyperparameters) and min(c.recorded for c in cs.values()) >= FIRST)
+    datasets = params["datasets"] or complete_datasets(table)
     if not datasets:
         raise UserError("replay: no dataset has every candidate's curve to 2^24 yet")
     jobs = [(d, m, 2.0 ** b, s) for d in datasets for m in params["methods"]
