@@ -12,6 +12,7 @@ from aixcell_automl.pipelines.replay.nodes import (
     run_replay,
     summarise_replay,
 )
+from tests.project_conf import SPACE
 from tests.search.test_replay import _rows
 
 # handcrafted meta-features whose plan is candidate p (ResNet-18, patch 128, batch 8, lr 1e-3)
@@ -20,10 +21,12 @@ MF = pd.DataFrame([{"dataset": d, "hc_mean_image_shape": 300.0, "hc_n_images": 2
 PARAMS = {"protocol": "v3", "datasets": None, "budgets_log2": [24], "unit": "pixels",
           "seeds": 3, "methods": ["plan_only:plan:1", "equal_split:portfolio:3"],
           "forecast_horizons_log2": [[21, 24]]}
+SEARCH = {"meta_model": "svm", "representation": "hp", "target": "iou",
+          "metric": "iou", "metabase_protocol": "v2", "seed": 0}
 
 
 def test_replay_nodes_leave_one_dataset_out_and_summarise():
-    table = replay_table(pd.DataFrame(_rows()), MF, PARAMS)
+    table = replay_table(pd.DataFrame(_rows()), MF, PARAMS, SEARCH, SPACE)
     results = run_replay(table, PARAMS)
     assert len(results) == 2 * 2 * 1 * 3  # datasets x methods x budgets x seeds
     summary, md = summarise_replay(results)
@@ -40,11 +43,18 @@ def test_replay_nodes_leave_one_dataset_out_and_summarise():
 
 def test_replay_without_rows_names_what_is_missing():
     with pytest.raises(UserError, match="no protocol-v3 rows"):
-        replay_table(pd.DataFrame([]), MF, PARAMS)
+        replay_table(pd.DataFrame([]), MF, PARAMS, SEARCH, SPACE)
+
+
+def test_a_metamodel_ordering_needs_rows_of_other_datasets():
+    rows = [{**r, "dataset_hash": r["dataset"]} for r in _rows()]  # v3 rows only
+    params = {**PARAMS, "methods": ["plan_only:metamodel:1"]}
+    with pytest.raises(UserError, match="no protocol-v2 rows of other datasets than A"):
+        replay_table(pd.DataFrame(rows), MF, params, SEARCH, SPACE)
 
 
 def test_forecast_report_ranks_against_the_score_so_far():
-    table = replay_table(pd.DataFrame(_rows()), MF, PARAMS)
+    table = replay_table(pd.DataFrame(_rows()), MF, PARAMS, SEARCH, SPACE)
     (acc,) = forecast_report(table, PARAMS)
     # only A has curves to 2^24 (three); at 2^21 the scores so far are p .3, x .4, y .1 and at
     # 2^24 the best-so-far is p .6, x .5, y .7: every pair discordant, tau -1; the forecast

@@ -77,6 +77,14 @@ def test_orderings_learn_from_the_other_datasets_only(table):
     assert rp.greedy_portfolio(table, ["A", "B"], 16 * M, 2) == ["x", "y"]
 
 
+def test_orderings_ignore_datasets_still_being_collected():
+    rows = _rows() + [{**r, "dataset": "C", "curve": [(16 * M, .99)]} for r in _rows()
+                      if r["dataset"] == "B" and r["candidate"] == "y"]
+    table = rp.build_table(rows, {})
+    assert rp.complete_datasets(table) == ["A", "B"]
+    assert rp.candidates(table, "A", "average", 3, 0) == ["x", "y", "p"]  # C would put y first
+
+
 def test_a_budget_in_seconds_uses_normalised_speeds(table):
     # 1e5 px/s on the nominal machine: 167.77 s = 2**24 px
     out = rp.replay(table, "A", "plan_only:plan:1", 16 * M / 1e5, unit="seconds")
@@ -93,3 +101,36 @@ def test_a_budget_in_seconds_uses_normalised_speeds(table):
 def test_missing_rows_strategy_or_budget_is_one_clear_error(table, args, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace("^", r"\^")):
         rp.replay(table, *args)
+
+
+def test_metamodel_ordering_is_learned_without_the_held_out_dataset():
+    import pandas as pd
+
+    from tests.project_conf import SPACE
+
+    aug = {"flip": 0.5, "brightness_blur": 0.0, "grid_distortion": 0.0}
+
+    def v2(ds, h, lr, score):
+        cfg = {**HP["p"], **aug, "learning_rate": lr}
+        return {"protocol": "v2", "dataset": ds, "dataset_hash": h, "status": "ok",
+                "config_id": f"{ds}{lr}", "fidelity_pixels": 2**23, "val_score": score,
+                **{f"hp_{k}": v for k, v in cfg.items()}}
+
+    # elsewhere a higher learning rate scores higher; A and its copy A2 (same content) say the
+    # opposite, loudly: if they leaked into the fit, the order would flip
+    rows = [v2(d, d, lr, s) for d in "BC" for lr, s in ((5e-4, .2), (1e-3, .4), (1e-2, .8))]
+    rows += [v2(d, "hA", lr, s) for d in ("A", "A2") for _ in range(5)
+             for lr, s in ((5e-4, .99), (1e-3, .5), (1e-2, .01))]
+    rows += [{**r, "protocol": "v3", "dataset_hash": "hA", "fidelity_pixels": 16 * M,
+              "hp_flip": .5, "hp_brightness_blur": 0., "hp_grid_distortion": 0.}
+             for r in _rows() if r["dataset"] == "A"]
+    search = {"meta_model": "linear_regression", "representation": "hp", "target": "iou",
+              "metric": "iou", "metabase_protocol": "v2", "seed": 0}
+    mf = pd.DataFrame({"dataset": ["A", "A2", "B", "C"], "hc_x": [1., 1., 2., 3.]})
+    orders = rp.metamodel_orders(pd.DataFrame(rows), mf, ["A"], search, SPACE)
+    assert orders == {"A": ["y", "p", "x"]}  # y: lr 1e-2; p and x at 1e-3, p's larger patch
+    table = rp.build_table(_rows(), {"A": {**HP["p"], "flip": 0.5}})
+    with pytest.raises(UserError, match="no meta-model ordering for A"):
+        rp.candidates(table, "A", "metamodel", 3, 0)
+    table.learned["metamodel"] = orders
+    assert rp.candidates(table, "A", "plan+metamodel", 2, 0) == ["p", "y"]

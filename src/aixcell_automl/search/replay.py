@@ -51,11 +51,13 @@ class Curve:
 
 @dataclass
 class Table:
-    """Curves per dataset and candidate, each candidate's hyperparameters, each dataset's plan."""
+    """Curves per dataset and candidate, each candidate's hyperparameters, each dataset's plan,
+    and orderings learned outside the table (:func:`metamodel_orders`), per held-out dataset."""
 
     curves: dict[str, dict[str, Curve]]
     hyperparameters: dict[str, dict]
     plans: dict[str, str] = field(default_factory=dict)
+    learned: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # ordering -> dataset
     memo: dict = field(default_factory=dict, repr=False)  # orderings and priors, once each
 
     def best(self, dataset: str) -> float:
@@ -236,6 +238,51 @@ def _plan_portfolio(table: Table, dataset: str, others: list[str], seed: int) ->
                             len(table.curves[dataset]), start)
 
 
+def _metamodel(table: Table, dataset: str, others: list[str], seed: int) -> list[str]:
+    """The search's meta-model's order (:func:`metamodel_orders`, learned without ``dataset``)."""
+    if dataset not in table.learned.get("metamodel", {}):
+        raise UserError(f"replay: no meta-model ordering for {dataset} (the replay pipeline "
+                        f"fits one per held-out dataset when a method uses it)")
+    return table.learned["metamodel"][dataset]
+
+
+def metamodel_orders(metabase, meta_features, datasets: Sequence[str], search: Mapping,
+                     space_params: Mapping) -> dict[str, list[str]]:
+    """Per held-out dataset, its v3 candidates best first by the search's meta-model
+    (``search``: the search's parameters ``meta_model``, ``representation``, ``target``,
+    ``metric``, ``metabase_protocol``, ``seed``), fitted as the search fits it on the other
+    datasets' rows (the held-out one excluded by name and content hash) and scored at the
+    dense fidelity 2**24; the candidates carry the held-out dataset's augmentations."""
+    from aixcell_automl.core.search_space import build_space
+    from aixcell_automl.metabase.dense import FIRST, PROTOCOL
+    from aixcell_automl.metalearning.ranking import fit_meta_model, training_rows
+    from aixcell_automl.metalearning.representation import meta_feature_frame
+
+    space = build_space(space_params)
+    mf_rows = meta_features.set_index("dataset", drop=False)
+    v3 = metabase[(metabase["protocol"] == PROTOCOL) & (metabase["fidelity_pixels"] == FIRST)
+                  & metabase["candidate"].notna()]
+    out = {}
+    for d in datasets:
+        if d not in mf_rows.index:
+            raise UserError(f"replay: no meta-features for {d} (run kedro run "
+                            f"--pipeline=meta_features)")
+        mine = v3[v3["dataset"] == d].drop_duplicates("candidate")
+        hashes = set(mine["dataset_hash"])
+        exclude = sorted({d} | set(metabase.loc[metabase["dataset_hash"].isin(hashes), "dataset"]))
+        rows = training_rows(metabase, exclude=exclude, metric=search["metric"],
+                             protocol=search["metabase_protocol"])
+        if rows.empty:
+            raise UserError(f"replay: no protocol-{search['metabase_protocol']} rows of other "
+                            f"datasets than {d} to fit the meta-model on")
+        mf = meta_feature_frame(meta_features, mf_rows.loc[d].to_dict())
+        fitted = fit_meta_model(rows, mf, space, search["meta_model"], search["representation"],
+                                search["target"], seed=int(search["seed"]))
+        scores = fitted.score(mine.to_dict("records"), d, mf, FIRST)
+        out[d] = [c for _, c in sorted(zip(-scores, mine["candidate"], strict=True))]
+    return out
+
+
 # orderings of the candidates; "plan+<name>" puts the dataset's plan first, "plan" is the plan
 ORDERINGS: dict[str, Callable[[Table, str, list[str], int], list[str]]] = {
     "plan": lambda table, dataset, others, seed: [],
@@ -243,18 +290,21 @@ ORDERINGS: dict[str, Callable[[Table, str, list[str], int], list[str]]] = {
     "average": _average,
     "portfolio": _portfolio,
     "random": _random,
+    "metamodel": _metamodel,
 }
 
 
 def candidates(table: Table, dataset: str, ordering: str, k: int, seed: int) -> list[str]:
-    """The first ``k`` candidates of ``ordering`` on ``dataset`` (learned without it)."""
+    """The first ``k`` candidates of ``ordering`` on ``dataset``, learned on the other complete
+    datasets (:func:`complete_datasets`: a candidate missing from a dataset would count as a
+    failure there)."""
     plan_first = ordering == "plan" or ordering.startswith("plan+")
     name = ordering.removeprefix("plan+")
     fn = _plan_portfolio if name == "portfolio" and plan_first else ORDERINGS.get(name)
     if fn is None:
         raise UserError(f"replay: unknown ordering {ordering!r}; known: {sorted(ORDERINGS)}, "
                         f"each also as plan+<name> (the plan first)")
-    others = [d for d in table.curves if d != dataset]
+    others = [d for d in complete_datasets(table) if d != dataset]
     key = ("order", dataset, ordering, seed if name == "random" else 0)
     if key not in table.memo:
         table.memo[key] = fn(table, dataset, others, seed)

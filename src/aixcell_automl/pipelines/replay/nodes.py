@@ -9,19 +9,43 @@ import numpy as np
 import pandas as pd
 
 from aixcell_automl.core.errors import UserError
-from aixcell_automl.search.replay import Table, complete_datasets, replay, table_of
+from aixcell_automl.search.replay import (
+    Table,
+    complete_datasets,
+    metamodel_orders,
+    parse_method,
+    replay,
+    table_of,
+)
 
 log = logging.getLogger(__name__)
 
 
-def replay_table(metabase: pd.DataFrame, meta_features: pd.DataFrame, params: dict) -> Table:
+def replay_table(metabase: pd.DataFrame, meta_features: pd.DataFrame, params: dict,
+                 search: dict, search_space: dict) -> Table:
     """The replay table of the meta-base's ``params['protocol']`` rows; each dataset's plan
-    from its handcrafted meta-features."""
+    from its handcrafted meta-features; where a method orders by ``metamodel``, the search's
+    meta-model (``search`` parameters) fitted for each held-out dataset without it."""
     table = table_of(metabase, meta_features, params["protocol"])
     if not table.curves:
         raise UserError(f"replay: the meta-base holds no protocol-{params['protocol']} rows "
                         f"with candidates (collect them: kedro run --pipeline=metabase)")
+    if any(parse_method(m)[1].removeprefix("plan+") == "metamodel" for m in params["methods"]):
+        datasets = held_out(table, params)
+        table.learned["metamodel"] = metamodel_orders(metabase, meta_features, datasets, search,
+                                                      search_space)
+        log.info("meta-model %s (%s) fitted for %d held-out datasets", search["meta_model"],
+                 search["representation"], len(datasets))
     return table
+
+
+def held_out(table: Table, params: dict) -> list[str]:
+    """The datasets replayed: ``params['datasets']``, or every one whose candidates all reached
+    the dense fidelity."""
+    datasets = params["datasets"] or complete_datasets(table)
+    if not datasets:
+        raise UserError("replay: no dataset has every candidate's curve to 2^24 yet")
+    return datasets
 
 
 def run_replay(table: Table, params: dict) -> pd.DataFrame:
@@ -30,9 +54,7 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
     fidelity)."""
     from tqdm.auto import tqdm
 
-    datasets = params["datasets"] or complete_datasets(table)
-    if not datasets:
-        raise UserError("replay: no dataset has every candidate's curve to 2^24 yet")
+    datasets = held_out(table, params)
     jobs = [(d, m, 2.0 ** b, s) for d in datasets for m in params["methods"]
             for b in params["budgets_log2"] for s in range(int(params["seeds"]))]
     out = [replay(table, d, m, budget, s, params["unit"])

@@ -12,7 +12,8 @@ from aixcell_automl.pipelines.replay.nodes import (
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(replay_table, ["metabase", "meta_features", "params:replay"], "replay_curves",
+        node(replay_table, ["metabase", "meta_features", "params:replay", "params:search",
+                            "params:search_space"], "replay_curves",
              name="replay_table"),
         node(run_replay, ["replay_curves", "params:replay"], "replay_results", name="run_replay"),
         node(forecast_report, ["replay_curves", "params:replay"], "replay_forecast_accuracy",
