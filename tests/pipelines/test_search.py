@@ -9,7 +9,8 @@ from tests.project_conf import SPACE
 
 PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target": "iou",
           "metric": "iou", "metabase_protocol": None, "seed": 0, "k": 4, "k_max": 50,
-          "budget_minutes": 3}
+          "budget_minutes": 3, "strategy": None,
+          "split": [{"up_to_log2": None, "strategy": "successive_halving", "k": None}]}
 
 
 def test_rank_excludes_the_target_datasets_own_rows():
@@ -166,6 +167,31 @@ def test_choose_k_gives_every_first_rung_trial_two_megapixels():
     assert choose_k(60, speeds)[0] == 1
     assert choose_k(600, None) == (1, "no measured speed on this kind of device: k = 1 "
                                       "(the plan alone)")
+
+
+def test_the_split_follows_the_budget_and_the_plan_trains_alone_where_the_table_says():
+    import numpy as np
+
+    from aixcell_automl.search.budget import choose_k, choose_split
+
+    split = [{"up_to_log2": 24, "strategy": "plan_only", "k": 1},
+             {"up_to_log2": 25, "strategy": "equal_split", "k": 2},
+             {"up_to_log2": None, "strategy": "successive_halving", "k": None}]
+    params = {"k": None, "strategy": None, "k_max": 50, "split": split}
+    speeds = np.array([40e3, 50e3, 60e3])  # median 50 kpx/s
+    # 300 s x 50 kpx/s = 1.5e7 px = 2^23.8; 600 s: 2^24.8; 1200 s: 2^25.8
+    strategy, k, reason = choose_split(300, speeds, params)
+    assert (strategy, k) == ("plan_only", 1)
+    assert "2^23.8 training pixels" in reason and "row for up to 2^24 px" in reason
+    assert choose_split(600, speeds, params)[:2] == ("equal_split", 2)
+    strategy, k, reason = choose_split(1200, speeds, params)
+    assert (strategy, k) == ("successive_halving", choose_k(1200, speeds)[0]) and k > 2
+    assert "2^21" in reason  # k: null in the row: choose_k's rule, said so
+    assert choose_split(300, speeds, {**params, "k": 4})[:2] == ("plan_only", 4)
+    assert choose_split(300, speeds, {**params, "strategy": "random_halving"})[0] == \
+        "random_halving"
+    strategy, k, reason = choose_split(300, None, params)  # no speed: the last row
+    assert (strategy, k) == ("successive_halving", 1) and "last row" in reason
 
 
 def test_budget_aware_ranking_scores_each_configuration_at_its_own_fidelity(monkeypatch):

@@ -133,10 +133,11 @@ def rank_for_target(target: dict, metabase: pd.DataFrame, meta_features: pd.Data
                     space_params: dict, params: dict) -> tuple[pd.DataFrame, dict]:
     """Train the meta-model on the other datasets' meta-base rows and rank every configuration
     for the ``target`` dataset (its meta-features); ``params`` are the search's parameters.
-    Returns the ranking and what the search and its report need to know about it (k and why,
-    the fidelity scored at, the meta-model, the rows it learnt from, a budget suggestion).
+    Returns the ranking and what the search and its report need to know about it (strategy, k
+    and why, the fidelity scored at, the meta-model, the rows it learnt from, a budget
+    suggestion).
 
-    Without ``search.k`` the search chooses k (:func:`aixcell_automl.search.budget.choose_k`). A
+    The strategy and k follow the budget (:func:`aixcell_automl.search.budget.choose_split`). A
     fidelity-aware meta-model (rows of several fidelities) scores each configuration at the
     training pixels it would reach if it won within the budget: its measured speed on this kind
     of device times the winner's share of the budget, within the meta-base's fidelities."""
@@ -146,7 +147,7 @@ def rank_for_target(target: dict, metabase: pd.DataFrame, meta_features: pd.Data
     from aixcell_automl.metalearning.representation import meta_feature_frame
     from aixcell_automl.search.budget import (
         budget_note,
-        choose_k,
+        choose_split,
         config_speeds,
         suggest_budget,
         winner_fidelity,
@@ -171,10 +172,7 @@ def rank_for_target(target: dict, metabase: pd.DataFrame, meta_features: pd.Data
                             params["target"], seed=int(params["seed"]))
     budget = float(params["budget_minutes"]) * 60
     speeds = config_speeds(configs, metabase, hardware())
-    if params["k"]:
-        k, k_reason = int(params["k"]), f"k = {int(params['k'])}: set by search.k"
-    else:
-        k, k_reason = choose_k(budget, speeds, int(params["k_max"]))
+    strategy, k, k_reason = choose_split(budget, speeds, params)
     fidelity = None
     if fitted.fidelity_aware and speeds is not None:
         fidelity = np.clip(winner_fidelity(speeds, budget, k), min(fitted.fidelities),
@@ -182,7 +180,7 @@ def rank_for_target(target: dict, metabase: pd.DataFrame, meta_features: pd.Data
     ranking = rank_configurations(fitted, configs, target["dataset"], mf, fidelity)
     top = ranking.iloc[0]
     suggestion = suggest_budget(top_k(ranking, k), metabase, target, FIRST_FIDELITY, hardware())
-    info = {"k": k, "k_reason": k_reason, "fidelities": fitted.fidelities,
+    info = {"strategy": strategy, "k": k, "k_reason": k_reason, "fidelities": fitted.fidelities,
             "expected_winner_pixels": float(top["fidelity_pixels"]) if fidelity is not None
             else None,
             "fidelity_note": (f"configurations scored at the training pixels each would reach "

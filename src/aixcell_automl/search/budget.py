@@ -16,9 +16,9 @@ from aixcell_automl.training.speed import (
     trusted,
 )
 
-__all__ = ["budget_note", "check_budget", "choose_k", "config_speeds", "normalised_speeds",
-           "pixels_per_second", "pure_training_seconds", "suggest_budget", "trusted",
-           "winner_fidelity"]
+__all__ = ["budget_note", "check_budget", "choose_k", "choose_split", "config_speeds",
+           "normalised_speeds", "pixels_per_second", "pure_training_seconds", "suggest_budget",
+           "trusted", "winner_fidelity"]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,33 @@ def choose_k(budget_seconds: float, speeds: np.ndarray | None, k_max: int = 50,
                f"configuration at least 2^{int(np.log2(min_pixels))} training pixels "
                f"({first / 2**20:.1f} Mpx at the median measured speed "
                f"{pps / 1e3:.0f} kpx/s and {budget_seconds / 60:.1f} min)")
+
+
+def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
+                 ) -> tuple[str, int, str]:
+    """``(strategy, k, reason)`` of a search: ``params['strategy']`` and ``params['k']`` where
+    set, else those of the first row of ``params['split']`` whose ``up_to_log2`` (null: no
+    limit) covers the budget in training pixels, ``log2(budget_seconds x`` the median of
+    ``speeds)``; without a measured speed, the last row. The rows are decided on the replay
+    benchmark (docs/results/replay.md). A row's ``k: null`` is :func:`choose_k`'s."""
+    rows = list(params["split"])
+    if speeds is None or not len(speeds):
+        row, where = rows[-1], "no measured speed on this kind of device: search.split's last row"
+    else:
+        pps = float(np.median(speeds))
+        bits = float(np.log2(budget_seconds * pps))
+        row = next((r for r in rows if r["up_to_log2"] is None or bits <= r["up_to_log2"]),
+                   rows[-1])
+        limit = "any budget" if row["up_to_log2"] is None else f"up to 2^{row['up_to_log2']:g} px"
+        where = (f"the budget is 2^{bits:.1f} training pixels at the median measured speed "
+                 f"{pps / 1e3:.0f} kpx/s: search.split's row for {limit}")
+    strategy = params["strategy"] or row["strategy"]
+    if params["k"] or row["k"]:
+        k, k_from = int(params["k"] or row["k"]), "search.k" if params["k"] else "search.split"
+    else:
+        k, k_from = choose_k(budget_seconds, speeds, int(params["k_max"]))
+    s_from = "search.strategy" if params["strategy"] else "search.split"
+    return strategy, k, f"{strategy} over k = {k} (strategy: {s_from}; k: {k_from}); {where}"
 
 
 def winner_fidelity(speeds: np.ndarray, budget_seconds: float, k: int) -> np.ndarray:

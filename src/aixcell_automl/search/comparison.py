@@ -2,8 +2,10 @@
 one seed. A method is a registered search strategy (:mod:`aixcell_automl.plugins.builtin.
 strategies`, or a plugin's); the four of the study have names of their own:
 
-* ``automl`` - this system: the meta-model, trained without the dataset's own meta-base rows,
-  ranks every configuration; ``successive_halving`` over the plan and the ranking's top k - 1.
+* ``automl`` - this system as ``kedro run --pipeline=search`` runs it with the search's
+  parameters: the meta-model, trained without the dataset's own meta-base rows, ranks every
+  configuration; the strategy and k follow the budget (``search.split``), over the plan and
+  the candidates ``search.candidates`` gives.
 * ``random_halving`` - k configurations drawn at random (seeded); the same successive halving.
 * ``rule_default`` - ``plan_only``: the dataset's plan (:mod:`aixcell_automl.search.plan`) trained
   for
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 STRATEGY_OF = {"automl": "successive_halving", "random_halving": "random_halving",
                "rule_default": "plan_only", "optuna": "optuna_tpe"}
 METHODS = tuple(STRATEGY_OF)
-RUN_KEY = ("dataset_hash", "method", "seed", "budget_seconds", "k")
+RUN_KEY = ("dataset_hash", "method", "strategy", "seed", "budget_seconds", "k")
 
 
 def run_key(row: dict) -> tuple:
@@ -57,15 +59,16 @@ def check_methods(methods: list[str]) -> None:
 
 def run_once(method: str, dataset: SegmentationDataset, split: dict, data: TrialData,
              candidates: list[dict], plan: dict, space: dict, budget: float, k: int,
-             settings: Settings, seed: int, run_root: Path) -> dict:
-    """One method on one dataset with one seed; returns its result row."""
+             settings: Settings, seed: int, run_root: Path, strategy: str | None = None) -> dict:
+    """One method on one dataset with one seed (``strategy``: default the method's); returns
+    its result row."""
     from aixcell_automl.metabase.store import library_versions
     from aixcell_automl.search.run import run_search, winner_config
     from aixcell_automl.training.hardware import hardware
     from aixcell_automl.training.loop import best_model
     from aixcell_automl.training.predict import evaluate_on_test
 
-    strategy = STRATEGY_OF.get(method, method)
+    strategy = strategy or STRATEGY_OF.get(method, method)
     t0 = time.perf_counter()
     if strategy == "optuna_tpe":  # an interrupted Optuna run cannot be resumed exactly
         import shutil
@@ -95,7 +98,7 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
 
 def run_once_from_path(method: str, dataset_path: str, split: dict, candidates: list[dict],
                        plan: dict, space: dict, budget: float, k: int, settings: Settings,
-                       seed: int, run_root: str) -> dict:
+                       seed: int, run_root: str, strategy: str | None = None) -> dict:
     """:func:`run_once` for a dataset folder (for a fresh worker process, see
     :mod:`.executors`)."""
     from aixcell_automl.core.dataset import load_dataset
@@ -104,7 +107,7 @@ def run_once_from_path(method: str, dataset_path: str, split: dict, candidates: 
     ds = load_dataset(dataset_path, check_pixels=False)
     data = make_trial_data(ds, split, seed=split["seed"])
     return run_once(method, ds, split, data, candidates, plan, space, budget, k, settings, seed,
-                    Path(run_root))
+                    Path(run_root), strategy)
 
 
 def summary_table(rows: list[dict]):

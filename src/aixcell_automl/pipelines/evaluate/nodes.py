@@ -12,6 +12,7 @@ from aixcell_automl.core.search_space import build_space
 from aixcell_automl.metabase.store import append_row, read_rows
 from aixcell_automl.search.comparison import (
     METHODS,
+    STRATEGY_OF,
     check_methods,
     paired_differences,
     run_key,
@@ -36,7 +37,9 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     (``meta_feature_cache``, unless ``meta_features.cache`` is false). Each run trains in a
     fresh process with ``params['executor']`` ``isolated`` (see :mod:`.executors`); at most
     ``params['max_runs']`` new runs are made (null: all; 0 only summarises). Each dataset is
-    split as conf's ``dataset`` parameters say (``dataset_params``).
+    split as conf's ``dataset`` parameters say (``dataset_params``). ``automl`` (and any
+    other registered strategy) runs as the search would with ``search_params`` (its strategy
+    and k from ``search.split``); ``params['k']`` is the baselines' k.
     Returns this evaluation's finished rows."""
     from aixcell_automl.core.dataset import make_split
     from aixcell_automl.metafeatures.table import extract_dataset_features
@@ -62,9 +65,26 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
         plan = plan_dataset(dataset_fingerprint(ds, split["train"]))["configuration"]
         target = None  # the meta-features, measured only if an automl run needs them
         for seed in seeds:
-            ranked = None
+            searched = None  # (candidates, strategy, k) as the search chooses them
             for method in methods:
-                key = (ds.content_hash(), method, seed, budget, k)
+                if method in ("random_halving", "rule_default", "optuna"):
+                    # the baselines choose their own configurations
+                    candidates, strategy, mk = [plan], STRATEGY_OF[method], k
+                else:
+                    if searched is None:
+                        target = target or extract_dataset_features(
+                            ds, mf_params, cache_dir=cache_dir)
+                        ranking, info = rank_for_target(
+                            target, metabase, meta_features, space_params,
+                            {**search_params, "seed": seed,
+                             "budget_minutes": params["budget_minutes"]})
+                        ranked, _ = choose_candidates(ranking, {"configuration": plan},
+                                                      info["k"], metabase, meta_features,
+                                                      target, search_params)
+                        searched = ranked, info["strategy"], info["k"]
+                    candidates, strategy, mk = searched
+                    strategy = strategy if method == "automl" else method
+                key = (ds.content_hash(), method, strategy, seed, budget, mk)
                 keys.add(key)
                 if key in done:
                     log.info("%s / %s / seed %d: done, skipped", name, method, seed)
@@ -72,22 +92,9 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                 if left is not None and left <= 0:
                     log.info("%s / %s / seed %d: not run (max_runs reached)", name, method, seed)
                     continue
-                candidates = [plan]  # the baselines choose their own configurations
-                if method not in ("random_halving", "rule_default", "optuna"):
-                    if ranked is None:  # as the search chooses them (search.candidates)
-                        target = target or extract_dataset_features(
-                            ds, mf_params, cache_dir=cache_dir)
-                        ranking, _ = rank_for_target(
-                            target, metabase, meta_features, space_params,
-                            {**search_params, "seed": seed, "k": k,
-                             "budget_minutes": params["budget_minutes"]})
-                        ranked, _ = choose_candidates(ranking, {"configuration": plan}, k,
-                                                      metabase, meta_features, target,
-                                                      search_params)
-                    candidates = ranked
                 run_root = Path(run_folders) / name / method / f"seed{seed}"
-                task = (method, str(ds.root), split, candidates, plan, space, budget, k,
-                        settings, seed, str(run_root))
+                task = (method, str(ds.root), split, candidates, plan, space, budget, mk,
+                        settings, seed, str(run_root), strategy)
                 for _, row in executors.run(run_once_from_path, [task],
                                             params["executor"]):
                     append_row(out, row)

@@ -47,7 +47,8 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
                  rank_info: dict, plan: dict, metabase: pd.DataFrame,
                  meta_features: pd.DataFrame, target: dict, run_root: Path, params: dict,
                  train_params: dict, space_params: dict) -> dict:
-    """The search strategy (``search.strategy``) over k candidates (``search.candidates``: the
+    """The search strategy over k candidates (both from ``rank_info``: :func:`aixcell_automl.
+    search.budget.choose_split`; ``search.candidates``: the
     plan and the ranking's top k - 1, or the plan and the meta-base portfolio, see
     :mod:`aixcell_automl.search.candidates`), its trials in ``run_root`` (the catalog's
     ``search_run_folder``: the same run name resumes)."""
@@ -71,7 +72,7 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
                        seed=int(params["seed"]), executor=params["executor"],
                        executor_options=params["executor_options"] or {},
                        dataset_path=str(dataset.root), split=split,
-                       strategy=params["strategy"],
+                       strategy=rank_info["strategy"],
                        plan=plan["configuration"], space=build_space(space_params))
     trace |= {"wall_seconds": time.perf_counter() - t, "run_root": str(run_root),
               "budget_advice": advice, "metric": settings.metric, "candidates_from": why,
