@@ -83,6 +83,9 @@ def test_orderings_ignore_datasets_still_being_collected():
     table = rp.build_table(rows, {})
     assert rp.complete_datasets(table) == ["A", "B"]
     assert rp.candidates(table, "A", "average", 3, 0) == ["x", "y", "p"]  # C would put y first
+    alone = rp.build_table([r for r in rows if r["dataset"] == "A"], {})
+    with pytest.raises(UserError, match="'portfolio' gives no candidate for A .*datasets: 0"):
+        rp.candidates(alone, "A", "portfolio", 2, 0)
 
 
 def test_a_budget_in_seconds_uses_normalised_speeds(table):
@@ -134,3 +137,36 @@ def test_metamodel_ordering_is_learned_without_the_held_out_dataset():
         rp.candidates(table, "A", "metamodel", 3, 0)
     table.learned["metamodel"] = orders
     assert rp.candidates(table, "A", "plan+metamodel", 2, 0) == ["p", "y"]
+
+
+def test_search_defaults_are_read_off_the_summary_by_a_fixed_rule():
+    import pandas as pd
+
+    regrets = {  # method: (mean regret at 2^24, 2^25, 2^26), worst = mean + the last value
+        "plan_only:plan:1": ((.30, .10, .05), .10),
+        "successive_halving:plan+portfolio:4": ((.20, .12, .03), .10),
+        "equal_split:plan+portfolio:2": ((.25, .10, .04), .20),  # ties the plan at 2^25
+        "successive_halving:plan+metamodel:4": ((.28, .15, .06), .10),
+        "equal_split:portfolio:3": ((.01, .01, .01), .0),  # not one of the search's options
+    }
+    summary = pd.DataFrame([
+        {"method": m, "log2_budget": b, "budget": 2.0 ** b, "datasets": 5, "mean_regret": r,
+         "worst_regret": r + w} for m, (rs, w) in regrets.items()
+        for b, r in zip((24, 25, 26), rs, strict=True)])
+    out = rp.search_defaults(summary)
+    # portfolio: .20, .10 (plan: lower worst regret than equal_split), .03 -> mean .110;
+    # ranking (plan+metamodel): .28, .10, .05 -> .143
+    assert out["candidates"] == "portfolio"
+    assert out["split"] == [{"up_to_log2": 24.5, "strategy": "successive_halving", "k": 4},
+                            {"up_to_log2": 25.5, "strategy": "plan_only", "k": 1},
+                            {"up_to_log2": None, "strategy": "successive_halving", "k": 4}]
+    assert "portfolio 0.110" in out["why"][0] and "ranking 0.143" in out["why"][0]
+    only_plan = summary[summary["method"] == "plan_only:plan:1"]
+    out = rp.search_defaults(only_plan)  # rows merged; no option's own methods: ranking
+    assert (out["candidates"], out["split"]) == (
+        "ranking", [{"up_to_log2": None, "strategy": "plan_only", "k": 1}])
+    assert "portfolio" not in out["why"][0]
+    no_portfolio = summary[~summary["method"].str.contains("portfolio")]
+    assert rp.search_defaults(no_portfolio)["candidates"] == "ranking"
+    with pytest.raises(UserError, match="no method over the search's candidate options"):
+        rp.search_defaults(summary[summary["method"] == "equal_split:portfolio:3"])

@@ -189,6 +189,8 @@ def greedy_portfolio(table: Table, datasets: Sequence[str], pixels: float, k: in
     maps each dataset to a member it already has (e.g. its own plan)."""
     import pandas as pd
 
+    if not datasets:
+        return []
     names = sorted({c for d in datasets for c in table.curves[d]})
     scores = pd.DataFrame([[table.score_at(d, c, pixels) for c in names] for d in datasets],
                           index=list(datasets), columns=names)
@@ -314,7 +316,11 @@ def candidates(table: Table, dataset: str, ordering: str, k: int, seed: int) -> 
             raise UserError(f"replay: no plan for {dataset} (its meta-features are missing or "
                             f"no candidate matches its plan)")
         order = [table.plans[dataset]] + [c for c in order if c != table.plans[dataset]]
-    return [c for c in order if c in table.curves[dataset]][:k]
+    out = [c for c in order if c in table.curves[dataset]][:k]
+    if not out:
+        raise UserError(f"replay: ordering {ordering!r} gives no candidate for {dataset} (it "
+                        f"learns from the other complete datasets: {len(others)})")
+    return out
 
 
 def curve_prior(table: Table, dataset: str):
@@ -372,3 +378,52 @@ def replay(table: Table, dataset: str, method: str, budget: float, seed: int = 0
             "winner_share": trained / total if total else 0.0,
             "plan_won": win == table.plans.get(dataset),
             "past_recorded": bool(trials.past), "winner_past_recorded": win in trials.past}
+
+
+# the search's `search.candidates` options and the replay orderings that stand for them
+CANDIDATE_ORDERINGS = {"ranking": "plan+metamodel", "portfolio": "plan+portfolio"}
+
+
+def search_defaults(summary) -> dict:
+    """The search's defaults read off a replay summary (:func:`~aixcell_automl.pipelines.
+    replay.nodes.summarise_replay`) by a fixed rule, so that they are decided, not tuned:
+
+    * ``candidates``: of the options (:data:`CANDIDATE_ORDERINGS`) the summary has methods for,
+      the one whose best method (the plan alone counting for each) has the lower mean regret,
+      averaged over the budgets (ties, or no such method: ``ranking``);
+    * ``split``: per budget, among ``plan_only:plan:1`` and the methods over that option's
+      candidates, the lowest mean regret (ties: the lower worst regret, then the smaller k);
+      as ``search.split`` rows, each reaching halfway (in log2) to the next budget.
+    """
+    df = summary.assign(ordering=summary["method"].str.split(":").str[1],
+                        k=summary["method"].str.split(":").str[2].astype(int))
+    plan = df["method"] == "plan_only:plan:1"
+
+    def best_per_budget(ordering: str):
+        mine = df[plan | (df["ordering"] == ordering)]
+        return (mine.sort_values(["mean_regret", "worst_regret", "k", "method"])
+                .groupby("log2_budget", sort=True).head(1).sort_values("log2_budget"))
+
+    if not plan.any() and not df["ordering"].isin(CANDIDATE_ORDERINGS.values()).any():
+        raise UserError("replay: the summary has no method over the search's candidate options "
+                        f"({sorted(CANDIDATE_ORDERINGS.values())}) nor plan_only:plan:1")
+    per_option = {o: best_per_budget(ordering) for o, ordering in CANDIDATE_ORDERINGS.items()}
+    regret = {o: float(per_option[o]["mean_regret"].mean())
+              for o, ordering in CANDIDATE_ORDERINGS.items() if (df["ordering"] == ordering).any()}
+    option = min(regret, key=lambda o: (regret[o], o != "ranking")) if regret else "ranking"
+    best = per_option[option]
+    budgets = best["log2_budget"].tolist()
+    split, why = [], []
+    for i, r in enumerate(best.itertuples()):
+        strategy = r.method.split(":")[0]
+        up_to = (budgets[i] + budgets[i + 1]) / 2 if i + 1 < len(budgets) else None
+        why.append(f"2^{r.log2_budget:g}: {r.method} (mean regret {r.mean_regret:.3f}, worst "
+                   f"{r.worst_regret:.3f}, {r.datasets} datasets)")
+        if split and (split[-1]["strategy"], split[-1]["k"]) == (strategy, r.k):
+            split[-1]["up_to_log2"] = up_to
+        else:
+            split.append({"up_to_log2": up_to, "strategy": strategy, "k": int(r.k)})
+    return {"candidates": option, "split": split,
+            "why": [f"candidates: {option} (" + ("mean regret of the best method per budget: "
+                    + ", ".join(f"{o} {v:.3f}" for o, v in sorted(regret.items())) if regret
+                    else "no method over either option's candidates: the default") + ")"] + why}

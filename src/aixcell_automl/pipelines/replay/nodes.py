@@ -15,6 +15,7 @@ from aixcell_automl.search.replay import (
     metamodel_orders,
     parse_method,
     replay,
+    search_defaults,
     table_of,
 )
 
@@ -100,3 +101,12 @@ def summarise_replay(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                      f"{r.mean_regret:.3f} | {r.worst_regret:.3f} | {r.winner_share:.2f} | "
                      f"{r.plan_won:.2f} | {r.winner_past_recorded:.2f} |")
     return summary, "\n".join(lines) + "\n"
+
+
+def suggest_search_defaults(summary: pd.DataFrame) -> dict:
+    """``search.candidates`` and ``search.split`` as the replay decides them
+    (:func:`aixcell_automl.search.replay.search_defaults`), for conf/base/parameters_search.yml."""
+    out = search_defaults(summary)
+    for line in out["why"]:
+        log.info("search defaults: %s", line)
+    return out

@@ -6,6 +6,7 @@ from aixcell_automl.pipelines.replay.nodes import (
     forecast_report,
     replay_table,
     run_replay,
+    suggest_search_defaults,
     summarise_replay,
 )
 
@@ -20,4 +21,6 @@ def create_pipeline(**kwargs) -> Pipeline:
              name="forecast_accuracy"),
         node(summarise_replay, "replay_results", ["replay_summary", "replay_markdown"],
              name="summarise_replay"),
+        node(suggest_search_defaults, "replay_summary", "replay_search_defaults",
+             name="suggest_search_defaults"),
     ])
