@@ -82,7 +82,7 @@ def test_reuse_only_where_every_protocol_setting_matches():
     assert not dense.reusable(_row("a", 2**24, seed=1), 0, 2**20)
 
 
-def test_tasks_bring_every_dataset_to_first_then_continue_six(tmp_path):
+def test_tasks_finish_the_dataset_furthest_along_then_continue_six(tmp_path):
     cands = _conf()["candidates"]
     plans = {"A": PLAN, "B": {**PLAN, "patch_size": 64, "batch_size": 16}}
     datasets = [("pA", "0000000a", plans["A"]), ("pB", "0000000b", plans["B"])]
@@ -90,7 +90,7 @@ def test_tasks_bring_every_dataset_to_first_then_continue_six(tmp_path):
     rows = [_row(c["config_id"], dense.FIRST, iou=0.01 * i, h="0000000b")
             for i, c in enumerate(configs_b[:3])]
     todo, left = dense.tasks(datasets, cands, rows, tmp_path, 0, 2**20)
-    assert {t[0] for t in todo} == {"pB"} and len(todo) == 13  # the one furthest along
+    assert {t[0] for t in todo} == {"pB"} and len(todo) == 13
     assert all(t[2] == dense.FIRST and t[5] == "v3" and t[7] == "auto" for t in todo)
     assert left == 13 + 6 + 22  # B: 13 then 6 continuations; A: 16 + 6
     assert todo[0][6]["candidate"] == cands[3]["name"]
@@ -98,22 +98,14 @@ def test_tasks_bring_every_dataset_to_first_then_continue_six(tmp_path):
              for i, c in enumerate(configs_b) if i >= 3]
     for c in configs_b:
         (tmp_path / "0000000b" / c["config_id"]).mkdir(parents=True)
-    todo, left = dense.tasks(datasets, cands, rows, tmp_path, 0, 2**20)
-    assert {t[0] for t in todo} == {"pA"} and len(todo) == 16  # A reaches 2**24 before B goes on
-    assert {t[2] for t in todo} == {dense.FIRST} and left == 6 + 22
-    rows += [_row(c["config_id"], dense.FIRST, h="0000000a")
-             for c in dense.dataset_configs(cands, plans["A"])]
     todo, _ = dense.tasks(datasets, cands, rows, tmp_path, 0, 2**20)
-    assert {t[0] for t in todo} == {"pA"} and {t[2] for t in todo} == {dense.TOP}
-    todo, _ = dense.tasks(datasets[1:], cands, rows, tmp_path, 0, 2**20)
     assert len(todo) == 6 and {t[2] for t in todo} == {dense.TOP}
     ids = [t[1]["config_id"] for t in todo]
     plan_b = next(c["config_id"] for c in configs_b if key(c) == key(plans["B"]))
     assert {c["config_id"] for c in configs_b[-4:]} | {plan_b} < set(ids)  # scores rise with i
     kept = {d.name for d in (tmp_path / "0000000b").iterdir()}
     assert kept == set(ids)  # the ten that do not continue lose their checkpoints
-    rows = [_row(c["config_id"], dense.FIRST, iou=0.01 * i, h="0000000b")
-            for i, c in enumerate(configs_b)] + [_row(i, dense.TOP, h="0000000b") for i in ids]
+    rows += [_row(i, dense.TOP, h="0000000b") for i in ids]
     todo, left = dense.tasks(datasets, cands, rows, tmp_path, 0, 2**20)
     assert {t[0] for t in todo} == {"pA"} and left == 22
     assert not (tmp_path / "0000000b").exists()  # a finished dataset's checkpoints go

@@ -4,10 +4,10 @@ Per dataset, every candidate of :mod:`.candidates` trains from scratch to ``FIRS
 training pixels, evaluated at every power of two from 2**20 (v2's validation: the same fixed
 regions, ``VAL_PIXELS``), early stopping off. When all of them have a row, six continue from their
 checkpoints to ``TOP`` (2**26): the best four at 2**24, the plan (else the fifth best) and one
-drawn (seeded) from the rest (:func:`promote`). Every dataset reaches 2**24 before any
-continues (the dataset furthest along first), so that the replay and the portfolio, which need
-all candidates at 2**24, get datasets early; a dataset's checkpoints are kept for its six
-continuations only, and go when it is complete.
+drawn (seeded) from the rest (:func:`promote`). One dataset is worked on at a time (the one
+furthest along), so that the replay gets datasets complete at every budget soonest (its
+budgets 2**25 and 2**26 read the continuations) and checkpoints exist for one dataset only:
+once its 16 are done, those of the ten that do not continue go, the rest when it is complete.
 
 A row of another protocol is reused (:func:`reusable`) only where the configuration, the seed and
 every protocol setting match: split seed, validation pixels, early stopping off and the
@@ -103,8 +103,8 @@ def tasks(datasets: Sequence[tuple[str, str, Mapping]], candidates: Sequence[Map
 
     ``datasets`` is ``[(path, content hash, plan configuration)]``. A task is the arguments of
     :func:`aixcell_automl.metabase.trial.run_trial`: ``(path, config, fidelity, seed, run_dir,
-    "v3", {"candidate": name}, precision)``. Datasets still short of 2**24 go before
-    continuations; within a stage the dataset furthest along, else the first configured."""
+    "v3", {"candidate": name}, precision)``. The dataset furthest along goes first, else the
+    first configured."""
     mine: dict[str, dict] = {}
     for r in rows:
         if reusable(r, seed, val_pixels):
@@ -123,7 +123,7 @@ def tasks(datasets: Sequence[tuple[str, str, Mapping]], candidates: Sequence[Map
         if fidelity == TOP:
             _prune(checkpoints / h, {c["config_id"] for c in todo})
         left += max(len(todo), slots - len(done))
-        rank = (fidelity == TOP, not done, -len(done), order)
+        rank = (not done, -len(done), order)
         if choice is None or rank < choice[0]:
             choice = (rank, path, h, todo, fidelity)
     if choice is None:
