@@ -76,6 +76,16 @@ def test_halving_survivor_resumes_and_losers_checkpoints_are_removed(demo_trial_
     assert [r["config_id"] for r in rows] == ["a", "b"]
     assert all(r["fidelity"] == "halving" and r["fidelity_pixels"] == r["pixels_seen"] > 0
                for r in rows)
+    # the trace resumes only its own search: same settings replay it, others are refused
+    from aixcell_automl.core.errors import UserError
+
+    assert run_search(cands, demo_trial_data, tmp_path, 24, settings, SPACE)["rungs"] == \
+        trace["rungs"]
+    with pytest.raises(UserError, match=r"another search's trace \(budget_seconds 24.0 there, "
+                                        r"48.0 now\)"):
+        run_search(cands, demo_trial_data, tmp_path, 48, settings, SPACE)
+    with pytest.raises(UserError, match="candidate_ids"):
+        run_search(cands[:1], demo_trial_data, tmp_path, 24, settings, SPACE)
 
 
 def test_budget_suggestion_uses_measured_speed_and_dataset_size():

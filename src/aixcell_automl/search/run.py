@@ -26,7 +26,8 @@ from aixcell_automl.training.trial_data import TrialData
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SearchContext", "halving_rows", "plan_outcome", "run_search", "winner_config"]
+__all__ = ["SearchContext", "check_resumable", "halving_rows", "plan_outcome", "run_search",
+           "winner_config"]
 
 
 def plan_outcome(trace: dict) -> str:
@@ -81,6 +82,10 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     run_root.mkdir(parents=True, exist_ok=True)
     trace_path = run_root / "trace.json"
     trace = json.loads(trace_path.read_text()) if trace_path.exists() else None
+    setting = {"budget_seconds": float(budget_seconds), "strategy": strategy,
+               "candidate_ids": [c["config_id"] for c in candidates]}
+    if trace:
+        check_resumable(trace, setting, trace_path)
     replayed = sum(len(r["trials"]) for r in trace["rungs"]) if trace else 0
     halving = strategy in ("successive_halving", "random_halving")
     bar = tqdm(total=sum(survivors_per_rung(k or len(candidates))) if halving else None,
@@ -88,7 +93,7 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
                desc=strategy, unit="trial")  # a resumed search counts replayed trials
 
     def persist(partial: dict) -> None:
-        atomic_write_json(trace_path, partial)
+        atomic_write_json(trace_path, partial | setting)
 
     def run_rung(jobs: list[tuple[dict, float]]) -> list[dict]:
         log.info("rung: %d configurations x %.1f s", len(jobs), jobs[0][1])
@@ -112,8 +117,8 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
                         budget_seconds, k or len(candidates), seed, run_rung, trace, persist)
     from aixcell_automl.training.machine import machine_factor
 
-    result = get("strategy", strategy).run(ctx) | {
-        "strategy": strategy, "precision": settings.precision,
+    result = get("strategy", strategy).run(ctx) | setting | {
+        "precision": settings.precision,
         "machine_factor": (machine_factor(measure_if_missing=False) or {}).get(
             "machine_factor")}
     bar.close()
@@ -123,6 +128,19 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
             shutil.rmtree(run_root / cid / "ckpt", ignore_errors=True)
     atomic_write_json(trace_path, result)
     return result
+
+
+def check_resumable(trace: dict, setting: dict, trace_path: Path) -> None:
+    """A trace resumes only the search it was written by: the same budget, strategy and
+    candidates (a trace of before these were recorded is taken as it is)."""
+    from aixcell_automl.core.errors import UserError
+
+    differ = [f"{k} {trace[k]!r} there, {v!r} now" for k, v in setting.items()
+              if k in trace and trace[k] != v]
+    if differ:
+        raise UserError(f"{trace_path} is another search's trace ({'; '.join(differ)}): resume "
+                        f"it with its own settings, or give this search another run name "
+                        f"(search.run_name) or folder")
 
 
 def winner_config(trace: dict, candidates: list[dict]) -> dict:

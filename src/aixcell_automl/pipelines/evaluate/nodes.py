@@ -33,7 +33,8 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     of ``datasets_root``, the catalog's ``shared_datasets``). Each finished run is a row
     appended to ``log_path`` (``evaluation_log``, runs.jsonl); runs already there are skipped,
     so an interrupted evaluation resumes. A run's trials are in ``<run_folders>/<dataset>/
-    <method>/seed<seed>`` (``evaluation_run_folders``); meta-features are cached in ``cache``
+    <method>/<budget>s_<strategy>_k<k>/seed<seed>`` (``evaluation_run_folders``);
+    meta-features are cached in ``cache``
     (``meta_feature_cache``, unless ``meta_features.cache`` is false). Each run trains in a
     fresh process with ``params['executor']`` ``isolated`` (see :mod:`.executors`); at most
     ``params['max_runs']`` new runs are made (null: all; 0 only summarises). Each dataset is
@@ -92,7 +93,8 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                 if left is not None and left <= 0:
                     log.info("%s / %s / seed %d: not run (max_runs reached)", name, method, seed)
                     continue
-                run_root = Path(run_folders) / name / method / f"seed{seed}"
+                run_root = (Path(run_folders) / name / method
+                            / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}")
                 task = (method, str(ds.root), split, candidates, plan, space, budget, mk,
                         settings, seed, str(run_root), strategy)
                 for _, row in executors.run(run_once_from_path, [task],
