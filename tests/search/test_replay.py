@@ -109,6 +109,7 @@ def test_missing_rows_strategy_or_budget_is_one_clear_error(table, args, message
 def test_metamodel_ordering_is_learned_without_the_held_out_dataset():
     import pandas as pd
 
+    from aixcell_automl.metalearning.ranking import metamodel_orders
     from tests.project_conf import SPACE
 
     aug = {"flip": 0.5, "brightness_blur": 0.0, "grid_distortion": 0.0}
@@ -130,7 +131,7 @@ def test_metamodel_ordering_is_learned_without_the_held_out_dataset():
     search = {"meta_model": "linear_regression", "representation": "hp", "target": "iou",
               "metric": "iou", "metabase_protocol": "v2", "seed": 0}
     mf = pd.DataFrame({"dataset": ["A", "A2", "B", "C"], "hc_x": [1., 1., 2., 3.]})
-    orders = rp.metamodel_orders(pd.DataFrame(rows), mf, ["A"], search, SPACE)
+    orders = metamodel_orders(pd.DataFrame(rows), mf, ["A"], search, SPACE)
     assert orders == {"A": ["y", "p", "x"]}  # y: lr 1e-2; p and x at 1e-3, p's larger patch
     table = rp.build_table(_rows(), {"A": {**HP["p"], "flip": 0.5}})
     with pytest.raises(UserError, match="no meta-model ordering for A"):

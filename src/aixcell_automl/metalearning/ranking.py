@@ -200,3 +200,40 @@ def rank_for_target(target: dict, metabase: pd.DataFrame, meta_features: pd.Data
              "No budget suggestion: the meta-base has no rows from this kind of device.",
              float(params["budget_minutes"]))
     return ranking, info
+
+
+def metamodel_orders(metabase, meta_features, datasets: Sequence[str], search: Mapping,
+                     space_params: Mapping) -> dict[str, list[str]]:
+    """Per held-out dataset, its v3 candidates best first by the search's meta-model
+    (``search``: the search's parameters ``meta_model``, ``representation``, ``target``,
+    ``metric``, ``metabase_protocol``, ``seed``), fitted as the search fits it on the other
+    datasets' rows (the held-out one excluded by name and content hash) and scored at the
+    dense fidelity 2**24; the candidates carry the held-out dataset's augmentations."""
+    from aixcell_automl.core.errors import UserError
+    from aixcell_automl.core.search_space import build_space
+    from aixcell_automl.metabase.dense import FIRST, PROTOCOL
+    from aixcell_automl.metalearning.representation import meta_feature_frame
+
+    space = build_space(space_params)
+    mf_rows = meta_features.set_index("dataset", drop=False)
+    v3 = metabase[(metabase["protocol"] == PROTOCOL) & (metabase["fidelity_pixels"] == FIRST)
+                  & metabase["candidate"].notna()]
+    out = {}
+    for d in datasets:
+        if d not in mf_rows.index:
+            raise UserError(f"replay: no meta-features for {d} (run kedro run "
+                            f"--pipeline=meta_features)")
+        mine = v3[v3["dataset"] == d].drop_duplicates("candidate")
+        hashes = set(mine["dataset_hash"])
+        exclude = sorted({d} | set(metabase.loc[metabase["dataset_hash"].isin(hashes), "dataset"]))
+        rows = training_rows(metabase, exclude=exclude, metric=search["metric"],
+                             protocol=search["metabase_protocol"])
+        if rows.empty:
+            raise UserError(f"replay: no protocol-{search['metabase_protocol']} rows of other "
+                            f"datasets than {d} to fit the meta-model on")
+        mf = meta_feature_frame(meta_features, mf_rows.loc[d].to_dict())
+        fitted = fit_meta_model(rows, mf, space, search["meta_model"], search["representation"],
+                                search["target"], seed=int(search["seed"]))
+        scores = fitted.score(mine.to_dict("records"), d, mf, FIRST)
+        out[d] = [c for _, c in sorted(zip(-scores, mine["candidate"], strict=True))]
+    return out

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from aixcell_automl.core.errors import UserError
+from aixcell_automl.metalearning.ranking import metamodel_orders
 from aixcell_automl.search.replay import (
     Table,
     complete_datasets,
-    metamodel_orders,
     parse_method,
     replay,
     search_defaults,
