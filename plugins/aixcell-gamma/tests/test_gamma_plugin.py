@@ -63,9 +63,9 @@ def test_the_search_trains_with_it(tmp_path, monkeypatch, fake_clock, conf):
                   "keep_in_memory": 0, "seed": 0, "executor": "local"}
         train = {**conf["train"], "eval_every_pixels": 4 * 4 * 64 * 64,
                  "val_pixels": 4 * 64 * 64, "precision": "float32"}
-        trace = run_strategy(ds, split, ranking, {"k": 1}, plan, pd.DataFrame(),
-                             pd.DataFrame(), {}, tmp_path / "s", params, train,
-                             space)
+        trace = run_strategy(ds, split, ranking, {"k": 1, "strategy": "successive_halving"},
+                             plan, pd.DataFrame(), pd.DataFrame(), {}, tmp_path / "s",
+                             params, train, space)
     assert trace["winner"] == configs[0]["config_id"]
     assert calls["made"] and set(calls["made"]) == {0.5}
     patches = max(t["pixels_seen"] for r in trace["rungs"] for t in r["trials"]) // (64 * 64)

@@ -35,14 +35,14 @@ def test_the_search_runs_it_starting_from_the_plan_and_the_ranking(tmp_path, fak
     plan_cfg = {k: v for k, v in configs[3].items() if k != "config_id"}
     plan = {"configuration": {**plan_cfg, "config_id": config_id(plan_cfg)}}
     params = {**conf["search"], "budget_minutes": 0.1, "min_slice_seconds": 1,
-              "strategy": "hyperband", "keep_in_memory": 0, "seed": 0, "executor": "local"}
+              "keep_in_memory": 0, "seed": 0, "executor": "local"}
     train = {**conf["train"], "eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 8 * 64 * 64,
              "precision": "float32"}
     ds = load_dataset(write_demo_dataset(tmp_path / "demo", n_images=8, size=128, seed=1))
     split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     with plugin_manager_with(hyperband, TinyBackbone()):
-        trace = run_strategy(ds, split, ranking, {"k": 2}, plan, pd.DataFrame(),
-                             pd.DataFrame(), {}, tmp_path / "s", params, train,
+        trace = run_strategy(ds, split, ranking, {"k": 2, "strategy": "hyperband"}, plan,
+                             pd.DataFrame(), pd.DataFrame(), {}, tmp_path / "s", params, train,
                              space)
     first = [t["config_id"] for t in sorted(trace["rungs"][0]["trials"], key=lambda t: t["rank"])]
     expected = [c["config_id"] for c in candidates_with_plan(ranking, plan, 2)]

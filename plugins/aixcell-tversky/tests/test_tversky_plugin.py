@@ -56,9 +56,9 @@ def test_the_search_scores_halving_and_test_with_it(tmp_path, monkeypatch, fake_
     split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
     with plugin_manager_with(tversky, TinyBackbone()):
         plan = {"configuration": ranking.iloc[0][["config_id", *cfg]].to_dict()}
-        trace = run_strategy(ds, split, ranking, {"k": 1}, plan, pd.DataFrame(),
-            pd.DataFrame(), {}, tmp_path / "s", params, train,
-            {k: [v] for k, v in cfg.items()})  # k = 1: the plan alone
+        trace = run_strategy(ds, split, ranking, {"k": 1, "strategy": "successive_halving"},
+                             plan, pd.DataFrame(), pd.DataFrame(), {}, tmp_path / "s",
+                             params, train, {k: [v] for k, v in cfg.items()})  # the plan alone
         n_val = len(seen)
         _, metrics = finalize(ds, split, ranking, trace, plan, pd.DataFrame())
     state = json.loads((tmp_path / "s" / cid / "state.json").read_text())
