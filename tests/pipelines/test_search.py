@@ -10,7 +10,8 @@ from tests.project_conf import SPACE
 PARAMS = {"meta_model": "random_forest", "representation": "hp+hc+en", "target": "iou",
           "metric": "iou", "metabase_protocol": None, "seed": 0, "k": 4, "k_max": 50,
           "budget_minutes": 3, "strategy": None,
-          "split": [{"up_to_log2": None, "strategy": "successive_halving", "k": None}]}
+          "split": [{"up_to_log2": None, "strategy": "successive_halving", "k": None,
+                     "why": "test"}]}
 
 
 def test_rank_excludes_the_target_datasets_own_rows():
@@ -184,15 +185,15 @@ def test_the_split_follows_the_budget_and_the_plan_trains_alone_where_the_table_
 
     from aixcell_automl.search.budget import choose_k, choose_split
 
-    split = [{"up_to_log2": 24, "strategy": "plan_only", "k": 1},
-             {"up_to_log2": 25, "strategy": "equal_split", "k": 2},
-             {"up_to_log2": None, "strategy": "successive_halving", "k": None}]
+    split = [{"up_to_log2": 24, "strategy": "plan_only", "k": 1, "why": "no split pays"},
+             {"up_to_log2": 25, "strategy": "equal_split", "k": 2, "why": "b"},
+             {"up_to_log2": None, "strategy": "successive_halving", "k": None, "why": "c"}]
     params = {"k": None, "strategy": None, "k_max": 50, "split": split}
     speeds = np.array([40e3, 50e3, 60e3])  # median 50 kpx/s
     # 300 s x 50 kpx/s = 1.5e7 px = 2^23.8; 600 s: 2^24.8; 1200 s: 2^25.8
     strategy, k, reason = choose_split(300, speeds, params)
     assert (strategy, k) == ("plan_only", 1)
-    assert "2^23.8 training pixels" in reason and "row for up to 2^24 px" in reason
+    assert "2^23.8 training pixels" in reason and "row for up to 2^24 px (no split pays)" in reason
     assert choose_split(600, speeds, params)[:2] == ("equal_split", 2)
     strategy, k, reason = choose_split(1200, speeds, params)
     assert (strategy, k) == ("successive_halving", choose_k(1200, speeds)[0]) and k > 2

@@ -158,14 +158,17 @@ def test_search_defaults_are_read_off_the_summary_by_a_fixed_rule():
     # portfolio: .20, .10 (plan: lower worst regret than equal_split), .03 -> mean .110;
     # ranking (plan+metamodel): .28, .10, .05 -> .143
     assert out["candidates"] == "portfolio"
-    assert out["split"] == [{"up_to_log2": 24.5, "strategy": "successive_halving", "k": 4},
-                            {"up_to_log2": 25.5, "strategy": "plan_only", "k": 1},
-                            {"up_to_log2": None, "strategy": "successive_halving", "k": 4}]
+    assert [{k: v for k, v in r.items() if k != "why"} for r in out["split"]] == [
+        {"up_to_log2": 24.5, "strategy": "successive_halving", "k": 4},
+        {"up_to_log2": 25.5, "strategy": "plan_only", "k": 1},
+        {"up_to_log2": None, "strategy": "successive_halving", "k": 4}]
+    assert out["split"][1]["why"] == ("replay: 2^25: plan_only:plan:1 (mean regret 0.100, "
+                                      "worst 0.200, 5 datasets)")
     assert "portfolio 0.110" in out["why"][0] and "ranking 0.143" in out["why"][0]
     only_plan = summary[summary["method"] == "plan_only:plan:1"]
     out = rp.search_defaults(only_plan)  # rows merged; no option's own methods: ranking
-    assert (out["candidates"], out["split"]) == (
-        "ranking", [{"up_to_log2": None, "strategy": "plan_only", "k": 1}])
+    assert out["candidates"] == "ranking" and len(out["split"]) == 1
+    assert out["split"][0]["why"].count("plan_only:plan:1") == 3
     assert "portfolio" not in out["why"][0]
     no_portfolio = summary[~summary["method"].str.contains("portfolio")]
     assert rp.search_defaults(no_portfolio)["candidates"] == "ranking"

@@ -116,7 +116,8 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
     set, else those of the first row of ``params['split']`` whose ``up_to_log2`` (null: no
     limit) covers the budget in training pixels, ``log2(budget_seconds x`` the median of
     ``speeds)``; without a measured speed, the last row. The rows are decided on the replay
-    benchmark (docs/results/replay.md). A row's ``k: null`` is :func:`choose_k`'s."""
+    benchmark (docs/results/replay.md) and say why (``why``, quoted in the reason). A row's
+    ``k: null`` is :func:`choose_k`'s."""
     rows = list(params["split"])
     if speeds is None or not len(speeds):
         row, where = rows[-1], "no measured speed on this kind of device: search.split's last row"
@@ -128,6 +129,7 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
         limit = "any budget" if row["up_to_log2"] is None else f"up to 2^{row['up_to_log2']:g} px"
         where = (f"the budget is 2^{bits:.1f} training pixels at the median measured speed "
                  f"{pps / 1e3:.0f} kpx/s: search.split's row for {limit}")
+    where += f" ({row['why']})"
     strategy = params["strategy"] or row["strategy"]
     if params["k"] or row["k"]:
         k, k_from = int(params["k"] or row["k"]), "search.k" if params["k"] else "search.split"

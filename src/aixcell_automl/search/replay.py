@@ -385,8 +385,10 @@ def search_defaults(summary) -> dict:
                    f"{r.worst_regret:.3f}, {r.datasets} datasets)")
         if split and (split[-1]["strategy"], split[-1]["k"]) == (strategy, r.k):
             split[-1]["up_to_log2"] = up_to
+            split[-1]["why"] += "; " + why[-1]
         else:
-            split.append({"up_to_log2": up_to, "strategy": strategy, "k": int(r.k)})
+            split.append({"up_to_log2": up_to, "strategy": strategy, "k": int(r.k),
+                          "why": f"replay: {why[-1]}"})
     return {"candidates": option, "split": split,
             "why": [f"candidates: {option} (" + ("mean regret of the best method per budget: "
                     + ", ".join(f"{o} {v:.3f}" for o, v in sorted(regret.items())) if regret
