@@ -25,6 +25,14 @@ def test_metrics_on_a_hand_computed_case():
     worst = ranking_metrics(true, -true)
     assert worst["regret"] == pytest.approx(0.9) and worst["z"] < 0
     assert random_baseline(true)["z"] == 0.0
+    # best of the predicted top k: the worst order finds 1.0 only at k = 10
+    assert worst["regret_top2"] == pytest.approx(0.8) and perfect["regret_top6"] == 0
+    mixed = ranking_metrics(true, np.array([10, 1, 2, 3, 4, 5, 6, 7, 8, 9.0]))  # best second
+    assert mixed["regret"] == pytest.approx(0.9) and mixed["regret_top2"] == pytest.approx(0.0)
+    # best of 2 of [0.1, 0.5, 0.9] at random: pairs' maxima 0.5, 0.9, 0.9 -> 0.767
+    assert random_baseline(np.array([0.1, 0.5, 0.9]))["regret_top2"] == pytest.approx(
+        0.9 - 2.3 / 3)
+    assert random_baseline(true)["regret_top6"] < random_baseline(true)["regret_top2"]
 
 
 def test_four_of_eleven_representations_and_deciles():

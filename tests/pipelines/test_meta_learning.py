@@ -4,6 +4,8 @@ import pytest
 
 from aixcell_automl.metalearning.evaluation import permutation_importance
 from aixcell_automl.pipelines.meta_learning.nodes import (
+    METRICS,
+    best_of_k,
     choose_and_fit,
     nested_choice,
     run_study,
@@ -60,8 +62,7 @@ def _study(z: dict) -> pd.DataFrame:
     return pd.DataFrame([
         {"fidelity_pixels": 1, "model": m, "representation": "-" if m.startswith("baseline:")
          else "hp", "target": "-" if m.startswith("baseline:") else "iou", "seed": s,
-         "dataset": d, **dict.fromkeys(("z", "z_norm", "kendall", "pearson", "rmse", "diff_score",
-                                        "regret"), v)}
+         "dataset": d, **dict.fromkeys(METRICS, v)}
         for (m, s), vs in z.items() for d, v in zip(["d0", "d1", "d2"], vs, strict=True)])
 
 
@@ -104,11 +105,16 @@ def test_nested_choice_scores_each_dataset_with_the_combination_chosen_on_the_ot
     # sqrt(7/12); 95 % interval 1.96 * sqrt(7/12) / sqrt(3)
     assert vs.loc["baseline:random", "z_difference"] == pytest.approx(-1 / 6)
     assert vs.loc["baseline:random", "ci95"] == pytest.approx(1.96 * np.sqrt(7 / 12 / 3))
-    assert "nested" in summarise(pd.DataFrame(
-        [{"fidelity_pixels": 1, "model": m, "representation": r, "target": t, "seed": 0,
-          "dataset": d, **{k: v for k in ("z", "z_norm", "kendall", "pearson", "rmse",
-                                          "diff_score", "regret")}}
-         for (m, r, t, d), v in at.items()]))[2]
+    study = pd.DataFrame([{"fidelity_pixels": 1, "model": m, "representation": r, "target": t,
+                           "seed": 0, "dataset": d, **dict.fromkeys(METRICS, v)}
+                          for (m, r, t, d), v in at.items()])
+    assert "nested" in summarise(study)[2]
+    # best-of-k regret of the nested choice: d0 and d1 read b's rows, d2 a's (here every
+    # metric holds z): k=1 mean of 0.0, 0.5, -1.0
+    table = best_of_k(study, 1, at).set_index("method")
+    assert table.loc["nested choice (by z)", "k=1"] == pytest.approx(-1 / 6)
+    assert list(table.columns) == [f"k={k}" for k in range(1, 7)]
+    assert table.loc["baseline:random", "k=6"] == 0.0
 
 
 def test_lodo_predictions_never_train_on_the_held_out_dataset(monkeypatch):

@@ -11,6 +11,8 @@ dataset (:func:`held_out_frame`). Metrics, per held-out dataset and fidelity:
 * ``z_norm`` = z / z of the true top 10 % (1 = as good as an oracle)
 * ``diff_score`` = mean true IoU of the true top 10 % - that of the predicted top 10 %
 * ``regret`` = best IoU of the dataset - true IoU of the predicted best
+* ``regret_top<k>`` (k = 2..6) = best IoU of the dataset - best true IoU among the predicted
+  top k: what a search that trains the top k and keeps the best would miss (best-of-k)
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from aixcell_automl.core.search_space import encode_configs
 from aixcell_automl.metalearning.ranking import deciles, fit_meta_model, log2_fidelity
 from aixcell_automl.metalearning.representation import build_matrix, config_of, meta_feature_frame
 from aixcell_automl.search.plan import planned_configuration
+
+BEST_OF = range(2, 7)  # the k of the regret_top<k> metrics
 
 
 def top_n(n: int) -> int:
@@ -51,6 +55,7 @@ def ranking_metrics(true: np.ndarray, pred: np.ndarray, regression: bool = False
         "z_norm": float(z / z_oracle) if z_oracle > 0 else np.nan,
         "diff_score": float(top_true - top_pred),
         "regret": float(true.max() - true[order[0]]),
+        **{f"regret_top{k}": float(true.max() - true[order[:k]].max()) for k in BEST_OF},
         "n": n,
     }
 
@@ -64,7 +69,17 @@ def random_baseline(true: np.ndarray) -> dict:
     z_oracle = (top_true - true.mean()) / sd if sd > 0 else 0.0
     return {"rmse": np.nan, "pearson": 0.0, "kendall": 0.0, "z": 0.0, "z_oracle": z_oracle,
             "z_norm": 0.0, "diff_score": float(top_true - true.mean()),
-            "regret": float(true.max() - true.mean()), "n": len(true)}
+            "regret": float(true.max() - true.mean()),
+            **{f"regret_top{k}": float(true.max() - expected_best_of(true, k)) for k in BEST_OF},
+            "n": len(true)}
+
+
+def expected_best_of(values: np.ndarray, k: int) -> float:
+    """The expected best of ``k`` values drawn at random without replacement: the i-th
+    smallest is the best of the draw with probability C(i, k-1) / C(n, k)."""
+    v = np.sort(np.asarray(values, float))
+    n, k = len(v), min(k, len(v))
+    return float(sum(v[i] * math.comb(i, k - 1) for i in range(n)) / math.comb(n, k))
 
 
 def _percentiles(rows: pd.DataFrame) -> pd.Series:

@@ -11,12 +11,13 @@ import pandas as pd
 
 from aixcell_automl.core.errors import UserError
 from aixcell_automl.core.search_space import build_space
-from aixcell_automl.metalearning.evaluation import lodo, lodo_baselines
+from aixcell_automl.metalearning.evaluation import BEST_OF, lodo, lodo_baselines
 from aixcell_automl.metalearning.ranking import fit_meta_model, training_rows
 from aixcell_automl.metalearning.representation import meta_feature_frame, representations
 
 log = logging.getLogger(__name__)
-METRICS = ["z", "z_norm", "kendall", "pearson", "rmse", "diff_score", "regret"]
+REGRETS = ["regret", *(f"regret_top{k}" for k in BEST_OF)]  # best-of-k, k = 1..6
+METRICS = ["z", "z_norm", "kendall", "pearson", "rmse", "diff_score", *REGRETS]
 
 
 def study_rows(metabase: pd.DataFrame, params: dict) -> pd.DataFrame:
@@ -100,6 +101,9 @@ def summarise(study: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
                + f"\n\n### The choice itself, nested (mean z {nested.mean():.3f}): per "
                f"held-out dataset, the combination with the best mean z on the others\n\n"
                + versus_baselines(at, nested).to_markdown(index=False, floatfmt=".3f")
+               + "\n\n### Best-of-k regret (mean over held-out datasets): the best score minus "
+               "the best of the top k\n\n" + best_of_k(study, fid, at).to_markdown(
+                   index=False, floatfmt=".3f")
                + "\n\n### All combinations\n\n" + part.drop(columns="fidelity_pixels")
                .to_markdown(index=False, floatfmt=".3f") + "\n")
     return agg, top5, md
@@ -110,15 +114,35 @@ def z_by_dataset(study: pd.DataFrame) -> pd.Series:
     return study.groupby([*KEYS, "dataset"])["z"].mean()
 
 
-def nested_choice(at: pd.Series) -> pd.Series:
-    """Per held-out dataset, the z of the combination with the best mean z on the *other*
-    datasets (``at``: :func:`z_by_dataset` at one fidelity): what choosing by the study scores
-    out of sample. The best combination's own mean z is biased upward, being the largest of
-    many estimated on the same datasets."""
+def nested_combinations(at: pd.Series) -> dict:
+    """Per held-out dataset, the (model, representation, target) with the best mean z on the
+    *other* datasets (``at``: :func:`z_by_dataset` at one fidelity)."""
     combos = at[~at.index.get_level_values("model").str.startswith("baseline:")]
     table = combos.unstack("dataset")
-    return pd.Series({held: table.loc[table.drop(columns=held).mean(axis=1).idxmax(), held]
-                      for held in table.columns}).rename_axis("dataset")
+    return {held: table.drop(columns=held).mean(axis=1).idxmax() for held in table.columns}
+
+
+def nested_choice(at: pd.Series) -> pd.Series:
+    """Per held-out dataset, the z of :func:`nested_combinations`' choice: what choosing by
+    the study scores out of sample. The best combination's own mean z is biased upward, being
+    the largest of many estimated on the same datasets."""
+    return pd.Series({held: at[(*combo, held)] for held, combo in
+                      nested_combinations(at).items()}).rename_axis("dataset")
+
+
+def best_of_k(study: pd.DataFrame, fidelity: int, at: pd.Series) -> pd.DataFrame:
+    """Mean over held-out datasets of the best-of-k regret (k = 1..6: the dataset's best score
+    minus the best among the top k) at one fidelity: the nested choice (the combination chosen
+    by z on the other datasets) beside each baseline, e.g. the greedy portfolio."""
+    part = study[study["fidelity_pixels"] == fidelity]
+    per = part.groupby(["model", "representation", "target", "dataset"])[REGRETS].mean()
+    nested = pd.DataFrame([per.loc[(*combo, held)] for held, combo in
+                           nested_combinations(at).items()])
+    rows = [{"method": "nested choice (by z)", **nested.mean()}]
+    base = per[per.index.get_level_values("model").str.startswith("baseline:")]
+    rows += [{"method": name, **g.mean()} for name, g in base.groupby(level="model")]
+    return pd.DataFrame(rows).rename(columns={"regret": "k=1", **{
+        f"regret_top{k}": f"k={k}" for k in BEST_OF}})
 
 
 def versus_baselines(at: pd.Series, mine: pd.Series) -> pd.DataFrame:
