@@ -44,6 +44,10 @@ def test_summary_and_wins_ties_losses():
     assert paired.loc["a", "diff_mean"] == pytest.approx(0.2)  # 0.80-0.60, 0.82-0.62, ...
     assert paired.loc["b", "diff_std"] == pytest.approx(np.std([-0.05, 0.05, 0.0], ddof=1))
     assert paired.loc["b", "automl_spread"] == pytest.approx(0.2)
+    assert paired["machines"].isna().all()  # the rows do not say
+    rows = [{**r, "cpu_model": "AMD EPYC"} for r in rows]
+    rows[0]["cpu_model"] = "Intel Xeon"  # one run of a pair on another machine: said so
+    assert paired_differences(rows).set_index("dataset")["machines"].to_dict() == {"a": 2, "b": 1}
 
 
 @pytest.mark.parametrize("method, trained_per_trial", [
@@ -129,4 +133,4 @@ def test_one_seed_verdicts_compare_means_and_are_counted_apart():
     meta = {"budget_seconds": 600.0, "k": 4, "hardware": "cpu:2xx86_64"}
     text = summarise(pd.DataFrame([{**r, **meta} for r in rows]))[1]
     assert "0 wins, 0 ties, 0 losses" in text and "1 ahead, 1 level, 1 behind" in text
-    assert "| a         | optuna   |       1 |       0.800 |" in text
+    assert "| a         | optuna   |       1 |        nan |       0.800 |" in text

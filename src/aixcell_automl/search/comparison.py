@@ -64,8 +64,9 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
     its result row."""
     from aixcell_automl.metabase.store import library_versions
     from aixcell_automl.search.run import run_search, winner_config
-    from aixcell_automl.training.hardware import hardware
+    from aixcell_automl.training.hardware import cpu_model, hardware
     from aixcell_automl.training.loop import best_model
+    from aixcell_automl.training.machine import machine_factor
     from aixcell_automl.training.predict import evaluate_on_test
 
     strategy = strategy or STRATEGY_OF.get(method, method)
@@ -89,6 +90,8 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
            "winner_config_id": cfg["config_id"], "winner_is_plan": cfg["config_id"] == plan[
                "config_id"], **{f"hp_{n}": v for n, v in hyperparameters(cfg).items()},
            "trials": n_trials, "wall_seconds": round(wall, 1), "hardware": hardware(),
+           "cpu_model": cpu_model(), "machine_factor": (machine_factor(
+               measure_if_missing=False) or {}).get("machine_factor"),
            "versions": library_versions(),
            "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     log.info("%s / %s / seed %d: test IoU %.3f (winner %s, %d trials, %.0f s)", dataset.name,
@@ -156,23 +159,28 @@ def wins_ties_losses(summary, reference: str = "automl") -> dict:
 
 def paired_differences(rows: list[dict], reference: str = "automl"):
     """Per dataset and other method: ``reference``'s test IoU minus the method's, paired by
-    seed (mean and standard deviation over the seeds both ran), and each side's spread over
-    its seeds."""
+    seed (mean and standard deviation over the seeds both ran), each side's spread over its
+    seeds, and on how many CPU models the pairs ran (``machines``: 1 = a fair comparison of
+    wall-clock budgets; NaN where a row does not say)."""
     import pandas as pd
 
     df = pd.DataFrame(rows)
     if df.empty or reference not in set(df["method"]):
         return pd.DataFrame()
-    ref = df[df["method"] == reference].set_index(["dataset", "seed"])["test_iou"]
+    df["cpu_model"] = df["cpu_model"].fillna("?") if "cpu_model" in df else "?"
+    ref = df[df["method"] == reference].set_index(["dataset", "seed"])
     out = []
     for (dataset, method), g in df[df["method"] != reference].groupby(["dataset", "method"],
                                                                        sort=False):
-        pairs = [(ref[(dataset, s)], v) for s, v in zip(g["seed"], g["test_iou"], strict=True)
-                 if (dataset, s) in ref.index]
-        if not pairs:
+        both = [(ref.loc[(dataset, r.seed)], r) for r in g.itertuples()
+                if (dataset, r.seed) in ref.index]
+        if not both:
             continue
+        pairs = [(a["test_iou"], b.test_iou) for a, b in both]
+        cpus = {m for a, b in both for m in (a["cpu_model"], b.cpu_model)}
         diffs = np.array([a - b for a, b in pairs])
         out.append({"dataset": dataset, "method": method, "seeds": len(pairs),
+                    "machines": len(cpus) if "?" not in cpus else float("nan"),
                     "diff_mean": diffs.mean(), "diff_std": diffs.std(ddof=1) if len(diffs) > 1
                     else float("nan"),
                     f"{reference}_spread": np.ptp([a for a, _ in pairs]),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from aixcell_automl.core.dataset import load_dataset
-from aixcell_automl.core.search_space import build_space
+from aixcell_automl.core.search_space import build_space, enumerate_configs
 from aixcell_automl.metabase.store import append_row, read_rows
 from aixcell_automl.search.comparison import (
     METHODS,
@@ -23,6 +23,7 @@ from aixcell_automl.search.comparison import (
 from aixcell_automl.training import executors
 
 log = logging.getLogger(__name__)
+BASELINES = {"random_halving", "rule_default", "optuna"}  # they choose their own configurations
 
 
 def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cache: Path | None,
@@ -45,8 +46,10 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     from aixcell_automl.core.dataset import make_split
     from aixcell_automl.metafeatures.table import extract_dataset_features
     from aixcell_automl.metalearning.ranking import rank_for_target
+    from aixcell_automl.search.budget import choose_split, config_speeds
     from aixcell_automl.search.candidates import choose_candidates
     from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset
+    from aixcell_automl.training.hardware import hardware
     from aixcell_automl.training.loop import settings_from
 
     methods = list(params["methods"] or METHODS)
@@ -60,31 +63,23 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     cache_dir = cache if mf_params["cache"] else None
     done = {run_key(r) for r in read_rows(out)}
     keys, left = set(), params["max_runs"]
+    if set(methods) - BASELINES:  # the search's strategy and k at this budget, known before
+        searched_as, searched_k, _ = choose_split(  # any ranking (search.split)
+            budget, config_speeds(enumerate_configs(space), metabase, hardware()), search_params)
     for name in params["datasets"]:
         ds = load_dataset(root / name)
         split = make_split(ds, dataset_params)
         plan = plan_dataset(dataset_fingerprint(ds, split["train"]))["configuration"]
         target = None  # the meta-features, measured only if an automl run needs them
         for seed in seeds:
-            searched = None  # (candidates, strategy, k) as the search chooses them
+            searched = None  # the candidates, as the search chooses them
             for method in methods:
-                if method in ("random_halving", "rule_default", "optuna"):
-                    # the baselines choose their own configurations
+                if method in BASELINES:
                     candidates, strategy, mk = [plan], STRATEGY_OF[method], k
                 else:
-                    if searched is None:
-                        target = target or extract_dataset_features(
-                            ds, mf_params, cache_dir=cache_dir)
-                        ranking, info = rank_for_target(
-                            target, metabase, meta_features, space_params,
-                            {**search_params, "seed": seed,
-                             "budget_minutes": params["budget_minutes"]})
-                        ranked, _ = choose_candidates(ranking, {"configuration": plan},
-                                                      info["k"], metabase, meta_features,
-                                                      target, search_params)
-                        searched = ranked, info["strategy"], info["k"]
-                    candidates, strategy, mk = searched
-                    strategy = strategy if method == "automl" else method
+                    candidates = None  # chosen below, only if the run is made
+                    strategy = searched_as if method == "automl" else method
+                    mk = searched_k
                 key = (ds.content_hash(), method, strategy, seed, budget, mk)
                 keys.add(key)
                 if key in done:
@@ -93,6 +88,18 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                 if left is not None and left <= 0:
                     log.info("%s / %s / seed %d: not run (max_runs reached)", name, method, seed)
                     continue
+                if candidates is None:
+                    if searched is None:  # as the search chooses them (search.candidates)
+                        target = target or extract_dataset_features(
+                            ds, mf_params, cache_dir=cache_dir)
+                        ranking, _ = rank_for_target(
+                            target, metabase, meta_features, space_params,
+                            {**search_params, "seed": seed, "k": mk, "strategy": searched_as,
+                             "budget_minutes": params["budget_minutes"]})
+                        searched, _ = choose_candidates(ranking, {"configuration": plan}, mk,
+                                                        metabase, meta_features, target,
+                                                        search_params)
+                    candidates = searched
                 run_root = (Path(run_folders) / name / method
                             / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}")
                 task = (method, str(ds.root), split, candidates, plan, space, budget, mk,
@@ -125,7 +132,9 @@ def summarise(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     paired = paired_differences(rows)
     if not paired.empty:
         lines += ["", "Paired by seed (automl's test IoU minus the method's; spreads: max - min "
-                  "over the seeds):", "", paired.to_markdown(index=False, floatfmt=".3f")]
+                  "over the seeds; machines: the CPU models the pairs ran on, 1 for a fair "
+                  "wall-clock comparison, nan where the runs did not record it):", "",
+                  paired.to_markdown(index=False, floatfmt=".3f")]
     return table, "\n".join(lines) + "\n"
 
 
