@@ -21,7 +21,7 @@ MF = pd.DataFrame([{"dataset": d, "hc_mean_image_shape": 300.0, "hc_n_images": 2
                     "hc_is_rgb": 0.0} for d in ("A", "B")])
 PARAMS = {"protocol": "v3", "datasets": None, "budgets_log2": [24], "unit": "pixels",
           "seeds": 3, "methods": ["plan_only:plan:1", "equal_split:portfolio:3"],
-          "forecast_horizons_log2": [[21, 24]]}
+          "forecast_horizons_log2": [[21, 24]], "min_other_datasets": 1}
 SEARCH = {"meta_model": "svm", "representation": "hp", "target": "iou",
           "metric": "iou", "metabase_protocol": "v2", "seed": 0}
 
@@ -41,13 +41,21 @@ def test_replay_nodes_leave_one_dataset_out_and_summarise():
     assert set(eq["winner"]) == {"p"} and eq["regret"].iloc[0] == pytest.approx(.2)
     assert "| 2^24 | `plan_only:plan:1` | 2 | 0.400 | 0.700 |" in md
     # equal_split:portfolio:3 is none of the search's options: the plan alone
-    (row,) = suggest_search_defaults(summary)["split"]
+    (row,) = suggest_search_defaults(summary, PARAMS)["split"]
+    assert "note" in suggest_search_defaults(summary, {**PARAMS, "unit": "seconds"})
     assert (row["up_to_log2"], row["strategy"], row["k"]) == (None, "plan_only", 1)
 
 
 def test_replay_without_rows_names_what_is_missing():
     with pytest.raises(UserError, match="no protocol-v3 rows"):
         replay_table(pd.DataFrame([]), MF, PARAMS, SEARCH, SPACE)
+
+
+def test_learned_orderings_need_enough_other_complete_datasets():
+    table = replay_table(pd.DataFrame(_rows()), MF, PARAMS, SEARCH, SPACE)
+    with pytest.raises(UserError, match=r"equal_split:portfolio:3 learn from the other complete "
+                                        r"datasets, and a held-out dataset has 1"):
+        run_replay(table, {**PARAMS, "min_other_datasets": 2})
 
 
 def test_a_metamodel_ordering_needs_rows_of_other_datasets():

@@ -203,6 +203,12 @@ def test_the_split_follows_the_budget_and_the_plan_trains_alone_where_the_table_
         "random_halving"
     strategy, k, reason = choose_split(300, None, params)  # no speed: the last row
     assert (strategy, k) == ("successive_halving", 1) and "last row" in reason
+    from aixcell_automl.core.errors import UserError
+
+    for bad, message in [([], "has no row"), ([{**split[0], "why": None, "x": 1}], "row 1 has"),
+                         ([{**split[0], "strategy": "nope"}], "'nope' is not registered")]:
+        with pytest.raises(UserError, match=message):
+            choose_split(300, speeds, {**params, "split": bad})
 
 
 def test_budget_aware_ranking_scores_each_configuration_at_its_own_fidelity(monkeypatch):

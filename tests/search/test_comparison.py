@@ -131,6 +131,56 @@ def test_one_seed_verdicts_compare_means_and_are_counted_apart():
     from aixcell_automl.pipelines.evaluate.nodes import summarise
 
     meta = {"budget_seconds": 600.0, "k": 4, "hardware": "cpu:2xx86_64"}
-    text = summarise(pd.DataFrame([{**r, **meta} for r in rows]))[1]
+    text = summarise(pd.DataFrame([{**r, **meta, "strategy": r["method"]} for r in rows]))[1]
+    assert "(automl automl k = 4; optuna optuna k = 4)" in text
     assert "0 wins, 0 ties, 0 losses" in text and "1 ahead, 1 level, 1 behind" in text
     assert "| a         | optuna   |       1 |        nan |       0.800 |" in text
+
+
+def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, monkeypatch):
+    """The automl branch of the evaluate node, its training faked: strategy and k from
+    search.split, its own run folder and key; a stale unfinished trace is cleared."""
+    from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.metafeatures import table as mf_table
+    from aixcell_automl.metalearning import ranking
+    from aixcell_automl.pipelines.evaluate.nodes import compare_methods
+    from aixcell_automl.search import candidates as cands
+    from aixcell_automl.training import executors
+
+    made = []
+
+    def fake_run(fn, tasks, executor, **kw):
+        for i, t in enumerate(tasks):
+            method, path, _, candidates, _, _, budget, k, _, seed, run_root, strategy = t
+            made.append((method, strategy, k, len(candidates), run_root))
+            yield i, {"dataset": demo_path.name, "method": method, "strategy": strategy,
+                      "dataset_hash": load_dataset(path).content_hash(), "seed": seed,
+                      "budget_seconds": budget, "k": k, "test_iou": 0.5}
+
+    monkeypatch.setattr(executors, "run", fake_run)
+    monkeypatch.setattr(mf_table, "extract_dataset_features",
+                        lambda ds, params, cache_dir=None: {"dataset": ds.name})
+    monkeypatch.setattr(ranking, "rank_for_target", lambda *a: (pd.DataFrame(), {}))
+    monkeypatch.setattr(cands, "choose_candidates",
+                        lambda ranking, plan, k, *a: ([plan["configuration"]] * k, "faked"))
+    search = {"keep_in_memory": 2, "k": None, "strategy": None, "k_max": 50,
+              "split": [{"up_to_log2": None, "strategy": "equal_split", "k": 2, "why": "t"}]}
+    params = {"datasets": [demo_path.name], "methods": ["automl", "rule_default"],
+              "seeds": [0], "budget_minutes": 1, "k": 4, "max_runs": None,
+              "executor": "local"}
+    stale = tmp_path / "runs" / demo_path.name / "automl" / "60s_equal_split_k2" / "seed0"
+    stale.mkdir(parents=True)
+    (stale / "trace.json").write_text(json.dumps({"rungs": [], "candidate_ids": ["old"]}))
+    args = (demo_path.parent, tmp_path / "runs.jsonl", tmp_path / "runs", None, params,
+            {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0}, search,
+            {"eval_every_pixels": 4096, "val_pixels": 4096, "precision": "float32",
+             "early_stopping": {"delta": 0.05, "patience": 8}, "init_weights": None},
+            SPACE, {"cache": False}, pd.DataFrame(), pd.DataFrame())
+    runs = compare_methods(*args)
+    # no measured speed: search.split's last row; the baselines keep evaluate.k
+    assert [m[:4] for m in made] == [("automl", "equal_split", 2, 2), ("rule_default",
+                                                                       "plan_only", 4, 1)]
+    assert made[0][4] == str(stale) and not stale.exists()  # the stale trace was cleared
+    assert list(runs["strategy"]) == ["equal_split", "plan_only"]
+    made.clear()
+    assert len(compare_methods(*args)) == 2 and made == []  # both done: nothing re-run

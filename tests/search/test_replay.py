@@ -88,6 +88,15 @@ def test_orderings_ignore_datasets_still_being_collected():
         rp.candidates(alone, "A", "portfolio", 2, 0)
 
 
+def test_the_metamodel_ordering_skips_near_copies_as_the_search_does():
+    q = [{**r, "candidate": "q", "hp_batch_size": 16} for r in _rows()  # p with batch 16
+         if r["dataset"] == "A" and r["candidate"] == "p"]
+    table = rp.build_table(_rows() + q, {"A": {**HP["p"], "flip": 0.5}})
+    table.learned["metamodel"] = {"A": ["q", "x", "y", "p"]}
+    assert rp.candidates(table, "A", "plan+metamodel", 3, 0) == ["p", "x", "y"]
+    assert rp.candidates(table, "A", "metamodel", 2, 0) == ["q", "x"]  # p: a copy of q
+
+
 def test_a_budget_in_seconds_uses_normalised_speeds(table):
     # 1e5 px/s on the nominal machine: 167.77 s = 2**24 px
     out = rp.replay(table, "A", "plan_only:plan:1", 16 * M / 1e5, unit="seconds")
@@ -148,6 +157,7 @@ def test_search_defaults_are_read_off_the_summary_by_a_fixed_rule():
         "successive_halving:plan+portfolio:4": ((.20, .12, .03), .10),
         "equal_split:plan+portfolio:2": ((.25, .10, .04), .20),  # ties the plan at 2^25
         "successive_halving:plan+metamodel:4": ((.28, .15, .06), .10),
+        "forecast_halving:plan+portfolio:4": ((.0, .0, .0), .0),  # not run as replayed
         "equal_split:portfolio:3": ((.01, .01, .01), .0),  # not one of the search's options
     }
     summary = pd.DataFrame([
@@ -172,5 +182,6 @@ def test_search_defaults_are_read_off_the_summary_by_a_fixed_rule():
     assert "portfolio" not in out["why"][0]
     no_portfolio = summary[~summary["method"].str.contains("portfolio")]
     assert rp.search_defaults(no_portfolio)["candidates"] == "ranking"
+    assert "forecast" not in str(rp.search_defaults(summary))
     with pytest.raises(UserError, match="no method over the search's candidate options"):
         rp.search_defaults(summary[summary["method"] == "equal_split:portfolio:3"])

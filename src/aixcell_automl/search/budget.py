@@ -118,7 +118,7 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
     ``speeds)``; without a measured speed, the last row. The rows are decided on the replay
     benchmark (docs/results/replay.md) and say why (``why``, quoted in the reason). A row's
     ``k: null`` is :func:`choose_k`'s."""
-    rows = list(params["split"])
+    rows = check_split(params["split"])
     if speeds is None or not len(speeds):
         row, where = rows[-1], "no measured speed on this kind of device: search.split's last row"
     else:
@@ -137,6 +137,28 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
         k, k_from = choose_k(budget_seconds, speeds, int(params["k_max"]))
     s_from = "search.strategy" if params["strategy"] else "search.split"
     return strategy, k, f"{strategy} over k = {k} (strategy: {s_from}; k: {k_from}); {where}"
+
+
+SPLIT_ROW = {"up_to_log2", "strategy", "k", "why"}
+
+
+def check_split(rows) -> list[dict]:
+    """``search.split``'s rows, or a :class:`UserError` saying what is wrong with them."""
+    from aixcell_automl.core.errors import UserError
+    from aixcell_automl.plugins.registry import strategies
+
+    rows = list(rows or [])
+    if not rows:
+        raise UserError("search.split has no row; give at least one {up_to_log2, strategy, k, "
+                        "why} (conf/base/parameters_search.yml)")
+    for i, r in enumerate(rows):
+        if set(r) != SPLIT_ROW:
+            raise UserError(f"search.split row {i + 1} has {sorted(r)}; a row has exactly "
+                            f"{sorted(SPLIT_ROW)}")
+        if r["strategy"] not in strategies():
+            raise UserError(f"search.split row {i + 1}: strategy {r['strategy']!r} is not "
+                            f"registered; registered: {sorted(strategies())}")
+    return rows
 
 
 def winner_fidelity(speeds: np.ndarray, budget_seconds: float, k: int) -> np.ndarray:

@@ -280,10 +280,27 @@ def candidates(table: Table, dataset: str, ordering: str, k: int, seed: int) -> 
             raise UserError(f"replay: no plan for {dataset} (its meta-features are missing or "
                             f"no candidate matches its plan)")
         order = [table.plans[dataset]] + [c for c in order if c != table.plans[dataset]]
-    out = [c for c in order if c in table.curves[dataset]][:k]
+    order = [c for c in order if c in table.curves[dataset]]
+    if name == "metamodel":  # as the search's ranking candidates: no near-copies
+        order = distinct(order, table.hyperparameters)
+    out = order[:k]
     if not out:
         raise UserError(f"replay: ordering {ordering!r} gives no candidate for {dataset} (it "
                         f"learns from the other complete datasets: {len(others)})")
+    return out
+
+
+def distinct(names: list[str], hyperparameters: Mapping[str, Mapping]) -> list[str]:
+    """``names`` without near-copies of an earlier one (the same backbone, patch size and
+    learning rate: :data:`aixcell_automl.search.candidates.DISTINCT`)."""
+    from aixcell_automl.search.candidates import DISTINCT
+
+    seen, out = set(), []
+    for c in names:
+        key = tuple(hyperparameters[c][d] for d in DISTINCT)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
     return out
 
 
@@ -346,6 +363,9 @@ def replay(table: Table, dataset: str, method: str, budget: float, seed: int = 0
 
 # the search's `search.candidates` options and the replay orderings that stand for them
 CANDIDATE_ORDERINGS = {"ranking": "plan+metamodel", "portfolio": "plan+portfolio"}
+# strategies the search runs as the replay does (forecast_halving's prior is learned from the
+# other datasets' curves in the replay only; the search uses the default prior)
+SPLIT_STRATEGIES = ("plan_only", "equal_split", "successive_halving")
 
 
 def search_defaults(summary) -> dict:
@@ -358,9 +378,13 @@ def search_defaults(summary) -> dict:
     * ``split``: per budget, among ``plan_only:plan:1`` and the methods over that option's
       candidates, the lowest mean regret (ties: the lower worst regret, then the smaller k);
       as ``search.split`` rows, each reaching halfway (in log2) to the next budget.
+
+    Only the strategies of :data:`SPLIT_STRATEGIES` count.
     """
-    df = summary.assign(ordering=summary["method"].str.split(":").str[1],
+    df = summary.assign(strategy=summary["method"].str.split(":").str[0],
+                        ordering=summary["method"].str.split(":").str[1],
                         k=summary["method"].str.split(":").str[2].astype(int))
+    df = df[df["strategy"].isin(SPLIT_STRATEGIES)]
     plan = df["method"] == "plan_only:plan:1"
 
     def best_per_budget(ordering: str):

@@ -27,7 +27,7 @@ from aixcell_automl.training.trial_data import TrialData
 log = logging.getLogger(__name__)
 
 __all__ = ["SearchContext", "check_resumable", "halving_rows", "plan_outcome", "run_search",
-           "winner_config"]
+           "run_setting", "winner_config"]
 
 
 def plan_outcome(trace: dict) -> str:
@@ -82,8 +82,7 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     run_root.mkdir(parents=True, exist_ok=True)
     trace_path = run_root / "trace.json"
     trace = json.loads(trace_path.read_text()) if trace_path.exists() else None
-    setting = {"budget_seconds": float(budget_seconds), "strategy": strategy,
-               "candidate_ids": [c["config_id"] for c in candidates]}
+    setting = run_setting(candidates, budget_seconds, strategy, k)
     if trace:
         check_resumable(trace, setting, trace_path)
     replayed = sum(len(r["trials"]) for r in trace["rungs"]) if trace else 0
@@ -130,8 +129,15 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     return result
 
 
+def run_setting(candidates: list[dict], budget_seconds: float, strategy: str,
+                k: int | None) -> dict:
+    """What a search trace records of its search, so that it resumes only that search."""
+    return {"budget_seconds": float(budget_seconds), "strategy": strategy,
+            "candidate_ids": [c["config_id"] for c in candidates], "k": k or len(candidates)}
+
+
 def check_resumable(trace: dict, setting: dict, trace_path: Path) -> None:
-    """A trace resumes only the search it was written by: the same budget, strategy and
+    """A trace resumes only the search it was written by: the same budget, strategy, k and
     candidates (a trace of before these were recorded is taken as it is)."""
     from aixcell_automl.core.errors import UserError
 

@@ -20,6 +20,7 @@ from aixcell_automl.search.comparison import (
     summary_table,
     wins_ties_losses,
 )
+from aixcell_automl.search.run import run_setting
 from aixcell_automl.training import executors
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                     candidates = searched
                 run_root = (Path(run_folders) / name / method
                             / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}")
+                restart_if_changed(run_root, run_setting(candidates, budget, strategy, mk))
                 task = (method, str(ds.root), split, candidates, plan, space, budget, mk,
                         settings, seed, str(run_root), strategy)
                 for _, row in executors.run(run_once_from_path, [task],
@@ -109,6 +111,24 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                     append_row(out, row)
                 left = None if left is None else left - 1
     return pd.DataFrame([r for r in read_rows(out) if run_key(r) in keys])
+
+
+def restart_if_changed(run_root: Path, setting: dict) -> None:
+    """An unfinished run's folder whose trace was written with other settings (e.g. other
+    candidates, the meta-base having grown since) is cleared: the run starts afresh."""
+    import json
+    import shutil
+
+    from aixcell_automl.core.errors import UserError
+    from aixcell_automl.search.run import check_resumable
+
+    trace = run_root / "trace.json"
+    if trace.exists():
+        try:
+            check_resumable(json.loads(trace.read_text()), setting, trace)
+        except UserError as e:
+            log.warning("%s: starting afresh", e)
+            shutil.rmtree(run_root)
 
 
 def summarise(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -120,7 +140,10 @@ def summarise(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     if table.empty:
         return table, "\n".join(lines + ["No runs yet.", ""])
     meta = runs.iloc[0]
-    lines += [f"Budget {meta['budget_seconds'] / 60:g} min of training per run, k = {meta['k']}, "
+    how = "; ".join(f"{m} {', '.join(sorted(set(g['strategy'])))} k = "
+                    f"{', '.join(str(k) for k in sorted(set(g['k'])))}"
+                    for m, g in runs.groupby("method", sort=False))
+    lines += [f"Budget {meta['budget_seconds'] / 60:g} min of training per run ({how}), "
               f"seeds {sorted(runs['seed'].unique().tolist())}, {meta['hardware']}.", "",
               table.to_markdown(index=False, floatfmt=".3f"), ""]
     for method, t in wins_ties_losses(table).items():

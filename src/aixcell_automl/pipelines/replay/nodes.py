@@ -56,6 +56,7 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
     from tqdm.auto import tqdm
 
     datasets = held_out(table, params)
+    check_learning_datasets(table, datasets, params)
     jobs = [(d, m, 2.0 ** b, s) for d in datasets for m in params["methods"]
             for b in params["budgets_log2"] for s in range(int(params["seeds"]))]
     out = [replay(table, d, m, budget, s, params["unit"])
@@ -64,6 +65,24 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
              len(params["methods"]), len(datasets), len(params["budgets_log2"]),
              int(params["seeds"]))
     return pd.DataFrame(out)
+
+
+LEARNED_ORDERINGS = ("average", "portfolio")  # learned from the other complete datasets' curves
+
+
+def check_learning_datasets(table: Table, datasets: list[str], params: dict) -> None:
+    """Orderings learned from the other complete datasets need at least
+    ``params['min_other_datasets']`` of them for every held-out dataset (fewer: one clear
+    error, before anything is replayed)."""
+    learning = [m for m in params["methods"]
+                if parse_method(m)[1].removeprefix("plan+") in LEARNED_ORDERINGS]
+    complete = complete_datasets(table)
+    fewest = min(len([d for d in complete if d != held]) for held in datasets)
+    if learning and fewest < int(params["min_other_datasets"]):
+        raise UserError(f"replay: {', '.join(learning)} learn from the other complete datasets, "
+                        f"and a held-out dataset has {fewest} (replay.min_other_datasets: "
+                        f"{params['min_other_datasets']}; complete: {complete}); collect more "
+                        f"rows (kedro run --pipeline=metabase) or leave these methods out")
 
 
 def forecast_report(table: Table, params: dict) -> list[dict]:
@@ -103,9 +122,15 @@ def summarise_replay(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return summary, "\n".join(lines) + "\n"
 
 
-def suggest_search_defaults(summary: pd.DataFrame) -> dict:
+def suggest_search_defaults(summary: pd.DataFrame, params: dict) -> dict:
     """``search.candidates`` and ``search.split`` as the replay decides them
-    (:func:`aixcell_automl.search.replay.search_defaults`), for conf/base/parameters_search.yml."""
+    (:func:`aixcell_automl.search.replay.search_defaults`), for conf/base/parameters_search.yml;
+    only from budgets in pixels, the unit of ``search.split``."""
+    if params["unit"] != "pixels":
+        note = (f"search.split is read off a replay in pixels; this one is in {params['unit']} "
+                f"(replay.unit)")
+        log.info("search defaults: none, %s", note)
+        return {"note": note}
     out = search_defaults(summary)
     for line in out["why"]:
         log.info("search defaults: %s", line)
