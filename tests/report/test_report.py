@@ -64,3 +64,10 @@ def test_plan_outcome_says_who_won_and_by_how_much():
            "plan's 0.500 (+0.100)" in plan_outcome(lost)
     final = {"winner": "p", "plan_config_id": "p", "rungs": [rung]}
     assert plan_outcome(final).endswith("against 0.600 for the runner-up (+0.100).")
+    # forecast_halving: the protected plan trained on alone and ended below the leader
+    displaced = {"winner": "m", "plan_config_id": "p", "rungs": [
+        {"rung": 0, "trials": [{"config_id": "p", "score": 0.1}, {"config_id": "m", "score": 0.6}]},
+        {"rung": 1, "trials": [{"config_id": "p", "score": 0.3}]}]}
+    assert plan_outcome(displaced) == ("Another candidate won with its best validation score "
+                                       "0.600; the plan's configuration trained on to rung 2 "
+                                       "and reached 0.300 (+0.300).")

@@ -151,7 +151,7 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
 
     def fake_run(fn, tasks, executor, **kw):
         for i, t in enumerate(tasks):
-            method, path, _, candidates, _, _, budget, k, _, seed, run_root, strategy = t
+            method, path, _, candidates, _, _, budget, k, _, seed, run_root, strategy, _ = t
             made.append((method, strategy, k, len(candidates), run_root))
             yield i, {"dataset": demo_path.name, "method": method, "strategy": strategy,
                       "dataset_hash": load_dataset(path).content_hash(), "seed": seed,

@@ -61,3 +61,21 @@ def test_forecast_halving_keeps_the_slow_starting_plan(table):  # noqa: F811
     out = rp.replay(table, "A", "forecast_halving:plan+steps:3", 16 * M)
     assert out["winner"] == "p" and out["score"] == .5 and out["plan_won"]
     assert rp.replay(table, "A", "successive_halving:plan+steps:3", 16 * M)["score"] == .45
+
+
+def test_the_search_learns_its_prior_from_the_other_datasets_v3_curves():
+    import pandas as pd
+
+    from aixcell_automl.search.forecast import CurvePrior, learn_prior, prior_from_metabase
+
+    rising = [[2**20, 0.1], [2**21, 0.2], [2**22, 0.3], [2**23, 0.4]]  # 0.1 per doubling
+    flat = [[2**20, 0.5], [2**21, 0.5], [2**22, 0.5], [2**23, 0.5]]
+    rows = pd.DataFrame([
+        {"protocol": "v3", "status": "ok", "dataset": "a", "dataset_hash": "ha", "curve": rising},
+        {"protocol": "v3", "status": "ok", "dataset": "me", "dataset_hash": "hm", "curve": flat},
+        {"protocol": "v3", "status": "ok", "dataset": "copy", "dataset_hash": "hm",
+         "curve": flat},  # the searched dataset under another name
+        {"protocol": "v2", "status": "ok", "dataset": "b", "dataset_hash": "hb", "curve": flat}])
+    prior = prior_from_metabase(rows, "me", "hm")
+    assert prior == learn_prior([rising]) and prior.slope == pytest.approx(0.1)
+    assert prior_from_metabase(pd.DataFrame(), "me", "hm") == CurvePrior()

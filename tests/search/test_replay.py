@@ -157,7 +157,7 @@ def test_search_defaults_are_read_off_the_summary_by_a_fixed_rule():
         "successive_halving:plan+portfolio:4": ((.20, .12, .03), .10),
         "equal_split:plan+portfolio:2": ((.25, .10, .04), .20),  # ties the plan at 2^25
         "successive_halving:plan+metamodel:4": ((.28, .15, .06), .10),
-        "forecast_halving:plan+portfolio:4": ((.0, .0, .0), .0),  # not run as replayed
+        "hyperband:plan+portfolio:4": ((.0, .0, .0), .0),  # a strategy the rule leaves out
         "equal_split:portfolio:3": ((.01, .01, .01), .0),  # not one of the search's options
     }
     summary = pd.DataFrame([
@@ -182,6 +182,6 @@ def test_search_defaults_are_read_off_the_summary_by_a_fixed_rule():
     assert "portfolio" not in out["why"][0]
     no_portfolio = summary[~summary["method"].str.contains("portfolio")]
     assert rp.search_defaults(no_portfolio)["candidates"] == "ranking"
-    assert "forecast" not in str(rp.search_defaults(summary))
+    assert "hyperband" not in str(rp.search_defaults(summary))
     with pytest.raises(UserError, match="no method over the search's candidate options"):
         rp.search_defaults(summary[summary["method"] == "equal_split:portfolio:3"])

@@ -63,6 +63,20 @@ def learn_prior(curves: Iterable[Sequence[Sequence[float]]]) -> CurvePrior:
                       CurvePrior.noise)
 
 
+def prior_from_metabase(metabase, dataset: str, dataset_hash: str) -> CurvePrior:
+    """:func:`learn_prior` over the protocol-v3 curves of the meta-base's other datasets (the
+    searched one left out by name and content hash): the prior the replay benchmark's
+    ``forecast_halving`` learns too (default prior without such rows)."""
+    from aixcell_automl.metabase.dense import PROTOCOL
+
+    if metabase.empty or "curve" not in metabase or "protocol" not in metabase:
+        return CurvePrior()
+    other = metabase[(metabase["protocol"] == PROTOCOL) & (metabase["status"] == "ok")
+                     & (metabase["dataset"] != dataset)
+                     & (metabase["dataset_hash"] != dataset_hash)]
+    return learn_prior(c for c in other["curve"] if isinstance(c, list))
+
+
 def forecast(curve: Sequence[Sequence[float]], pixels: float, prior: CurvePrior
              ) -> tuple[float, float]:
     """``(mean, error)`` of the best-so-far score at ``pixels`` (see module doc); a curve with

@@ -363,9 +363,9 @@ def replay(table: Table, dataset: str, method: str, budget: float, seed: int = 0
 
 # the search's `search.candidates` options and the replay orderings that stand for them
 CANDIDATE_ORDERINGS = {"ranking": "plan+metamodel", "portfolio": "plan+portfolio"}
-# strategies the search runs as the replay does (forecast_halving's prior is learned from the
-# other datasets' curves in the replay only; the search uses the default prior)
-SPLIT_STRATEGIES = ("plan_only", "equal_split", "successive_halving")
+# strategies the search runs as the replay does (forecast_halving: both learn the forecast's
+# prior from the other datasets' v3 curves, search.forecast.prior_from_metabase)
+SPLIT_STRATEGIES = ("plan_only", "equal_split", "successive_halving", "forecast_halving")
 
 
 def search_defaults(summary) -> dict:

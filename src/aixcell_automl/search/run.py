@@ -46,6 +46,11 @@ def plan_outcome(trace: dict) -> str:
         return (f"The plan's configuration won: validation score {rung[pid]:.3f} in the last "
                 f"rung against {max(others):.3f} for the runner-up "
                 f"({rung[pid] - max(others):+.3f}).")
+    if win not in rung:  # e.g. a protected plan trained on, below the leader it displaced
+        best = {c: max(r[c] for r in scores if c in r) for c in (win, pid)}
+        return (f"Another candidate won with its best validation score {best[win]:.3f}; the "
+                f"plan's configuration trained on to rung {last + 1} and reached "
+                f"{best[pid]:.3f} ({best[win] - best[pid]:+.3f}).")
     return (f"A configuration of the meta-model's ranking won: in rung {last + 1}, where the "
             f"plan's configuration {'stopped' if last + 1 < len(scores) else 'finished'}, it "
             f"scored {rung[win]:.3f} against the plan's {rung[pid]:.3f} "
@@ -68,11 +73,12 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
                settings: Settings, space: dict, seed: int = 0, executor: str = "local",
                executor_options: dict | None = None, dataset_path: str | None = None,
                split: dict | None = None, strategy: str = "successive_halving",
-               plan: dict | None = None, k: int | None = None
+               plan: dict | None = None, k: int | None = None, curve_prior=None
                ) -> dict:
     """Run the registered search ``strategy`` (default successive halving over ``candidates``,
-    in rank order; ``k`` defaults to their number); resumes from ``run_root/trace.json`` where
-    the strategy replays a trace.
+    in rank order; ``k`` defaults to their number; ``curve_prior``: the forecast's prior for
+    strategies that forecast); resumes from ``run_root/trace.json`` where the strategy replays
+    a trace.
 
     Checkpoints of configurations that did not win are deleted (their ``state.json`` stays).
     """
@@ -113,7 +119,8 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
         return out
 
     ctx = SearchContext(candidates, plan or candidates[0], dict(space),
-                        budget_seconds, k or len(candidates), seed, run_rung, trace, persist)
+                        budget_seconds, k or len(candidates), seed, run_rung, trace, persist,
+                        curve_prior)
     from aixcell_automl.training.machine import machine_factor
 
     result = get("strategy", strategy).run(ctx) | setting | {

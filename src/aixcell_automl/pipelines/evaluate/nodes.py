@@ -49,6 +49,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     from aixcell_automl.metalearning.ranking import rank_for_target
     from aixcell_automl.search.budget import choose_split, config_speeds
     from aixcell_automl.search.candidates import choose_candidates
+    from aixcell_automl.search.forecast import prior_from_metabase
     from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset
     from aixcell_automl.training.hardware import hardware
     from aixcell_automl.training.loop import settings_from
@@ -105,7 +106,8 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                             / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}")
                 restart_if_changed(run_root, run_setting(candidates, budget, strategy, mk))
                 task = (method, str(ds.root), split, candidates, plan, space, budget, mk,
-                        settings, seed, str(run_root), strategy)
+                        settings, seed, str(run_root), strategy,
+                        prior_from_metabase(metabase, name, ds.content_hash()))
                 for _, row in executors.run(run_once_from_path, [task],
                                             params["executor"]):
                     append_row(out, row)

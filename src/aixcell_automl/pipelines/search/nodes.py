@@ -53,6 +53,7 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
     :mod:`aixcell_automl.search.candidates`), its trials in ``run_root`` (the catalog's
     ``search_run_folder``: the same run name resumes)."""
     from aixcell_automl.search.budget import check_budget
+    from aixcell_automl.search.forecast import prior_from_metabase
     from aixcell_automl.search.run import run_search
     from aixcell_automl.training.loop import settings_from
     from aixcell_automl.training.trial_data import make_trial_data
@@ -73,7 +74,9 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
                        executor_options=params["executor_options"] or {},
                        dataset_path=str(dataset.root), split=split,
                        strategy=rank_info["strategy"],
-                       plan=plan["configuration"], space=build_space(space_params))
+                       plan=plan["configuration"], space=build_space(space_params),
+                       curve_prior=prior_from_metabase(metabase, dataset.name,
+                                                       dataset.content_hash()))
     trace |= {"wall_seconds": time.perf_counter() - t, "run_root": str(run_root),
               "budget_advice": advice, "metric": settings.metric, "candidates_from": why,
               "plan_config_id": plan["configuration"]["config_id"],
