@@ -43,7 +43,7 @@ def _search_inputs(project: Path, demo_path: Path, run: str) -> None:
                for i, lr in enumerate((0.01, 0.005))]
     pd.DataFrame([{"rank": i + 1, "predicted_score": 0.5 - i / 10, **c}
                   for i, c in enumerate(configs)]).to_csv(out / "ranking.csv", index=False)
-    (out / "ranking_info.json").write_text(json.dumps({"k": 2}))
+    (out / "ranking_info.json").write_text(json.dumps({"k": 2, "strategy": "successive_halving"}))
     (out / "plans.json").write_text(json.dumps({"configuration": configs[0]}))
     (out / "meta_features.json").write_text(json.dumps({"dataset": "demo", "dataset_hash": "h"}))
     (project / "data" / "04_feature").mkdir(parents=True, exist_ok=True)
