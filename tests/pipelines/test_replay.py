@@ -75,3 +75,17 @@ def test_forecast_report_ranks_against_the_score_so_far():
     assert list(acc["datasets"]) == ["A"] and acc["datasets"]["A"]["n"] == 3
     assert acc["tau_score_so_far"] == pytest.approx(-1.0)
     assert acc["tau_forecast"] == pytest.approx(-1.0)
+
+
+def test_seed_free_methods_are_replayed_once_and_give_the_same_rows():
+    from aixcell_automl.pipelines.replay.nodes import seeded
+    from aixcell_automl.search import replay as rp
+
+    assert not seeded("successive_halving:plan+portfolio:4") and seeded("equal_split:random:2")
+    assert seeded("random_halving:plan:4")  # a strategy that draws with the seed
+    table = replay_table(pd.DataFrame(_rows()), MF, PARAMS, SEARCH, SPACE)
+    params = {**PARAMS, "methods": ["successive_halving:plan+average:3"]}
+    results = run_replay(table, params)
+    direct = [rp.replay(table, d, params["methods"][0], 2.0**24, s)
+              for d in ("A", "B") for s in range(3)]
+    assert results.to_dict("records") == direct

@@ -59,12 +59,28 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
     check_learning_datasets(table, datasets, params)
     jobs = [(d, m, 2.0 ** b, s) for d in datasets for m in params["methods"]
             for b in params["budgets_log2"] for s in range(int(params["seeds"]))]
-    out = [replay(table, d, m, budget, s, params["unit"])
-           for d, m, budget, s in tqdm(jobs, desc="replay", unit="run", mininterval=5)]
+    out, once = [], {}
+    for d, m, budget, s in tqdm(jobs, desc="replay", unit="run", mininterval=5):
+        if seeded(m):
+            out.append(replay(table, d, m, budget, s, params["unit"]))
+        else:  # the same for every seed: replayed once
+            if (d, m, budget) not in once:
+                once[d, m, budget] = replay(table, d, m, budget, 0, params["unit"])
+            out.append({**once[d, m, budget], "seed": s})
     log.info("replayed %d runs: %d methods x %d datasets x %d budgets x %d seeds", len(out),
              len(params["methods"]), len(datasets), len(params["budgets_log2"]),
              int(params["seeds"]))
     return pd.DataFrame(out)
+
+
+DETERMINISTIC = ("plan_only", "equal_split", "successive_halving", "forecast_halving")
+
+
+def seeded(method: str) -> bool:
+    """Whether a replay of ``method`` depends on the seed (a random ordering, or a strategy
+    not known to ignore it)."""
+    strategy, ordering, _ = parse_method(method)
+    return ordering.removeprefix("plan+") == "random" or strategy not in DETERMINISTIC
 
 
 LEARNED_ORDERINGS = ("average", "portfolio")  # learned from the other complete datasets' curves
