@@ -291,17 +291,14 @@ def candidates(table: Table, dataset: str, ordering: str, k: int, seed: int) -> 
 
 
 def distinct(names: list[str], hyperparameters: Mapping[str, Mapping]) -> list[str]:
-    """``names`` without near-copies of an earlier one (the same backbone, patch size and
-    learning rate: :data:`aixcell_automl.search.candidates.DISTINCT`)."""
-    from aixcell_automl.search.candidates import DISTINCT
+    """``names`` without near-copies of an earlier one, by the search's own rule
+    (:func:`aixcell_automl.search.candidates.distinct_rows`)."""
+    import pandas as pd
 
-    seen, out = set(), []
-    for c in names:
-        key = tuple(hyperparameters[c][d] for d in DISTINCT)
-        if key not in seen:
-            seen.add(key)
-            out.append(c)
-    return out
+    from aixcell_automl.search.candidates import distinct_rows
+
+    rows = pd.DataFrame([{**hyperparameters[c], "name": c} for c in names])
+    return distinct_rows(rows, len(rows), [])["name"].tolist() if names else []
 
 
 def curve_prior(table: Table, dataset: str):
