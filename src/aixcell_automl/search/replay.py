@@ -360,9 +360,10 @@ def replay(table: Table, dataset: str, method: str, budget: float, seed: int = 0
 
 # the search's `search.candidates` options and the replay orderings that stand for them
 CANDIDATE_ORDERINGS = {"ranking": "plan+metamodel", "portfolio": "plan+portfolio"}
-# strategies the search runs as the replay does (forecast_halving: both learn the forecast's
-# prior from the other datasets' v3 curves, search.forecast.prior_from_metabase)
-SPLIT_STRATEGIES = ("plan_only", "equal_split", "successive_halving", "forecast_halving")
+# the built-in strategies: seed-free, and run by the search as the replay runs them
+# (forecast_halving: both learn the forecast's prior from the other datasets' v3 curves,
+# search.forecast.prior_from_metabase)
+BUILTIN_STRATEGIES = ("plan_only", "equal_split", "successive_halving", "forecast_halving")
 
 
 def search_defaults(summary) -> dict:
@@ -376,12 +377,12 @@ def search_defaults(summary) -> dict:
       candidates, the lowest mean regret (ties: the lower worst regret, then the smaller k);
       as ``search.split`` rows, each reaching halfway (in log2) to the next budget.
 
-    Only the strategies of :data:`SPLIT_STRATEGIES` count.
+    Only the strategies of :data:`BUILTIN_STRATEGIES` count.
     """
     df = summary.assign(strategy=summary["method"].str.split(":").str[0],
                         ordering=summary["method"].str.split(":").str[1],
                         k=summary["method"].str.split(":").str[2].astype(int))
-    df = df[df["strategy"].isin(SPLIT_STRATEGIES)]
+    df = df[df["strategy"].isin(BUILTIN_STRATEGIES)]
     plan = df["method"] == "plan_only:plan:1"
 
     def best_per_budget(ordering: str):

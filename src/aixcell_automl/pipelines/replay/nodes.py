@@ -11,6 +11,7 @@ import pandas as pd
 from aixcell_automl.core.errors import UserError
 from aixcell_automl.metalearning.ranking import metamodel_orders
 from aixcell_automl.search.replay import (
+    BUILTIN_STRATEGIES,
     Table,
     complete_datasets,
     parse_method,
@@ -73,14 +74,11 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-DETERMINISTIC = ("plan_only", "equal_split", "successive_halving", "forecast_halving")
-
-
 def seeded(method: str) -> bool:
     """Whether a replay of ``method`` depends on the seed (a random ordering, or a strategy
     not known to ignore it)."""
     strategy, ordering, _ = parse_method(method)
-    return ordering.removeprefix("plan+") == "random" or strategy not in DETERMINISTIC
+    return ordering.removeprefix("plan+") == "random" or strategy not in BUILTIN_STRATEGIES
 
 
 LEARNED_ORDERINGS = ("average", "portfolio")  # learned from the other complete datasets' curves
