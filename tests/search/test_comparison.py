@@ -151,8 +151,8 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
 
     def fake_run(fn, tasks, executor, **kw):
         for i, t in enumerate(tasks):
-            method, path, _, candidates, _, _, budget, k, _, seed, run_root, strategy, _ = t
-            made.append((method, strategy, k, len(candidates), run_root))
+            method, path, _, candidates, _, _, budget, k, _, seed, run_root, strategy, _ = t[:13]
+            made.append((method, strategy, k, len(candidates), run_root, len(t[13])))
             yield i, {"dataset": demo_path.name, "method": method, "strategy": strategy,
                       "dataset_hash": load_dataset(path).content_hash(), "seed": seed,
                       "budget_seconds": budget, "k": k, "test_iou": 0.5}
@@ -163,7 +163,8 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
     monkeypatch.setattr(ranking, "rank_for_target", lambda *a: (pd.DataFrame(), {}))
     monkeypatch.setattr(cands, "choose_candidates",
                         lambda ranking, plan, k, *a: ([plan["configuration"]] * k, "faked"))
-    search = {"keep_in_memory": 2, "k": None, "strategy": None, "k_max": 50,
+    search = {"keep_in_memory": 2, "k": None, "strategy": None, "k_max": 50, "reserve": 3,
+              "min_slice_seconds": 15,
               "split": [{"up_to_log2": None, "strategy": "equal_split", "k": 2, "why": "t"}]}
     params = {"datasets": [demo_path.name], "methods": ["automl", "rule_default"],
               "seeds": [0], "budget_minutes": 1, "k": 4, "max_runs": None,
@@ -181,6 +182,7 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
     assert [m[:4] for m in made] == [("automl", "equal_split", 2, 2), ("rule_default",
                                                                        "plan_only", 4, 1)]
     assert made[0][4] == str(stale) and not stale.exists()  # the stale trace was cleared
+    assert [m[5] for m in made] == [3, 0]  # search.reserve for automl, none for the baseline
     assert list(runs["strategy"]) == ["equal_split", "plan_only"]
     made.clear()
     assert len(compare_methods(*args)) == 2 and made == []  # both done: nothing re-run

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aixcell_automl.search.halving import successive_halving
+from aixcell_automl.search.halving import leftover_seconds, spend_leftover, successive_halving
+from aixcell_automl.search.run import leftover_note
 
 
 def test_unused_seconds_are_shared_out_over_later_rungs():
@@ -46,3 +47,64 @@ def test_without_early_stops_the_slices_are_unchanged():
 
     trace = successive_halving(cands, 24.0, run_rung)
     assert [r["seconds_per_trial"] for r in trace["rungs"]] == [6.0, 12.0]
+
+
+def _converging(plan_scores: dict[str, tuple[float, float | None]]):
+    """A trainer: each configuration's score, and the training seconds after which it
+    converges (None: it uses all it is given); records its calls."""
+    calls, clock = [], {}
+
+    def run_rung(jobs):
+        out = []
+        for c, s in jobs:
+            cid = c["config_id"]
+            calls.append((cid, s))
+            score, converges = plan_scores[cid]
+            stop = converges is not None and clock.get(cid, 0.0) + s > converges
+            clock[cid] = converges if stop else clock.get(cid, 0.0) + s
+            out.append({"status": "finished" if stop else "paused",
+                        "stopped_by": "early_stopping" if stop else "seconds",
+                        "best_score": score, "train_seconds": clock[cid]})
+        return out
+    return run_rung, calls
+
+
+def test_budget_the_plan_alone_did_not_need_trains_the_reserve_in_order():
+    run_rung, calls = _converging({"plan": (.70, 40.0), "r1": (.75, 20.0), "r2": (.72, None),
+                                   "r3": (.99, None)})
+    trace = successive_halving([{"config_id": "plan"}], 100.0, run_rung)  # plan_only
+    assert leftover_seconds(trace, 100.0) == 60.0
+    trace = spend_leftover(trace, [{"config_id": c} for c in ("r1", "r2", "r3")], 100.0,
+                           run_rung, min_seconds=10.0, first_rank=2)
+    # the plan used 40 s of 100: r1 gets 60 and converges after 20; r2 gets the other 40 and
+    # uses them all, so nothing is left for r3
+    assert calls == [("plan", 100.0), ("r1", 60.0), ("r2", 40.0)]
+    assert [r.get("leftover", False) for r in trace["rungs"]] == [False, True, True]
+    assert [r["trials"][0]["rank"] for r in trace["rungs"]] == [1, 2, 3]
+    assert trace["winner"] == "r1"  # the best validation score
+    assert "trained 2 more candidates: r1 (60 s, 0.750), r2 (40 s, 0.720)" in leftover_note(
+        trace)
+
+
+def test_the_halving_winners_unused_last_slice_goes_to_the_reserve_and_resumes():
+    scores = {"a": (.9, 1.0), "b": (.8, None), "c": (.7, None), "d": (.6, None),
+              "e": (.5, None)}
+    run_rung, calls = _converging(scores)
+    halving = successive_halving([{"config_id": c} for c in "abcd"], 60.0, run_rung)
+    saved = []
+    full = spend_leftover(halving, [{"config_id": "e"}], 60.0, run_rung, 10.0,
+                          on_trial=saved.append)
+    # a converges after 1 s (the slices of the first test): the later rungs took up what it
+    # left in rungs 0 and 1, but nothing takes up its 33-s last slice: e trains it
+    assert calls[-1] == ("e", 33.0) and full["winner"] == "a"
+    again, calls_again = _converging(scores)
+    resumed = spend_leftover(halving, [{"config_id": "e"}], 60.0, again, 10.0,
+                             replayed=saved[-1])
+    assert calls_again == [] and resumed["rungs"] == full["rungs"]
+
+
+def test_no_reserve_trial_without_enough_unused_budget():
+    run_rung, calls = _converging({"plan": (.7, 95.0), "r1": (.9, None)})
+    trace = successive_halving([{"config_id": "plan"}], 100.0, run_rung)
+    assert spend_leftover(trace, [{"config_id": "r1"}], 100.0, run_rung, 10.0) == trace
+    assert calls == [("plan", 100.0)]

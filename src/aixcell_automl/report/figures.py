@@ -33,7 +33,8 @@ def halving_figure(trace: dict):
         ax.plot(x, y, "o-", color="tab:red" if win else "0.7", lw=2.5 if win else 1,
                 zorder=3 if win else 1, label=f"winner {cid}" if win else None)
     ax.set_xticks(range(len(trace["rungs"])))
-    ax.set_xticklabels([f"rung {r['rung'] + 1}\n{len(r['trials'])} x {r['seconds_per_trial']:.0f}s"
+    ax.set_xticklabels([f"{'leftover' if r.get('leftover') else 'rung'} {r['rung'] + 1}\n"
+                        f"{len(r['trials'])} x {r['seconds_per_trial']:.0f}s"
                         for r in trace["rungs"]])
     ax.set_ylabel(f"best validation {get('metric', trace['metric']).label} so far")
     ax.set_ylim(0, 1)

@@ -55,12 +55,13 @@ f"; IoU {metrics['test_iou']:.3f}" if metrics['metric'] != 'iou' else ''}). Best
 {e(', '.join(f'{k} p={cfg[k]}' for k in summary['augmentations'] if float(cfg.get(k, 0)) > 0)
   or 'none')} &mdash; ranked #{metrics['winner_rank']} of {summary['n_configs']} by the
 meta-model (config id <code>{cfg['config_id']}</code>).</p>
-<p>{e(summary['plan_note'])} Candidates: the plan (the rule-based configuration,
-<code>plans.json</code>) and the meta-model's top {trace['k'] - 1} others;
-{e(summary['k_note'])}</p>
-<p>Budget {summary['budget_seconds']:.0f} s for successive halving over {trace['k']}
-candidates; halving took {summary['wall_seconds']:.0f} s on {e(summary['hardware'])}
-(the budget plus building each model once and evaluating). {e(summary['budget_note'])}
+<p>{e(summary['plan_note'])} Candidates ({trace['k']}):
+{e(trace.get('candidates_from', 'the plan and the top of the ranking'))} (the plan: the
+rule-based configuration, <code>plans.json</code>); {e(summary['k_note'])}</p>
+<p>Budget {summary['budget_seconds']:.0f} s for {e(trace.get('strategy', 'successive_halving'))}
+over {trace['k']} candidates; the search took {summary['wall_seconds']:.0f} s on
+{e(summary['hardware'])} (the budget plus building each model once and evaluating).
+{e(summary['budget_note'])}
 The model is saved in <code>{e(summary['model_path'])}</code>; apply it with
 <code>kedro run --pipeline=predict --params "predict.input=/path/to/images"</code>.</p>
 <h2>Per-class test {e(label)}</h2>{_table(per_class)}

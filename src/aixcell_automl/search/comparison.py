@@ -60,10 +60,12 @@ def check_methods(methods: list[str]) -> None:
 def run_once(method: str, dataset: SegmentationDataset, split: dict, data: TrialData,
              candidates: list[dict], plan: dict, space: dict, budget: float, k: int,
              settings: Settings, seed: int, run_root: Path, strategy: str | None = None,
-             curve_prior=None) -> dict:
+             curve_prior=None, reserve: list[dict] | None = None,
+             min_leftover_seconds: float = 15.0) -> dict:
     """One method on one dataset with one seed (``strategy``: default the method's;
     ``curve_prior``: the forecast's, see :func:`~aixcell_automl.search.forecast.
-    prior_from_metabase`); returns its result row."""
+    prior_from_metabase`; ``reserve``: candidates for budget left unused, see
+    :func:`~aixcell_automl.search.run.run_search`); returns its result row."""
     from aixcell_automl.metabase.store import library_versions
     from aixcell_automl.search.run import run_search, winner_config
     from aixcell_automl.training.hardware import cpu_model, hardware
@@ -78,8 +80,9 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
 
         shutil.rmtree(run_root, ignore_errors=True)
     trace = run_search(candidates, data, run_root, budget, settings, seed=seed,
-                       strategy=strategy, plan=plan, space=space, k=k, curve_prior=curve_prior)
-    cfg = winner_config(trace, candidates)
+                       strategy=strategy, plan=plan, space=space, k=k, curve_prior=curve_prior,
+                       reserve=reserve, min_leftover_seconds=min_leftover_seconds)
+    cfg = winner_config(trace, candidates + list(reserve or []))
     n_trials = len({t["config_id"] for r in trace["rungs"] for t in r["trials"]})
     wall = time.perf_counter() - t0
     model, info = best_model(run_root / cfg["config_id"], data)
@@ -104,7 +107,8 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
 def run_once_from_path(method: str, dataset_path: str, split: dict, candidates: list[dict],
                        plan: dict, space: dict, budget: float, k: int, settings: Settings,
                        seed: int, run_root: str, strategy: str | None = None,
-                       curve_prior=None) -> dict:
+                       curve_prior=None, reserve: list[dict] | None = None,
+                       min_leftover_seconds: float = 15.0) -> dict:
     """:func:`run_once` for a dataset folder (for a fresh worker process, see
     :mod:`.executors`)."""
     from aixcell_automl.core.dataset import load_dataset
@@ -113,7 +117,7 @@ def run_once_from_path(method: str, dataset_path: str, split: dict, candidates: 
     ds = load_dataset(dataset_path, check_pixels=False)
     data = make_trial_data(ds, split, seed=split["seed"])
     return run_once(method, ds, split, data, candidates, plan, space, budget, k, settings, seed,
-                    Path(run_root), strategy, curve_prior)
+                    Path(run_root), strategy, curve_prior, reserve, min_leftover_seconds)
 
 
 def summary_table(rows: list[dict]):

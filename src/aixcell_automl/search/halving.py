@@ -141,6 +141,53 @@ def equal_split(candidates: Sequence[dict], budget_seconds: float,
             "budget_seconds": budget_seconds, "k": len(candidates)}
 
 
+def leftover_seconds(trace: dict, budget_seconds: float) -> float:
+    """Budget the trace's trials left unused: slices cut short by convergence or failure
+    (:func:`unused_seconds`) that no later slice took up."""
+    used, before = 0.0, {}
+    for rung in trace["rungs"]:
+        for t in rung["trials"]:
+            cid = t["config_id"]
+            used += t["seconds"] - unused_seconds(t, t["seconds"], before.get(cid, 0.0))
+            if t.get("train_seconds") is not None:
+                before[cid] = t["train_seconds"]
+    return max(0.0, budget_seconds - used)
+
+
+def spend_leftover(trace: dict, reserve: Sequence[dict], budget_seconds: float,
+                   run_rung: Callable[[list[tuple[dict, float]]], list[dict]],
+                   min_seconds: float, first_rank: int = 1, replayed: dict | None = None,
+                   on_trial: Callable[[dict], None] | None = None) -> dict:
+    """Train the ``reserve`` candidates (the next in the search's order, ranks from
+    ``first_rank``) with the budget a strategy's trials left unused (:func:`leftover_seconds`),
+    one at a time with all that is left, while at least ``min_seconds`` is; one that scores
+    above the winner's best wins. Each is a rung marked ``leftover``; leftover trials of
+    ``replayed`` (an interrupted search's trace) are not re-run."""
+    done = {t["config_id"]: t for r in (replayed or {"rungs": []})["rungs"] if r.get("leftover")
+            for t in r["trials"]}
+    trace = dict(trace, rungs=list(trace["rungs"]))
+    best: dict[str, float] = {}
+    for rung in trace["rungs"]:
+        for t in rung["trials"]:
+            best[t["config_id"]] = max(best.get(t["config_id"], -1.0), t["score"])
+    for rank, cfg in enumerate(reserve, start=first_rank):
+        seconds = leftover_seconds(trace, budget_seconds)
+        if seconds < min_seconds:
+            break
+        rec = done.get(cfg["config_id"])
+        if rec is None:
+            (state,) = run_rung([(cfg, seconds)])
+            rec = trial_record(len(trace["rungs"]), cfg, rank, seconds, state)
+        trace["rungs"].append({"rung": len(trace["rungs"]), "leftover": True,
+                               "seconds_per_trial": rec["seconds"], "trials": [rec]})
+        if rec["score"] > best.get(trace["winner"], -1.0):
+            trace["winner"] = rec["config_id"]
+        best[rec["config_id"]] = rec["score"]
+        if on_trial:
+            on_trial(trace)
+    return trace
+
+
 def suggest_k(budget_seconds: float, min_slice_seconds: float, k_max: int = 50) -> int:
     """Largest k <= k_max whose first-rung slice is at least ``min_slice_seconds``."""
     for k in range(k_max, 0, -1):

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from aixcell_automl.core.atomic import atomic_write_json
 from aixcell_automl.plugins.specs import SearchContext  # re-exported: its home before the API
-from aixcell_automl.search.halving import survivors_per_rung
+from aixcell_automl.search.halving import spend_leftover, survivors_per_rung
 from aixcell_automl.training.loop import (
     Budget,
     Settings,
@@ -30,8 +30,23 @@ __all__ = ["SearchContext", "check_resumable", "halving_rows", "plan_outcome", "
            "run_setting", "winner_config"]
 
 
+def leftover_note(trace: dict) -> str:
+    """One sentence on the reserve candidates that trained with budget left unused, if any."""
+    extra = [t for r in trace["rungs"] if r.get("leftover") for t in r["trials"]]
+    if not extra:
+        return ""
+    done = ", ".join(f"{t['config_id']} ({t['seconds']:.0f} s, {t['score']:.3f})" for t in extra)
+    return (f" Budget the trials did not need (they converged early) trained {len(extra)} more "
+            f"candidate{'s' * (len(extra) > 1)}: {done}.")
+
+
 def plan_outcome(trace: dict) -> str:
-    """One sentence: did the plan (the rule-based configuration) win, and by how much."""
+    """One sentence: did the plan (the rule-based configuration) win, and by how much (and
+    :func:`leftover_note`)."""
+    return _plan_outcome(trace) + leftover_note(trace)
+
+
+def _plan_outcome(trace: dict) -> str:
     pid, win = trace.get("plan_config_id"), trace.get("winner")
     scores = [{t["config_id"]: t["score"] for t in r["trials"]} for r in trace["rungs"]]
     if not pid or not any(pid in r for r in scores):
@@ -73,12 +88,15 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
                settings: Settings, space: dict, seed: int = 0, executor: str = "local",
                executor_options: dict | None = None, dataset_path: str | None = None,
                split: dict | None = None, strategy: str = "successive_halving",
-               plan: dict | None = None, k: int | None = None, curve_prior=None
+               plan: dict | None = None, k: int | None = None, curve_prior=None,
+               reserve: list[dict] | None = None, min_leftover_seconds: float = 15.0
                ) -> dict:
     """Run the registered search ``strategy`` (default successive halving over ``candidates``,
     in rank order; ``k`` defaults to their number; ``curve_prior``: the forecast's prior for
     strategies that forecast); resumes from ``run_root/trace.json`` where the strategy replays
-    a trace.
+    a trace. Budget the strategy's trials left unused (they converged early) trains the
+    ``reserve`` candidates, the next in order (:func:`~aixcell_automl.search.halving.
+    spend_leftover`, at least ``min_leftover_seconds`` each).
 
     Checkpoints of configurations that did not win are deleted (their ``state.json`` stays).
     """
@@ -123,7 +141,11 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
                         curve_prior)
     from aixcell_automl.training.machine import machine_factor
 
-    result = get("strategy", strategy).run(ctx) | setting | {
+    result = get("strategy", strategy).run(ctx)
+    if reserve:
+        result = spend_leftover(result, reserve, budget_seconds, run_rung, min_leftover_seconds,
+                                first_rank=len(candidates) + 1, replayed=trace, on_trial=persist)
+    result = result | setting | {
         "precision": settings.precision,
         "machine_factor": (machine_factor(measure_if_missing=False) or {}).get(
             "machine_factor")}

@@ -42,7 +42,8 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     ``params['max_runs']`` new runs are made (null: all; 0 only summarises). Each dataset is
     split as conf's ``dataset`` parameters say (``dataset_params``). ``automl`` (and any
     other registered strategy) runs as the search would with ``search_params`` (its strategy
-    and k from ``search.split``); ``params['k']`` is the baselines' k.
+    and k from ``search.split``, ``search.reserve`` candidates for budget left unused);
+    ``params['k']`` is the baselines' k.
     Returns this evaluation's finished rows."""
     from aixcell_automl.core.dataset import make_split
     from aixcell_automl.metafeatures.table import extract_dataset_features
@@ -76,6 +77,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
         for seed in seeds:
             searched = None  # the candidates, as the search chooses them
             for method in methods:
+                reserve = []
                 if method in BASELINES:
                     candidates, strategy, mk = [plan], STRATEGY_OF[method], k
                 else:
@@ -98,16 +100,17 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                             target, metabase, meta_features, space_params,
                             {**search_params, "seed": seed, "k": mk, "strategy": searched_as,
                              "budget_minutes": params["budget_minutes"]})
-                        searched, _ = choose_candidates(ranking, {"configuration": plan}, mk,
-                                                        metabase, meta_features, target,
-                                                        search_params)
-                    candidates = searched
+                        searched, _ = choose_candidates(
+                            ranking, {"configuration": plan}, mk + int(search_params["reserve"]),
+                            metabase, meta_features, target, search_params)
+                    candidates, reserve = searched[:mk], searched[mk:]
                 run_root = (Path(run_folders) / name / method
                             / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}")
                 restart_if_changed(run_root, run_setting(candidates, budget, strategy, mk))
                 task = (method, str(ds.root), split, candidates, plan, space, budget, mk,
                         settings, seed, str(run_root), strategy,
-                        prior_from_metabase(metabase, name, ds.content_hash()))
+                        prior_from_metabase(metabase, name, ds.content_hash()), reserve,
+                        float(search_params["min_slice_seconds"]) if reserve else 0.0)
                 for _, row in executors.run(run_once_from_path, [task],
                                             params["executor"]):
                     append_row(out, row)

@@ -50,7 +50,8 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
     """The search strategy over k candidates (both from ``rank_info``: :func:`aixcell_automl.
     search.budget.choose_split`; ``search.candidates``: the
     plan and the ranking's top k - 1, or the plan and the meta-base portfolio, see
-    :mod:`aixcell_automl.search.candidates`), its trials in ``run_root`` (the catalog's
+    :mod:`aixcell_automl.search.candidates`), then the next ``search.reserve`` candidates on
+    the budget the trials left unused; its trials in ``run_root`` (the catalog's
     ``search_run_folder``: the same run name resumes)."""
     from aixcell_automl.search.budget import check_budget
     from aixcell_automl.search.forecast import prior_from_metabase
@@ -61,8 +62,9 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
     k = int(rank_info["k"])
     budget = float(params["budget_minutes"]) * 60
     advice = check_budget(budget, k, float(params["min_slice_seconds"]))
-    candidates, why = choose_candidates(ranking, plan, k, metabase, meta_features, target,
-                                        params)
+    ordered, why = choose_candidates(ranking, plan, k + int(params["reserve"]), metabase,
+                                     meta_features, target, params)
+    candidates, reserve = ordered[:k], ordered[k:]
     data = make_trial_data(dataset, split, seed=split["seed"], plan=plan)
     t = time.perf_counter()
     settings = settings_from(train_params)
@@ -76,7 +78,8 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
                        strategy=rank_info["strategy"],
                        plan=plan["configuration"], space=build_space(space_params),
                        curve_prior=prior_from_metabase(metabase, dataset.name,
-                                                       dataset.content_hash()))
+                                                       dataset.content_hash()),
+                       reserve=reserve, min_leftover_seconds=float(params["min_slice_seconds"]))
     trace |= {"wall_seconds": time.perf_counter() - t, "run_root": str(run_root),
               "budget_advice": advice, "metric": settings.metric, "candidates_from": why,
               "plan_config_id": plan["configuration"]["config_id"],
