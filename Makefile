@@ -24,7 +24,7 @@ search: install
 # `make test` is the one command CI runs: ruff, then the whole suite in two test processes
 # (pytest-xdist): the slow tests wait on subprocesses and Kedro sessions as much as they
 # compute, so two share 2 cores well (docs/performance.md, docs/testing.md)
-PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal --durations=15
 
 test: install
 	$(BIN)/ruff check src tests plugins benchmarks
