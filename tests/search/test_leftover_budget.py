@@ -108,3 +108,8 @@ def test_no_reserve_trial_without_enough_unused_budget():
     trace = successive_halving([{"config_id": "plan"}], 100.0, run_rung)
     assert spend_leftover(trace, [{"config_id": "r1"}], 100.0, run_rung, 10.0) == trace
     assert calls == [("plan", 100.0)]
+
+
+def test_a_trace_without_slices_leaves_nothing_to_spend():
+    trace = {"rungs": [{"rung": 0, "trials": [{"config_id": "x", "score": .5}]}], "winner": "x"}
+    assert leftover_seconds(trace, 100.0) == 0.0

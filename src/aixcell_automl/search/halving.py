@@ -143,10 +143,13 @@ def equal_split(candidates: Sequence[dict], budget_seconds: float,
 
 def leftover_seconds(trace: dict, budget_seconds: float) -> float:
     """Budget the trace's trials left unused: slices cut short by convergence or failure
-    (:func:`unused_seconds`) that no later slice took up."""
+    (:func:`unused_seconds`) that no later slice took up (0 for a trace whose trials do not
+    record their slices, e.g. a plugin strategy's)."""
     used, before = 0.0, {}
     for rung in trace["rungs"]:
         for t in rung["trials"]:
+            if t.get("seconds") is None:
+                return 0.0
             cid = t["config_id"]
             used += t["seconds"] - unused_seconds(t, t["seconds"], before.get(cid, 0.0))
             if t.get("train_seconds") is not None:
