@@ -89,3 +89,11 @@ def test_seed_free_methods_are_replayed_once_and_give_the_same_rows():
     direct = [rp.replay(table, d, params["methods"][0], 2.0**24, s)
               for d in ("A", "B") for s in range(3)]
     assert results.to_dict("records") == direct
+
+
+def test_budgets_past_2_24_replay_only_datasets_with_their_continuations(caplog):
+    table = replay_table(pd.DataFrame(_rows()), MF, PARAMS, SEARCH, SPACE)
+    out = run_replay(table, {**PARAMS, "budgets_log2": [24, 26], "seeds": 1})
+    # A continued only x (of 3) to 2^26 and B none: 2^26 is not replayed, and the log says so
+    assert sorted(out["budget"].unique()) == [2.0 ** 24]
+    assert "budget 2^26: 0 of 2 datasets" in caplog.text and "not replayed" in caplog.text

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from aixcell_automl.search.candidates import candidates_with_plan, distinct_rows
+from aixcell_automl.search.candidates import (
+    candidates_and_reserve,
+    candidates_with_plan,
+    distinct_rows,
+)
 
 
 def _cfg(cid, backbone="resnet18", patch=64, lr=5e-4, batch=16, flip=0.5):
@@ -23,6 +27,19 @@ def test_near_copies_of_the_plan_and_of_each_other_are_skipped():
         "a", "b", "c"]
     ids = [c["config_id"] for c in candidates_with_plan(ranking, plan, 4)]
     assert ids == ["a", "b", "c", "plan"]  # the plan (outside the ranking) last
+
+
+def test_the_reserve_follows_the_k_candidates_and_never_displaces_the_plan():
+    ranking = pd.DataFrame([_cfg(f"c{i}", patch=(64, 128, 256)[i % 3], lr=(1e-2, 1e-3)[i // 3])
+                            for i in range(6)] + [_cfg("plan", backbone="resnet50")])
+    ranking["rank"] = range(1, len(ranking) + 1)  # the plan ranked last, 7th
+    plan = {"configuration": _cfg("plan", backbone="resnet50")}
+    chosen, reserve, _ = candidates_and_reserve(ranking, plan, 3, 4, pd.DataFrame(),
+                                                pd.DataFrame(), {}, {"candidates": "ranking"})
+    assert [c["config_id"] for c in chosen] == ["c0", "c1", "plan"]
+    assert [c["config_id"] for c in reserve] == ["c2", "c3", "c4", "c5"]  # the next, not the plan
+    assert candidates_and_reserve(ranking, plan, 3, 0, pd.DataFrame(), pd.DataFrame(), {},
+                                  {"candidates": "ranking"})[:2] == (chosen, [])
 
 
 # a dense (v3) meta-base: candidates p (every dataset's plan), a, b, c; scores at 2^24

@@ -162,7 +162,9 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
                         lambda ds, params, cache_dir=None: {"dataset": ds.name})
     monkeypatch.setattr(ranking, "rank_for_target", lambda *a: (pd.DataFrame(), {}))
     monkeypatch.setattr(cands, "choose_candidates",
-                        lambda ranking, plan, k, *a: ([plan["configuration"]] * k, "faked"))
+                        lambda ranking, plan, k, *a: ([{**plan["configuration"],
+                                                        "config_id": f"c{i}"} for i in range(k)],
+                                                      "faked"))
     search = {"keep_in_memory": 2, "k": None, "strategy": None, "k_max": 50, "reserve": 3,
               "min_slice_seconds": 15,
               "split": [{"up_to_log2": None, "strategy": "equal_split", "k": 2, "why": "t"}]}

@@ -70,12 +70,18 @@ def test_the_search_learns_its_prior_from_the_other_datasets_v3_curves():
 
     rising = [[2**20, 0.1], [2**21, 0.2], [2**22, 0.3], [2**23, 0.4]]  # 0.1 per doubling
     flat = [[2**20, 0.5], [2**21, 0.5], [2**22, 0.5], [2**23, 0.5]]
-    rows = pd.DataFrame([
-        {"protocol": "v3", "status": "ok", "dataset": "a", "dataset_hash": "ha", "curve": rising},
-        {"protocol": "v3", "status": "ok", "dataset": "me", "dataset_hash": "hm", "curve": flat},
-        {"protocol": "v3", "status": "ok", "dataset": "copy", "dataset_hash": "hm",
-         "curve": flat},  # the searched dataset under another name
-        {"protocol": "v2", "status": "ok", "dataset": "b", "dataset_hash": "hb", "curve": flat}])
+    more = rising + [[2**24, 0.5], [2**25, 0.5]]  # its continuation: flat in its second half
+
+    def row(dataset, digest, curve, protocol="v3"):
+        return {"protocol": protocol, "status": "ok", "dataset": dataset, "candidate": "c01",
+                "dataset_hash": digest, "curve": curve, "fidelity_pixels": curve[-1][0]}
+
+    rows = pd.DataFrame([row("a", "ha", rising), row("me", "hm", flat),
+                         row("copy", "hm", flat),  # the searched dataset under another name
+                         row("b", "hb", flat, "v2")])
     prior = prior_from_metabase(rows, "me", "hm")
     assert prior == learn_prior([rising]) and prior.slope == pytest.approx(0.1)
+    # a continuation row extends its candidate's curve, as in the replay: one curve, not two
+    continued = pd.concat([rows, pd.DataFrame([row("a", "ha", more)])], ignore_index=True)
+    assert prior_from_metabase(continued, "me", "hm") == learn_prior([more])
     assert prior_from_metabase(pd.DataFrame(), "me", "hm") == CurvePrior()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aixcell_automl.search.halving import leftover_seconds, spend_leftover, successive_halving
-from aixcell_automl.search.run import leftover_note
+from aixcell_automl.search.run import plan_outcome
 
 
 def test_unused_seconds_are_shared_out_over_later_rungs():
@@ -82,8 +82,10 @@ def test_budget_the_plan_alone_did_not_need_trains_the_reserve_in_order():
     assert [r.get("leftover", False) for r in trace["rungs"]] == [False, True, True]
     assert [r["trials"][0]["rank"] for r in trace["rungs"]] == [1, 2, 3]
     assert trace["winner"] == "r1"  # the best validation score
-    assert "trained 2 more candidates: r1 (60 s, 0.750), r2 (40 s, 0.720)" in leftover_note(
-        trace)
+    assert plan_outcome({**trace, "plan_config_id": "plan"}) == (
+        "A reserve candidate won with validation score 0.750, against the plan's best 0.700 "
+        "(+0.050). Budget the trials did not need (they converged early) trained 2 more "
+        "candidates: r1 (60 s, 0.750), r2 (40 s, 0.720).")
 
 
 def test_the_halving_winners_unused_last_slice_goes_to_the_reserve_and_resumes():

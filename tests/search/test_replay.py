@@ -41,6 +41,19 @@ def test_table_reads_best_so_far_and_normalised_speed(table):
     assert x.score_at(3 * M) == .4 and x.score_at(M - 1) is None and table.best("A") == .7
 
 
+def test_a_dataset_is_complete_with_failed_rows_and_past_2_24_with_its_continuations():
+    rows = [r for r in _rows() if not (r["dataset"] == "B" and r["candidate"] == "y")]
+    rows.append({**next(r for r in _rows() if r["dataset"] == "B" and r["candidate"] == "y"),
+                 "status": "failed", "curve": []})  # B/y failed at 2^24: B is still complete
+    for r in list(rows):
+        if r["dataset"] == "A" and r["candidate"] in ("p", "y"):  # A: all 3 continue to 2^26
+            rows.append({**r, "curve": r["curve"] + [(64 * M, .8)], "fidelity_pixels": 64 * M})
+    table = rp.build_table(rows, {"A": HP["p"], "B": HP["p"]})
+    assert rp.complete_datasets(table) == rp.complete_datasets(table, 16 * M) == ["A", "B"]
+    assert rp.complete_datasets(table, 32 * M) == ["A"]  # B's continuations are not recorded
+    assert table.score_at("B", "y", 16 * M) == -1.0
+
+
 def test_plan_only_trains_the_plan_for_the_whole_budget(table):
     out = rp.replay(table, "A", "plan_only:plan:1", 16 * M)
     assert (out["winner"], out["score"], out["winner_share"]) == ("p", .6, 1.0)

@@ -114,6 +114,21 @@ def choose_candidates(ranking: pd.DataFrame, plan: dict, k: int, metabase: pd.Da
     return candidates_with_plan(ranking, plan, k), "the plan and the ranking's top k - 1"
 
 
+def candidates_and_reserve(ranking: pd.DataFrame, plan: dict, k: int, n_reserve: int,
+                           metabase: pd.DataFrame, meta_features: pd.DataFrame, target: dict,
+                           params: dict) -> tuple[list[dict], list[dict], str]:
+    """The k candidates (:func:`choose_candidates`, the plan among them), the next
+    ``n_reserve`` of the same choice for budget the trials leave unused (see
+    :func:`aixcell_automl.search.halving.spend_leftover`), and where they came from."""
+    chosen, why = choose_candidates(ranking, plan, k, metabase, meta_features, target, params)
+    if n_reserve <= 0:
+        return chosen, [], why
+    longer, _ = choose_candidates(ranking, plan, k + n_reserve, metabase, meta_features, target,
+                                  params)
+    taken = {c["config_id"] for c in chosen}
+    return chosen, [c for c in longer if c["config_id"] not in taken][:n_reserve], why
+
+
 def metabase_position(metabase: pd.DataFrame, dataset: str, config_id: str) -> dict | None:
     """Where the winner sits among the dataset's own meta-base rows (if it has any)."""
     if metabase.empty:

@@ -68,13 +68,13 @@ def prior_from_metabase(metabase, dataset: str, dataset_hash: str) -> CurvePrior
     searched one left out by name and content hash): the prior the replay benchmark's
     ``forecast_halving`` learns too (default prior without such rows)."""
     from aixcell_automl.metabase.dense import PROTOCOL
+    from aixcell_automl.search.replay import build_table
 
     if metabase.empty or "curve" not in metabase or "protocol" not in metabase:
         return CurvePrior()
-    other = metabase[(metabase["protocol"] == PROTOCOL) & (metabase["status"] == "ok")
-                     & (metabase["dataset"] != dataset)
-                     & (metabase["dataset_hash"] != dataset_hash)]
-    return learn_prior(c for c in other["curve"] if isinstance(c, list))
+    other = metabase[(metabase["dataset"] != dataset) & (metabase["dataset_hash"] != dataset_hash)]
+    table = build_table(other.to_dict("records"), {}, PROTOCOL)  # a continuation extends its
+    return learn_prior(c.points for cs in table.curves.values() for c in cs.values())  # curve
 
 
 def forecast(curve: Sequence[Sequence[float]], pixels: float, prior: CurvePrior

@@ -30,10 +30,12 @@ from aixcell_automl.metabase.candidates import key as candidate_key
 @dataclass(frozen=True)
 class Curve:
     """One candidate's recorded curve on one dataset: ``(pixels, score)`` ascending (empty for a
-    failed trial) and its normalised speed (pixels per second on the nominal machine)."""
+    failed trial), its normalised speed (pixels per second on the nominal machine) and the
+    highest fidelity any of its rows (ok or failed) was run to."""
 
     points: tuple[tuple[int, float], ...]
     speed: float | None = None
+    rows_to: int = 0
 
     @property
     def recorded(self) -> int:
@@ -74,7 +76,7 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
                 protocol: str = "v3") -> Table:
     """The replay table of a meta-base's ``protocol`` rows, keyed by ``candidate`` name (v3) or
     else configuration id; ``plan_configs`` maps dataset names to their plan's configuration.
-    A curve's speed is its longest row's, where that row's speed can be trusted
+    A curve's speed is that of its longest row whose speed can be trusted
     (:func:`aixcell_automl.training.speed.trusted`)."""
     import pandas as pd
 
@@ -84,24 +86,26 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
     ok_speed = trusted(pd.DataFrame(rows)).tolist() if rows else []
     points: dict[tuple[str, str], dict[int, float]] = {}
     speed: dict[tuple[str, str], tuple[int, float | None]] = {}
+    rows_to: dict[tuple[str, str], int] = {}
     hps: dict[str, dict] = {}
     for r, speed_ok in zip(rows, ok_speed, strict=True):
         name = r.get("candidate") or r["config_id"]
         k = (r["dataset"], name)
         pts = points.setdefault(k, {})
         hps.setdefault(name, {h[3:]: v for h, v in r.items() if h.startswith("hp_")})
+        rows_to[k] = max(rows_to.get(k, 0), int(r["fidelity_pixels"]))
         if r["status"] != "ok":
             continue
         for px, score in r["curve"]:
             pts[int(px)] = max(float(score), pts.get(int(px), -np.inf))
-        if int(r["fidelity_pixels"]) >= speed.get(k, (0, None))[0]:
-            pps = r.get("pixels_per_second")
-            speed[k] = (int(r["fidelity_pixels"]),
-                        pps / r["machine_factor"] if pps and speed_ok else None)
+        pps = r.get("pixels_per_second")
+        if pps and speed_ok and int(r["fidelity_pixels"]) >= speed.get(k, (0, None))[0]:
+            speed[k] = (int(r["fidelity_pixels"]), pps / r["machine_factor"])
     curves: dict[str, dict[str, Curve]] = {}
     for (ds, cand), pts in points.items():
         curves.setdefault(ds, {})[cand] = Curve(tuple(sorted(pts.items())),
-                                                speed.get((ds, cand), (0, None))[1])
+                                                speed.get((ds, cand), (0, None))[1],
+                                                rows_to[ds, cand])
     plans = {}
     for ds in curves:
         if ds in plan_configs:
@@ -110,13 +114,23 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
     return Table(curves, hps, {d: p for d, p in plans.items() if p})
 
 
-def complete_datasets(table: Table) -> list[str]:
-    """The datasets whose every candidate's curve reaches the dense fidelity (2**24)."""
-    from aixcell_automl.metabase.dense import FIRST
+def complete_datasets(table: Table, pixels: float | None = None) -> list[str]:
+    """The datasets whose every candidate has a row (ok or failed) at the dense fidelity
+    (2**24) and, for ``pixels`` past it, whose continuations all have rows at 2**26 (as many as
+    :func:`aixcell_automl.metabase.dense.promote` continues)."""
+    from aixcell_automl.metabase.dense import FIRST, TOP, promote
 
-    return sorted(d for d, cs in table.curves.items()
-                  if len(cs) == len(table.hyperparameters)
-                  and min(c.recorded for c in cs.values()) >= FIRST)
+    out = []
+    for d, cs in table.curves.items():
+        if len(cs) < len(table.hyperparameters) or min(c.rows_to for c in cs.values()) < FIRST:
+            continue
+        if pixels is not None and pixels > FIRST + 0.5:
+            scores = {n: c.score_at(FIRST) for n, c in cs.items()}
+            if sum(c.rows_to >= TOP for c in cs.values()) < len(
+                    promote(scores, table.plans.get(d, ""), (0,))):
+                continue
+        out.append(d)
+    return sorted(out)
 
 
 def table_of(metabase, meta_features, protocol: str = "v3") -> Table:

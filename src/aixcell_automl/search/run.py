@@ -48,11 +48,18 @@ def plan_outcome(trace: dict) -> str:
 
 def _plan_outcome(trace: dict) -> str:
     pid, win = trace.get("plan_config_id"), trace.get("winner")
-    scores = [{t["config_id"]: t["score"] for t in r["trials"]} for r in trace["rungs"]]
+    scores = [{t["config_id"]: t["score"] for t in r["trials"]} for r in trace["rungs"]
+              if not r.get("leftover")]  # the strategy's rungs
     if not pid or not any(pid in r for r in scores):
         return ""
     last = max(i for i, r in enumerate(scores) if pid in r)
     rung = scores[last]
+    if not any(win in r for r in scores):  # a reserve candidate won
+        won = max(t["score"] for r in trace["rungs"] for t in r["trials"]
+                  if t["config_id"] == win)
+        plan = max(r[pid] for r in scores if pid in r)
+        return (f"A reserve candidate won with validation score {won:.3f}, against the plan's "
+                f"best {plan:.3f} ({won - plan:+.3f}).")
     if pid == win:
         others = [v for c, v in rung.items() if c != pid]
         if not others:

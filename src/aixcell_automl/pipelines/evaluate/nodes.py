@@ -49,7 +49,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     from aixcell_automl.metafeatures.table import extract_dataset_features
     from aixcell_automl.metalearning.ranking import rank_for_target
     from aixcell_automl.search.budget import choose_split, config_speeds
-    from aixcell_automl.search.candidates import choose_candidates
+    from aixcell_automl.search.candidates import candidates_and_reserve
     from aixcell_automl.search.forecast import prior_from_metabase
     from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset
     from aixcell_automl.training.hardware import hardware
@@ -100,10 +100,10 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                             target, metabase, meta_features, space_params,
                             {**search_params, "seed": seed, "k": mk, "strategy": searched_as,
                              "budget_minutes": params["budget_minutes"]})
-                        searched, _ = choose_candidates(
-                            ranking, {"configuration": plan}, mk + int(search_params["reserve"]),
-                            metabase, meta_features, target, search_params)
-                    candidates, reserve = searched[:mk], searched[mk:]
+                        searched = candidates_and_reserve(
+                            ranking, {"configuration": plan}, mk, int(search_params["reserve"]),
+                            metabase, meta_features, target, search_params)[:2]
+                    candidates, reserve = searched
                 run_root = (Path(run_folders) / name / method
                             / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}")
                 restart_if_changed(run_root, run_setting(candidates, budget, strategy, mk))

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from aixcell_automl.core.errors import UserError
+from aixcell_automl.metabase.dense import TOP
 from aixcell_automl.metalearning.ranking import metamodel_orders
 from aixcell_automl.search.replay import (
     BUILTIN_STRATEGIES,
@@ -42,8 +43,9 @@ def replay_table(metabase: pd.DataFrame, meta_features: pd.DataFrame, params: di
 
 
 def held_out(table: Table, params: dict) -> list[str]:
-    """The datasets replayed: ``params['datasets']``, or every one whose candidates all reached
-    the dense fidelity."""
+    """The datasets replayed: ``params['datasets']``, or every one whose candidates all have
+    rows at the dense fidelity (budgets past it take those whose continuations are done too,
+    :func:`run_replay`)."""
     datasets = params["datasets"] or complete_datasets(table)
     if not datasets:
         raise UserError("replay: no dataset has every candidate's curve to 2^24 yet")
@@ -52,14 +54,23 @@ def held_out(table: Table, params: dict) -> list[str]:
 
 def run_replay(table: Table, params: dict) -> pd.DataFrame:
     """Every method x held-out dataset x budget x seed (``params``: methods, budgets_log2,
-    seeds, unit, datasets: null = every dataset whose candidates all reached the dense
-    fidelity)."""
+    seeds, unit, datasets: null = every dataset whose candidates all have rows at the dense
+    fidelity, and at a budget past it only those whose continuations are all recorded)."""
     from tqdm.auto import tqdm
 
     datasets = held_out(table, params)
     check_learning_datasets(table, datasets, params)
-    jobs = [(d, m, 2.0 ** b, s) for d in datasets for m in params["methods"]
-            for b in params["budgets_log2"] for s in range(int(params["seeds"]))]
+    jobs = []
+    for b in params["budgets_log2"]:  # past 2^24 only datasets whose continuations are done
+        at = params["datasets"] or complete_datasets(
+            table, 2.0 ** b if params["unit"] == "pixels" else TOP)
+        if len(at) < len(datasets):
+            log.warning("budget 2^%s: %d of %d datasets (the continuations to 2^26 of %s are "
+                        "not all recorded)%s", b, len(at), len(datasets),
+                        ", ".join(sorted(set(datasets) - set(at))),
+                        "" if at else ": not replayed")
+        jobs += [(d, m, 2.0 ** b, s) for d in at for m in params["methods"]
+                 for s in range(int(params["seeds"]))]
     out, once = [], {}
     for d, m, budget, s in tqdm(jobs, desc="replay", unit="run", mininterval=5):
         if seeded(m):

@@ -12,7 +12,7 @@ from aixcell_automl.core.dataset import SegmentationDataset
 from aixcell_automl.core.search_space import build_space
 from aixcell_automl.search.budget import budget_note
 from aixcell_automl.search.candidates import (
-    choose_candidates,
+    candidates_and_reserve,
     config_of_ranking_row,
     metabase_position,
 )
@@ -62,9 +62,8 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
     k = int(rank_info["k"])
     budget = float(params["budget_minutes"]) * 60
     advice = check_budget(budget, k, float(params["min_slice_seconds"]))
-    ordered, why = choose_candidates(ranking, plan, k + int(params["reserve"]), metabase,
-                                     meta_features, target, params)
-    candidates, reserve = ordered[:k], ordered[k:]
+    candidates, reserve, why = candidates_and_reserve(ranking, plan, k, int(params["reserve"]),
+                                                      metabase, meta_features, target, params)
     data = make_trial_data(dataset, split, seed=split["seed"], plan=plan)
     t = time.perf_counter()
     settings = settings_from(train_params)
