@@ -58,7 +58,9 @@ def test_search_then_predict_then_train(project, demo_path, monkeypatch, fake_cl
     assert metrics["test_images"] == len(test_masks) > 0
     assert metrics["test_iou"] > trivial_score(test_masks, ds.num_classes)[0]
     assert metrics["winner_config"]["config_id"] == trace["winner"]
-    assert "Candidates: the plan" in (out / "report.html").read_text()
+    report = (out / "report.html").read_text()
+    assert "Candidates (2):\nthe plan and the ranking&#x27;s top k - 1" in report
+    assert "s for successive_halving\nover 2 candidates" in report
     package = json.loads((out / "model_package.json").read_text())  # search.export: true
     assert package["exported"] is True and package["test_iou"] == metrics["test_iou"]
     assert (Path(package["package"]) / "rdf.yaml").exists()
