@@ -97,3 +97,5 @@ def test_budgets_past_2_24_replay_only_datasets_with_their_continuations(caplog)
     # A continued only x (of 3) to 2^26 and B none: 2^26 is not replayed, and the log says so
     assert sorted(out["budget"].unique()) == [2.0 ** 24]
     assert "budget 2^26: 0 of 2 datasets" in caplog.text and "not replayed" in caplog.text
+    with pytest.raises(UserError, match="no dataset has its continuations to 2\\^26"):
+        run_replay(table, {**PARAMS, "budgets_log2": [26], "seeds": 1})

@@ -71,6 +71,10 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
                         "" if at else ": not replayed")
         jobs += [(d, m, 2.0 ** b, s) for d in at for m in params["methods"]
                  for s in range(int(params["seeds"]))]
+    if not jobs:
+        raise UserError("replay: no dataset has its continuations to 2^26 recorded, so none of "
+                        "the budgets " + ", ".join(f"2^{b}" for b in params["budgets_log2"])
+                        + " can be replayed")
     out, once = [], {}
     for d, m, budget, s in tqdm(jobs, desc="replay", unit="run", mininterval=5):
         if seeded(m):
