@@ -150,8 +150,14 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
 
     result = get("strategy", strategy).run(ctx)
     if reserve:
-        result = spend_leftover(result, reserve, budget_seconds, run_rung, min_leftover_seconds,
-                                first_rank=len(candidates) + 1, replayed=trace, on_trial=persist)
+        def run_leftover(jobs: list[tuple[dict, float]]) -> list[dict]:
+            if bar.total is not None:  # a trial beyond the strategy's count
+                bar.total += len(jobs)
+            return run_rung(jobs)
+
+        result = spend_leftover(result, reserve, budget_seconds, run_leftover,
+                                min_leftover_seconds, first_rank=len(candidates) + 1,
+                                replayed=trace, on_trial=persist)
     result = result | setting | {
         "precision": settings.precision,
         "machine_factor": (machine_factor(measure_if_missing=False) or {}).get(
