@@ -14,7 +14,9 @@ CFG = {"config_id": "a", "backbone": "resnet18", "patch_size": 64, "batch_size":
 
 @pytest.mark.parametrize("metric, label, score", [("iou", "IoU", 0.875), ("dice", "Dice", 0.933)])
 def test_report_shows_result_winner_and_figures(metric, label, score):
-    trace = {"k": 2, "winner": "a", "budget_seconds": 60, "plan_config_id": "b", "rungs": [
+    trace = {"k": 2, "winner": "a", "budget_seconds": 60, "plan_config_id": "b",
+             "strategy": "successive_halving", "candidates_from": "the plan and <the> ranking",
+             "rungs": [
         {"rung": 0, "seconds_per_trial": 15, "trials": [
             {"config_id": "a", "score": 0.8, "status": "paused"},
             {"config_id": "b", "score": -1, "status": "failed"}]},
@@ -43,6 +45,8 @@ def test_report_shows_result_winner_and_figures(metric, label, score):
     assert ("IoU 0.875" in html) == (metric != "iou")  # IoU beside another chosen metric
     assert hfig.axes[0].get_ylabel() == f"best validation {label} so far"
     assert "ranked #1 of 576" in html and "flip p=0.5" in html
+    assert "Candidates (2):\nthe plan and &lt;the&gt; ranking" in html
+    assert "60 s for successive_halving\nover 2 candidates" in html
     assert html.count("data:image/png;base64,") == 2
     assert "weak prior" in html
     assert escape("scored 0.800 against the plan's -1.000") in html

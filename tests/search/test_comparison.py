@@ -107,7 +107,7 @@ def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
              "precision": "float32"}
     paths = (demo_path.parent, tmp_path / "runs.jsonl", tmp_path / "runs", tmp_path / "mf")
     args = (*paths, params, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0},
-            {"keep_in_memory": 2}, train, SPACE, {"cache": True},
+            {"keep_in_memory": 2, "min_slice_seconds": 15}, train, SPACE, {"cache": True},
             pd.DataFrame(), pd.DataFrame())
     first = compare_methods(*paths, {**params, "max_runs": 1}, *args[5:])
     assert list(first["method"]) == ["rule_default"]  # one new run, then it stops

@@ -56,9 +56,9 @@ f"; IoU {metrics['test_iou']:.3f}" if metrics['metric'] != 'iou' else ''}). Best
   or 'none')} &mdash; ranked #{metrics['winner_rank']} of {summary['n_configs']} by the
 meta-model (config id <code>{cfg['config_id']}</code>).</p>
 <p>{e(summary['plan_note'])} Candidates ({trace['k']}):
-{e(trace.get('candidates_from', 'the plan and the top of the ranking'))} (the plan: the
+{e(trace['candidates_from'])} (the plan: the
 rule-based configuration, <code>plans.json</code>); {e(summary['k_note'])}</p>
-<p>Budget {summary['budget_seconds']:.0f} s for {e(trace.get('strategy', 'successive_halving'))}
+<p>Budget {summary['budget_seconds']:.0f} s for {e(trace['strategy'])}
 over {trace['k']} candidates; the search took {summary['wall_seconds']:.0f} s on
 {e(summary['hardware'])} (the budget plus building each model once and evaluating).
 {e(summary['budget_note'])}

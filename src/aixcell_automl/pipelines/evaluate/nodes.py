@@ -73,6 +73,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
         ds = load_dataset(root / name)
         split = make_split(ds, dataset_params)
         plan = plan_dataset(dataset_fingerprint(ds, split["train"]))["configuration"]
+        prior = prior_from_metabase(metabase, name, ds.content_hash())  # forecast_halving's
         target = None  # the meta-features, measured only if an automl run needs them
         for seed in seeds:
             searched = None  # the candidates, as the search chooses them
@@ -108,9 +109,8 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                             / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}")
                 restart_if_changed(run_root, run_setting(candidates, budget, strategy, mk))
                 task = (method, str(ds.root), split, candidates, plan, space, budget, mk,
-                        settings, seed, str(run_root), strategy,
-                        prior_from_metabase(metabase, name, ds.content_hash()), reserve,
-                        float(search_params["min_slice_seconds"]) if reserve else 0.0)
+                        settings, seed, str(run_root), strategy, prior, reserve,
+                        float(search_params["min_slice_seconds"]))
                 for _, row in executors.run(run_once_from_path, [task],
                                             params["executor"]):
                     append_row(out, row)
