@@ -2,7 +2,7 @@
 # The speed issue's AMX check (#36), one prepared run on a CPU with AMX-BF16 (pause any collector
 # first): float32 against mixed bfloat16 throughput per patch x backbone, side by side, then the
 # IoU parity table (each dataset's plan to 2^25 training pixels in float32 and auto, 2 seeds).
-#   OUT=/tmp/amx bash scripts/amx_check.sh       (from the repository root; about 30-40 min)
+#   OUT=/tmp/amx bash scripts/amx_check.sh       (from the repository root)
 # Writes $OUT/cpu.txt, $OUT/throughput.md and $OUT/parity.md; record them in
 # docs/performance.md with the date and the CPU model.
 set -euo pipefail
