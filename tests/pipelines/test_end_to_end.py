@@ -80,13 +80,13 @@ def test_search_then_predict_then_train(project, demo_path, monkeypatch, fake_cl
 
     p, bs = plan["configuration"]["patch_size"], plan["configuration"]["batch_size"]
     _run(project, "train", {"dataset.path": str(demo_path), "train.budget_seconds": None,
-                            "train.max_pixels": 40 * bs * p * p})
+                            "train.max_pixels": 24 * bs * p * p})
     state = json.loads((project / "data" / "06_models" / "train_state.json").read_text())
     train_plan = json.loads((project / "data" / "08_reporting" / "train" / "plans.json")
                             .read_text())
     assert state["config"]["config_id"] == train_plan["configuration"]["config_id"]
-    assert state["pixels_seen"] == 40 * bs * p * p and state["stopped_by"] == "pixels"
-    assert state["steps"] == 40 and state["history"]
+    assert state["pixels_seen"] == 24 * bs * p * p and state["stopped_by"] == "pixels"
+    assert state["steps"] == 24 and state["history"]
     val = [ds.mask(ds.stems.index(s)) for s in split["val"]]
     assert state["best_score"] > trivial_score(val, ds.num_classes)[0]
     _, installed = load_model(project / "data" / "06_models" / "model")
