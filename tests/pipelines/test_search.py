@@ -198,7 +198,9 @@ def test_the_split_follows_the_budget_and_the_plan_trains_alone_where_the_table_
     strategy, k, reason = choose_split(1200, speeds, params)
     assert (strategy, k) == ("successive_halving", choose_k(1200, speeds)[0]) and k > 2
     assert "2^21" in reason  # k: null in the row: choose_k's rule, said so
-    assert choose_split(300, speeds, {**params, "k": 4})[:2] == ("plan_only", 4)
+    assert choose_split(300, speeds, {**params, "k": 4})[:2] == ("plan_only", 1)  # one trains
+    assert choose_split(1200, speeds, {**params, "strategy": "plan_only"})[:2] == ("plan_only", 1)
+    assert choose_split(600, speeds, {**params, "k": 4})[:2] == ("equal_split", 4)
     assert choose_split(300, speeds, {**params, "strategy": "random_halving"})[0] == \
         "random_halving"
     strategy, k, reason = choose_split(300, None, params)  # no speed: the last row

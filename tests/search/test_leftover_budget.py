@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from aixcell_automl.search.halving import leftover_seconds, spend_leftover, successive_halving
-from aixcell_automl.search.run import plan_outcome
+import json
+from pathlib import Path
+
+import pytest
+
+from aixcell_automl.search.halving import (
+    leftover_seconds,
+    spend_leftover,
+    successive_halving,
+    unused_seconds,
+)
+from aixcell_automl.search.run import leftover_note, plan_outcome
 
 
 def test_unused_seconds_are_shared_out_over_later_rungs():
@@ -85,7 +95,7 @@ def test_budget_the_plan_alone_did_not_need_trains_the_reserve_in_order():
     assert plan_outcome({**trace, "plan_config_id": "plan"}) == (
         "A reserve candidate won with validation score 0.750, against the plan's best 0.700 "
         "(+0.050). Budget the trials did not need (they converged early) trained 2 more "
-        "candidates: r1 (60 s, 0.750), r2 (40 s, 0.720).")
+        "candidates: r1 (20 of 60 s, 0.750), r2 (40 s, 0.720).")
 
 
 def test_the_halving_winners_unused_last_slice_goes_to_the_reserve_and_resumes():
@@ -115,3 +125,115 @@ def test_no_reserve_trial_without_enough_unused_budget():
 def test_a_trace_without_slices_leaves_nothing_to_spend():
     trace = {"rungs": [{"rung": 0, "trials": [{"config_id": "x", "score": .5}]}], "winner": "x"}
     assert leftover_seconds(trace, 100.0) == 0.0
+
+
+def test_a_trial_that_started_afresh_within_its_slice_leaves_no_more_than_the_slice():
+    # a diverged 16-bit trial retrained in float32: train_seconds counts from 0 again
+    record = {"train_seconds": 3.0, "stopped_by": "early_stopping", "status": "finished"}
+    assert unused_seconds(record, 10.0, before=50.0) == 7.0
+
+
+def test_the_note_says_when_the_budget_came_from_a_failed_trial():
+    trace = {"rungs": [
+        {"rung": 0, "trials": [{"config_id": "plan", "status": "failed", "score": -1.0}]},
+        {"rung": 1, "leftover": True, "trials": [{"config_id": "r1", "status": "paused",
+                                                  "seconds": 90.0, "score": .6}]}]}
+    assert "(they converged early or failed)" in leftover_note(trace)
+
+
+class _Crash(Exception):
+    """The search's process stopped (killed, the machine went down)."""
+
+
+def _fake_search(monkeypatch, behaviour: dict[str, tuple[float, float | None]]):
+    """run_search's trials on a fake clock, each state in its state.json as train_trial keeps
+    it: a configuration's score and the training seconds after which it converges (None: it
+    uses all it is given). Records the calls and the progress bars; ``crash["after"]`` stops
+    the search right after that call saved its state, before the trace records it."""
+    from aixcell_automl.search import run as search
+
+    calls, bars, crash = [], [], {"after": None}
+
+    def train_trial(cfg, data, run_dir, budget, settings, seed):
+        path = Path(run_dir) / "state.json"
+        state = (json.loads(path.read_text()) if path.exists()
+                 else {"status": "running", "train_seconds": 0.0})
+        if state["status"] in ("finished", "failed"):
+            return state
+        calls.append((cfg["config_id"], budget.seconds))
+        score, converges = behaviour[cfg["config_id"]]
+        t = state["train_seconds"] + budget.seconds
+        stop = converges is not None and t > converges
+        state.update(status="finished" if stop else "paused", best_score=score,
+                     stopped_by="early_stopping" if stop else "seconds",
+                     train_seconds=converges if stop else t)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(state))
+        if len(calls) == crash["after"]:
+            raise _Crash
+        return state
+
+    class Bar:  # records what tqdm is given
+        def __init__(self, total, initial=0, **kw):
+            self.total, self.n = total, initial
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def set_postfix_str(self, s):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(search, "train_trial", train_trial)
+    monkeypatch.setattr(search, "release_models", lambda: None)
+    monkeypatch.setattr(search, "tqdm", Bar)
+    monkeypatch.setenv("AIXCELL_AUTOML_MACHINE_FACTOR", "1")
+    return calls, bars, crash
+
+
+def _cfgs(ids):
+    return [{"config_id": c, "backbone": "resnet18", "patch_size": 64} for c in ids]
+
+
+def test_a_search_stopped_between_a_trial_and_its_record_trains_no_slice_twice(
+        tmp_path, monkeypatch):
+    from aixcell_automl.core.errors import UserError
+    from aixcell_automl.search.run import run_search
+    from aixcell_automl.training.loop import Settings
+
+    calls, bars, crash = _fake_search(monkeypatch, {"a": (.9, 6.0), "b": (.5, None),
+                                                    "r1": (.6, None), "r2": (.99, None)})
+
+    def search(root, reserve=("r1", "r2")):
+        return run_search(_cfgs("ab"), None, root, 16.0, Settings(), {},
+                          reserve=_cfgs(reserve), min_leftover_seconds=1.0)
+
+    # uninterrupted: rung 0 2 x 4 s, rung 1 a for 8 s (it converges after 2 of them), and the
+    # 6 s it left train r1, which uses them all
+    whole = search(tmp_path / "whole")
+    assert calls == [("a", 4.0), ("b", 4.0), ("a", 8.0), ("r1", 6.0)]
+    calls.clear()
+    root = tmp_path / "stopped"
+    crash["after"] = 1  # a trained its rung-0 slice; the rung's record was not written
+    with pytest.raises(_Crash):
+        search(root)
+    crash["after"] = 4  # r1 trained its leftover slice; the trace does not record it yet
+    with pytest.raises(_Crash):
+        search(root)
+    crash["after"] = None
+    resumed = search(root)
+    assert calls == [("a", 4.0), ("b", 4.0), ("a", 8.0), ("r1", 6.0)]  # each slice once
+    assert resumed["rungs"] == whole["rungs"] and resumed["winner"] == whole["winner"] == "a"
+    spent = {c: json.loads((root / c / "state.json").read_text())["train_seconds"]
+             for c in ("a", "b", "r1")}
+    assert spent == {"a": 6.0, "b": 4.0, "r1": 6.0} and not (root / "r2").exists()
+    # a finished search replays everything, its leftover trial counted by the progress bar
+    assert search(root)["rungs"] == whole["rungs"] and len(calls) == 4
+    assert (bars[-1].total, bars[-1].n) == (4, 4)
+    # another reserve would spend r1's budget again: that is another search's trace
+    assert search(root, ("r1", "r3"))["rungs"] == whole["rungs"]  # r1 first: the same
+    with pytest.raises(UserError, match="reserve candidates trained"):
+        search(root, ("r2", "r1"))

@@ -69,7 +69,7 @@ The model is saved in <code>{e(summary['model_path'])}</code>; apply it with
 <img src="data:image/png;base64,{_png(overlay_fig)}" style="max-width:100%">
 <h2>Successive halving</h2>
 <img src="data:image/png;base64,{_png(halving_fig)}" style="max-width:100%">
-<h2>The {trace['k']} candidates, in predicted rank order</h2>
+<h2>The {len(top)} candidates trained (the reserve's included), in predicted rank order</h2>
 {_table(top[['rank', 'plan', 'config_id', 'backbone', 'patch_size', 'batch_size', 'learning_rate',
              *summary['augmentations'], 'predicted_score', 'reached rung', f'val {label}']])}
 <h2>Dataset meta-features</h2>{_table(mf)}

@@ -117,7 +117,7 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
     limit) covers the budget in training pixels, ``log2(budget_seconds x`` the median of
     ``speeds)``; without a measured speed, the last row. The rows are decided on the replay
     benchmark (docs/results/replay.md) and say why (``why``, quoted in the reason). A row's
-    ``k: null`` is :func:`choose_k`'s."""
+    ``k: null`` is :func:`choose_k`'s; ``plan_only`` has k = 1 whatever is set."""
     rows = check_split(params["split"])
     if speeds is None or not len(speeds):
         row, where = rows[-1], "no measured speed on this kind of device: search.split's last row"
@@ -131,7 +131,9 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
                  f"{pps / 1e3:.0f} kpx/s: search.split's row for {limit}")
     where += f" ({row['why']})"
     strategy = params["strategy"] or row["strategy"]
-    if params["k"] or row["k"]:
+    if strategy == "plan_only":  # trains one candidate: the reserve starts at the 2nd
+        k, k_from = 1, "plan_only trains the plan alone"
+    elif params["k"] or row["k"]:
         k, k_from = int(params["k"] or row["k"]), "search.k" if params["k"] else "search.split"
     else:
         k, k_from = choose_k(budget_seconds, speeds, int(params["k_max"]))

@@ -57,13 +57,20 @@ def trial_record(rung: int, config: dict, rank: int, seconds: float, state: dict
             "curve": [[h["pixels"], h["val_score"]] for h in state.get("history") or []]}
 
 
+def slice_spent(train_seconds: float, before: float) -> float:
+    """Training seconds a trial spent in its latest slice: its ``train_seconds`` now less
+    ``before``, its ``train_seconds`` before the slice; all of them where it started afresh
+    within the slice (a diverged 16-bit trial retrained in float32 counts from 0 again)."""
+    return train_seconds - before if train_seconds >= before else train_seconds
+
+
 def unused_seconds(record: dict, seconds: float, before: float) -> float:
     """Seconds of its ``seconds`` slice a trial did not need: it converged (early stopping) or
     failed. ``before`` is its ``train_seconds`` before the slice."""
     if record.get("train_seconds") is None or not (
             record.get("stopped_by") == "early_stopping" or record.get("status") == "failed"):
         return 0.0
-    return max(0.0, seconds - (record["train_seconds"] - before))
+    return max(0.0, seconds - slice_spent(record["train_seconds"], before))
 
 
 def successive_halving(candidates: Sequence[dict], budget_seconds: float,

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from aixcell_automl.core.atomic import atomic_write_json
 from aixcell_automl.plugins.specs import SearchContext  # re-exported: its home before the API
-from aixcell_automl.search.halving import spend_leftover, survivors_per_rung
+from aixcell_automl.search.halving import slice_spent, spend_leftover, survivors_per_rung
 from aixcell_automl.training.loop import (
     Budget,
     Settings,
@@ -35,8 +35,14 @@ def leftover_note(trace: dict) -> str:
     extra = [t for r in trace["rungs"] if r.get("leftover") for t in r["trials"]]
     if not extra:
         return ""
-    done = ", ".join(f"{t['config_id']} ({t['seconds']:.0f} s, {t['score']:.3f})" for t in extra)
-    return (f" Budget the trials did not need (they converged early) trained {len(extra)} more "
+    def used(t: dict) -> str:  # a reserve trial trains from scratch: train_seconds is its own
+        spent = min(t.get("train_seconds") or t["seconds"], t["seconds"])
+        return f"{spent:.0f} s" if spent >= t["seconds"] else f"{spent:.0f} of {t['seconds']:.0f} s"
+
+    done = ", ".join(f"{t['config_id']} ({used(t)}, {t['score']:.3f})" for t in extra)
+    failed = any(t.get("status") == "failed" for r in trace["rungs"] for t in r["trials"])
+    return (f" Budget the trials did not need (they converged early"
+            f"{' or failed' * failed}) trained {len(extra)} more "
             f"candidate{'s' * (len(extra) > 1)}: {done}.")
 
 
@@ -101,9 +107,11 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     """Run the registered search ``strategy`` (default successive halving over ``candidates``,
     in rank order; ``k`` defaults to their number; ``curve_prior``: the forecast's prior for
     strategies that forecast); resumes from ``run_root/trace.json`` where the strategy replays
-    a trace. Budget the strategy's trials left unused (they converged early) trains the
-    ``reserve`` candidates, the next in order (:func:`~aixcell_automl.search.halving.
-    spend_leftover`, at least ``min_leftover_seconds`` each).
+    a trace; a slice trained before the search stopped but not yet in the trace is not trained
+    again (only what is left of it). Budget the strategy's trials left unused (they converged
+    early or failed) trains the ``reserve`` candidates, the next in order
+    (:func:`~aixcell_automl.search.halving.spend_leftover`, at least ``min_leftover_seconds``
+    each); a trace resumes only with a reserve that starts with the ones it trained.
 
     Checkpoints of configurations that did not win are deleted (their ``state.json`` stays).
     """
@@ -113,34 +121,61 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     run_root.mkdir(parents=True, exist_ok=True)
     trace_path = run_root / "trace.json"
     trace = json.loads(trace_path.read_text()) if trace_path.exists() else None
-    setting = run_setting(candidates, budget_seconds, strategy, k)
+    setting = run_setting(candidates, budget_seconds, strategy, k, reserve or [])
     if trace:
         check_resumable(trace, setting, trace_path)
     replayed = sum(len(r["trials"]) for r in trace["rungs"]) if trace else 0
+    replayed_leftover = sum(len(r["trials"]) for r in trace["rungs"]
+                            if r.get("leftover")) if trace else 0
     halving = strategy in ("successive_halving", "random_halving")
-    bar = tqdm(total=sum(survivors_per_rung(k or len(candidates))) if halving else None,
-               initial=replayed,
+    bar = tqdm(total=sum(survivors_per_rung(k or len(candidates))) + replayed_leftover
+               if halving else None, initial=replayed,
                desc=strategy, unit="trial")  # a resumed search counts replayed trials
+    # each trial's train_seconds after its last recorded slice (None: the record does not say)
+    recorded = {t["config_id"]: t.get("train_seconds")
+                for r in (trace or {"rungs": []})["rungs"] for t in r["trials"]}
 
     def persist(partial: dict) -> None:
         atomic_write_json(trace_path, partial | setting)
 
+    def still_to_train(cfg: dict, secs: float) -> tuple[float, dict | None]:
+        """``secs`` less what the trial trained since its last recorded slice, and its state
+        where that leaves nothing: a search stopped between a trial and the trace's record of
+        it (e.g. within a rung) does not train the trial's slice twice."""
+        path, before = run_root / cfg["config_id"] / "state.json", recorded.get(
+            cfg["config_id"], 0.0)
+        if before is None or not path.exists():
+            return secs, None
+        state = read_state(path)
+        if state.get("train_seconds") is None:
+            return secs, None
+        left = secs - slice_spent(float(state["train_seconds"]), float(before))
+        return left, state if left <= 0 else None
+
+    def trained(cfg: dict, state: dict) -> dict:
+        recorded[cfg["config_id"]] = state.get("train_seconds")
+        bar.update(1)
+        return state
+
     def run_rung(jobs: list[tuple[dict, float]]) -> list[dict]:
         log.info("rung: %d configurations x %.1f s", len(jobs), jobs[0][1])
+        left = [still_to_train(cfg, secs) for cfg, secs in jobs]
+        out = [None if state is None else trained(cfg, state)
+               for (cfg, _), (_, state) in zip(jobs, left, strict=True)]
+        todo = [i for i, state in enumerate(out) if state is None]
+        if not todo:
+            return out
         if executor == "local":
-            states = []
-            for cfg, secs in jobs:
+            for i in todo:
+                cfg = jobs[i][0]
                 bar.set_postfix_str(f"{cfg['config_id']} {cfg['backbone']} p{cfg['patch_size']}")
-                states.append(train_trial(cfg, data, run_root / cfg["config_id"],
-                                          Budget(seconds=secs), settings, seed))
-                bar.update(1)
-            return states
-        tasks = [(dataset_path, split, seed, cfg, str(run_root / cfg["config_id"]), secs, settings,
-                  data.plan) for cfg, secs in jobs]
-        out = [None] * len(tasks)
-        for i, state in executors.run(_ray_trial, tasks, executor, **(executor_options or {})):
-            out[i] = state
-            bar.update(1)
+                out[i] = trained(cfg, train_trial(cfg, data, run_root / cfg["config_id"],
+                                                  Budget(seconds=left[i][0]), settings, seed))
+            return out
+        tasks = [(dataset_path, split, seed, jobs[i][0], str(run_root / jobs[i][0]["config_id"]),
+                  left[i][0], settings, data.plan) for i in todo]
+        for j, state in executors.run(_ray_trial, tasks, executor, **(executor_options or {})):
+            out[todo[j]] = trained(jobs[todo[j]][0], state)
         return out
 
     ctx = SearchContext(candidates, plan or candidates[0], dict(space),
@@ -172,19 +207,29 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
 
 
 def run_setting(candidates: list[dict], budget_seconds: float, strategy: str,
-                k: int | None) -> dict:
-    """What a search trace records of its search, so that it resumes only that search."""
-    return {"budget_seconds": float(budget_seconds), "strategy": strategy,
-            "candidate_ids": [c["config_id"] for c in candidates], "k": k or len(candidates)}
+                k: int | None, reserve: list[dict] | None = None) -> dict:
+    """What a search trace records of its search, so that it resumes only that search
+    (``reserve``: its reserve candidates, see :func:`run_search`; None: not checked)."""
+    out = {"budget_seconds": float(budget_seconds), "strategy": strategy,
+           "candidate_ids": [c["config_id"] for c in candidates], "k": k or len(candidates)}
+    if reserve is not None:
+        out["reserve_ids"] = [c["config_id"] for c in reserve]
+    return out
 
 
 def check_resumable(trace: dict, setting: dict, trace_path: Path) -> None:
     """A trace resumes only the search it was written by: the same budget, strategy, k and
-    candidates (a trace of before these were recorded is taken as it is)."""
+    candidates (a trace of before these were recorded is taken as it is), and reserve
+    candidates it trained that are the first of the reserve now (their budget is spent)."""
     from aixcell_automl.core.errors import UserError
 
     differ = [f"{k} {trace[k]!r} there, {v!r} now" for k, v in setting.items()
-              if k in trace and trace[k] != v]
+              if k != "reserve_ids" and k in trace and trace[k] != v]
+    spent = [t["config_id"] for r in trace.get("rungs", []) if r.get("leftover")
+             for t in r["trials"]]
+    if "reserve_ids" in setting and spent != setting["reserve_ids"][:len(spent)]:
+        differ.append(f"reserve candidates trained {spent!r} there, reserve "
+                      f"{setting['reserve_ids']!r} now")
     if differ:
         raise UserError(f"{trace_path} is another search's trace ({'; '.join(differ)}): resume "
                         f"it with its own settings, or give this search another run name "

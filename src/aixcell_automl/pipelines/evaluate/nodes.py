@@ -107,7 +107,8 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                     candidates, reserve = searched
                 run_root = (Path(run_folders) / name / method
                             / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}")
-                restart_if_changed(run_root, run_setting(candidates, budget, strategy, mk))
+                restart_if_changed(run_root, run_setting(candidates, budget, strategy, mk,
+                                                         reserve))
                 task = (method, str(ds.root), split, candidates, plan, space, budget, mk,
                         settings, seed, str(run_root), strategy, prior, reserve,
                         float(search_params["min_slice_seconds"]))
