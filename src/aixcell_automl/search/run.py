@@ -127,10 +127,13 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     replayed = sum(len(r["trials"]) for r in trace["rungs"]) if trace else 0
     replayed_leftover = sum(len(r["trials"]) for r in trace["rungs"]
                             if r.get("leftover")) if trace else 0
-    halving = strategy in ("successive_halving", "random_halving")
-    bar = tqdm(total=sum(survivors_per_rung(k or len(candidates))) + replayed_leftover
-               if halving else None, initial=replayed,
-               desc=strategy, unit="trial")  # a resumed search counts replayed trials
+    n = k or len(candidates)
+    trials = {"successive_halving": sum(survivors_per_rung(n)), "plan_only": 1,
+              "equal_split": n}  # the built-ins' trial counts (others: unknown)
+    trials["random_halving"] = trials["forecast_halving"] = trials["successive_halving"]
+    bar = tqdm(total=trials[strategy] + replayed_leftover if strategy in trials else None,
+               initial=replayed, desc=strategy,
+               unit="trial")  # a resumed search counts replayed trials
     # each trial's train_seconds after its last recorded slice (None: the record does not say)
     recorded = {t["config_id"]: t.get("train_seconds")
                 for r in (trace or {"rungs": []})["rungs"] for t in r["trials"]}
