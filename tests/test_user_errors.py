@@ -201,3 +201,28 @@ def test_search_refuses_a_dataset_without_foreground_in_a_few_lines(demo_path, t
         f"1..2"]
     assert "Traceback" not in run.stdout + run.stderr
     assert [p.name for p in model.iterdir()] == ["model.json"]
+
+
+def test_predict_refuses_files_that_share_a_stem(tmp_path):
+    from aixcell_automl.kedro_datasets import ImageFolderDataset
+
+    for name in ("a.png", "a.tif", "b.png"):
+        iio.imwrite(tmp_path / name, np.zeros((8, 8), np.uint8))
+    with pytest.raises(Exception) as raised:  # Kedro wraps what a dataset's load raises
+        ImageFolderDataset(str(tmp_path), paths=True).load()
+    assert str(find_user_error(raised.value)) == (
+        f"{tmp_path}: files share a stem (a), and outputs are named by stem: rename or move one "
+        f"of each")
+
+
+def test_an_image_named_na_keeps_its_name_in_the_object_table(tmp_path):
+    """pandas reads NA, null, nan ... as missing unless the catalog says otherwise."""
+    from kedro.io import DataCatalog
+
+    entry = yaml.safe_load((REPO / "conf" / "base" / "catalog.yml").read_text())[
+        "prediction_table"]
+    catalog = DataCatalog.from_config(
+        {"prediction_table": {**entry, "filepath": str(tmp_path / "objects.csv")}})
+    catalog.save("prediction_table", pd.DataFrame({"image": ["NA", "null", "001"],
+                                                   "objects": [1, 2, 3]}))
+    assert catalog.load("prediction_table")["image"].tolist() == ["NA", "null", "001"]

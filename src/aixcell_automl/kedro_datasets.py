@@ -65,6 +65,11 @@ class ImageFolderDataset(AbstractDataset):
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise UserError(f"{folder}: no images found ({', '.join(IMAGE_SUFFIXES)})")
+        stems = [p.stem for p in files]
+        shared = sorted({s for s in stems if stems.count(s) > 1})
+        if shared:
+            raise UserError(f"{folder}: files share a stem ({', '.join(shared[:5])}), and outputs "
+                            f"are named by stem: rename or move one of each")
         if self._paths:
             return {p.stem: p for p in files}
         return {p.stem: read_mask(p) if self._labels else read_image(p) for p in files}

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -15,10 +16,11 @@ from aixcell_automl.core.dataset import (
     validate_dataset,
 )
 from aixcell_automl.core.errors import UserError
+from tests.conftest import SHARED_DATASETS
 
-ALL_SHARED = ["bbbc010_worms", "coelho_nih3t3", "coelho_u2os", "ctc_gowt1", "ctc_hela",
-              "drosophila_vnc_em", "dsb2018_stage1test", "glioma_he", "isbi14_cervical_synth",
-              "isbi2012_em", "monusac_he", "sperm_parsing", "wbc1_blood"]
+# every shared dataset folder there is (17 on 2026-12-05), so one added later is tested too
+ALL_SHARED = sorted(d.name for d in SHARED_DATASETS.iterdir() if (d / "dataset.yaml").is_file()
+                    ) if SHARED_DATASETS.is_dir() else ["shared datasets not found"]
 
 
 @pytest.mark.shared_data
@@ -80,6 +82,15 @@ def test_valid_dataset_has_no_problems(tmp_path):
     ("malformed_class_names", "'class_names' must be a list of >= 2 names"),
     ("malformed_yaml", "not valid YAML"),
     ("bad_split", "'split' must map image stems"),
+    ("yaml_not_utf8", "dataset.yaml: not UTF-8 text"),
+    ("yaml_is_a_folder", "dataset.yaml: is a folder"),
+    ("encoding_a_list", "'mask_encoding' ['a'] is not one of"),
+    ("empty_image_file", "im2.png: unreadable image (empty file (0 bytes))"),
+    ("nan_pixels", "im2.tif: unreadable image (2 NaN or infinite pixel value(s))"),
+    ("z_stack", "im2.tif: unreadable image (a z-stack or time series (axes ZYX)"),
+    ("stack_of_planes", "got an array of shape (5, 20, 30) (a stack of planes?)"),
+    ("split_leaves_no_train", "the split leaves 0 image(s) to train on (1 val, 2 test"),
+    ("split_leaves_one_without_val", "the split leaves 1 image(s) to train on (0 val, 2 test"),
 ])
 def test_each_broken_dataset_gives_its_own_error(tmp_path, case, expected):
     root = _write(tmp_path / case)
@@ -106,6 +117,29 @@ def test_each_broken_dataset_gives_its_own_error(tmp_path, case, expected):
         (root / "dataset.yaml").write_text("class_names: [a, b\n")
     elif case == "bad_split":
         (root / "dataset.yaml").write_text("class_names: [a, b]\nsplit: {im0: holdout}\n")
+    elif case == "yaml_not_utf8":
+        (root / "dataset.yaml").write_bytes("class_names: [a, b]\nname: caf\u00e9\n"
+                                            .encode("cp1252"))
+    elif case == "yaml_is_a_folder":
+        (root / "dataset.yaml").unlink()
+        (root / "dataset.yaml").mkdir()
+    elif case == "encoding_a_list":
+        (root / "dataset.yaml").write_text("class_names: [a, b]\nmask_encoding: [a]\n")
+    elif case == "empty_image_file":
+        (root / "images" / "im2.png").write_bytes(b"")
+    elif case in ("nan_pixels", "z_stack", "stack_of_planes"):
+        (root / "images" / "im2.png").unlink()
+        img = np.ones((20, 30), np.float32)
+        img[0, :2] = np.nan, np.inf
+        tifffile.imwrite(root / "images" / "im2.tif", {
+            "nan_pixels": img, "z_stack": np.zeros((3, 20, 30), np.uint8),
+            "stack_of_planes": np.zeros((5, 20, 30), np.uint8)}[case],
+            **({"imagej": True, "metadata": {"axes": "ZYX"}} if case == "z_stack" else {}))
+    elif case == "split_leaves_no_train":
+        (root / "dataset.yaml").write_text(
+            "class_names: [a, b]\nsplit: {im0: val, im1: test, im2: test}\n")
+    elif case == "split_leaves_one_without_val":  # one of train's would become validation
+        (root / "dataset.yaml").write_text("class_names: [a, b]\nsplit: {im1: test, im2: test}\n")
     problems = _problems(root)
     assert any(expected in p for p in problems), problems
     with pytest.raises(DatasetError, match="problem"):
@@ -161,6 +195,70 @@ def test_a_dataset_without_foreground_is_refused_and_an_absent_class_warned(tmp_
     assert len(problems) == 1 and "no mask has a foreground pixel" in problems[0]
     with pytest.raises(DatasetError, match="nothing to learn"):
         load_dataset(root)
+
+
+def test_split_keys_yaml_reads_as_numbers_are_stems(tmp_path):
+    root = _write(tmp_path / "numbers")
+    for sub in ("images", "masks"):
+        for i in range(3):
+            (root / sub / f"im{i}.png").rename(root / sub / f"00{i + 1}.png")
+    (root / "dataset.yaml").write_text("class_names: [a, b]\nsplit: {001: test}\n")
+    assert _problems(root) == [f"{root / 'dataset.yaml'}: split names '1', which has no image "
+                               f"(did you mean '001'? YAML reads 001 unquoted as the number 1: "
+                               f"quote it)"]
+    for sub in ("images", "masks"):
+        for i in range(3):
+            (root / sub / f"00{i + 1}.png").rename(root / sub / f"{i + 1}.png")
+    assert _problems(root) == []  # 1: test names the image 1.png
+    assert split_dataset(load_dataset(root), seed=0)["test"] == ["1"]
+
+
+def test_one_bit_and_16_bit_binary_masks(tmp_path):
+    from aixcell_automl.core.dataset import write_starter_yaml
+
+    root = _write(tmp_path / "bits")
+    for p in (root / "masks").iterdir():
+        iio.imwrite(p, iio.imread(p).astype(bool))  # a 1-bit PNG
+    assert iio.imread(root / "masks" / "im0.png").dtype == bool
+    assert _problems(root) == [] and load_dataset(root).mask(0).max() == 1
+    for p in (root / "masks").iterdir():
+        p.unlink()
+        tifffile.imwrite(root / "masks" / f"{p.stem}.tif", (_write_mask() > 0) * np.uint16(65535))
+    (root / "dataset.yaml").unlink()
+    _, meta, notes = write_starter_yaml(root)
+    assert meta["mask_encoding"] == "binary_nonzero" and "only 0 and 65535" in notes[0]
+    assert _problems(root) == []
+    np.testing.assert_array_equal(load_dataset(root).mask(0), _write_mask())
+
+
+def _write_mask() -> np.ndarray:
+    m = np.zeros((20, 30), np.uint8)
+    m[2:5, 2:5] = 1
+    return m
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("jpeg", "im0.jpg: a JPEG mask; JPEG is lossy"),
+    ("float", "im0.tif: mask dtype float32 is not an integer type"),
+    ("too_many_labels", "labels up to 300 (3 distinct values) read as neither class labels"),
+])
+def test_starter_yaml_refuses_masks_it_cannot_guess(tmp_path, case, expected):
+    from aixcell_automl.core.dataset import write_starter_yaml
+
+    root = _write(tmp_path / case)
+    (root / "dataset.yaml").unlink()
+    (root / "masks" / "im0.png").unlink()
+    if case == "jpeg":
+        iio.imwrite(root / "masks" / "im0.jpg", _write_mask() * np.uint8(255))
+    elif case == "float":
+        tifffile.imwrite(root / "masks" / "im0.tif", _write_mask().astype(np.float32))
+    else:
+        m = _write_mask().astype(np.uint16)
+        m[10:12, 10:12] = m[15:, 25:] = 300  # two regions: not an instance id
+        tifffile.imwrite(root / "masks" / "im0.tif", m)
+    with pytest.raises(DatasetError, match=re.escape(expected)):
+        write_starter_yaml(root)
+    assert not (root / "dataset.yaml").exists()
 
 
 def _instances(size=(40, 50), n=5) -> np.ndarray:

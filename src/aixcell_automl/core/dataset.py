@@ -4,8 +4,11 @@
   (``.png .tif .tiff .jpg .jpeg .bmp``) are read. Images may be 8- or 16-bit, grey, 2-channel,
   RGB or RGBA (alpha is dropped). Channel-first TIFFs (C, H, W with C <= 4) are transposed.
 * Masks are single-channel label maps: 0 = background, 1..C-1 = classes, C = ``len(class_names)``,
-  unless ``mask_encoding`` says otherwise: ``binary_255`` (0 / 255 masks) or ``instances`` (every
-  object its own id, as Cellpose and StarDist write them); both are read as classes 0 / 1.
+  unless ``mask_encoding`` says otherwise: ``binary_255`` (0 / 255 masks), ``binary_nonzero``
+  (every non-zero value is foreground, e.g. 0 / 65535 masks) or ``instances`` (every object its
+  own id, as Cellpose and StarDist write them); all are read as classes 0 / 1. 1-bit masks are
+  0 / 1.
+  Z-stacks and time series are refused (one 2-D plane per file).
 * ``dataset.yaml`` must hold ``class_names`` (a list of at least two names). Optional fields:
   ``name``, ``technique``, ``object_of_interest``, ``magnification`` (e.g. ``40x`` or ``40``),
   ``split`` (a mapping ``stem -> train|val|test``), ``mask_encoding``.
@@ -42,7 +45,12 @@ from aixcell_automl.core.dataset_reading import (
     read_mask,
 )
 from aixcell_automl.core.dataset_starter import starter_metadata, write_starter_yaml
-from aixcell_automl.core.dataset_validation import SPLIT_NAMES, DatasetError, validate_dataset
+from aixcell_automl.core.dataset_validation import (
+    SPLIT_NAMES,
+    DatasetError,
+    split_by_stem,
+    validate_dataset,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +58,7 @@ __all__ = [
     "IMAGE_SUFFIXES", "MASK_ENCODINGS", "SPLIT_NAMES", "DatasetError", "Sample",
     "SegmentationDataset", "decode_mask", "encoding_hint", "list_images", "load_dataset",
     "looks_like_instances", "make_split", "parse_magnification", "read_image", "read_mask",
-    "split_dataset", "starter_metadata", "validate_dataset", "write_starter_yaml",
+    "split_by_stem", "split_dataset", "starter_metadata", "validate_dataset", "write_starter_yaml",
 ]
 
 _list_images = list_images  # the name before the split
@@ -125,7 +133,9 @@ def load_dataset(root: Path | str, check_pixels: bool = True) -> SegmentationDat
         raise DatasetError(root, problems)
     for w in warnings:
         log.warning(w)
-    meta = yaml.safe_load((root / "dataset.yaml").read_text())
+    meta = yaml.safe_load((root / "dataset.yaml").read_text(encoding="utf-8"))
+    if meta.get("split"):
+        meta["split"] = split_by_stem(meta["split"])
     images = {p.stem: p for p in (root / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
     masks = {p.stem: p for p in (root / "masks").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
     samples = [Sample(s, images[s], masks[s]) for s in sorted(images)]

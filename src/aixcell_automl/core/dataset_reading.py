@@ -10,27 +10,45 @@ import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 MASK_ENCODINGS = {"binary_255": "0/255 binary masks (255 = foreground)",
+                  "binary_nonzero": "binary masks (any non-zero value = foreground, e.g. 65535)",
                   "instances": "instance-label masks (every object its own id)"}
 
 
 def read_image(path: Path | str) -> np.ndarray:
-    """Read an image as ``(H, W, C)`` in its original dtype (alpha dropped)."""
+    """Read an image as ``(H, W, C)`` in its original dtype (alpha dropped; ``(C, H, W)`` with
+    C <= 4 is moved to channels last). Empty files, z-stacks and time series (a TIFF's Z or T
+    axis, or a 3-D array whose last axis is neither channels nor small), arrays without pixels
+    and float images with NaN or infinite pixels raise ``ValueError`` saying so."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes)")
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
-        arr = tifffile.imread(path)
+        with tifffile.TiffFile(path) as tif:
+            axes = tif.series[0].axes if tif.series else ""
+            if {"Z", "T"} & set(axes):
+                raise ValueError(f"{path}: a z-stack or time series (axes {axes}); save one 2-D "
+                                 f"plane (with its channels) per file")
+            arr = tif.asarray()
     else:
         import imageio.v3 as iio
 
         arr = iio.imread(path)
     arr = np.asarray(arr)
+    if arr.size == 0:
+        raise ValueError(f"{path}: no pixel data (array of shape {arr.shape})")
     if arr.ndim == 2:
         arr = arr[..., None]
     elif arr.ndim == 3 and arr.shape[0] <= 4 and arr.shape[-1] > 4:
         arr = np.moveaxis(arr, 0, -1)
-    if arr.ndim != 3:
-        raise ValueError(f"{path}: expected a 2-D image, got array of shape {arr.shape}")
+    if arr.ndim != 3 or (arr.shape[-1] > 4 and arr.shape[-1] > min(arr.shape[:2])):
+        raise ValueError(f"{path}: expected a 2-D image, (H, W, C) or (C, H, W) with C <= 4, "
+                         f"got an array of shape {arr.shape} (a stack of planes?); save one "
+                         f"2-D plane per file")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        raise ValueError(f"{path}: {int((~np.isfinite(arr)).sum())} NaN or infinite pixel "
+                         f"value(s)")
     if arr.shape[-1] == 4:
         arr = arr[..., :3]
     return arr
@@ -43,7 +61,8 @@ def read_mask(path: Path | str, encoding: str | None = None) -> np.ndarray:
     if arr.shape[-1] > 1 and not all(
             np.array_equal(arr[..., 0], arr[..., c]) for c in range(1, arr.shape[-1])):
         raise ValueError(f"{path}: mask has {arr.shape[-1]} different channels, expected one")
-    return decode_mask(arr[..., 0], encoding)
+    mask = arr[..., 0]
+    return decode_mask(mask.astype(np.uint8) if mask.dtype == bool else mask, encoding)
 
 
 def decode_mask(mask: np.ndarray, encoding: str | None) -> np.ndarray:
@@ -73,6 +92,8 @@ def encoding_hint(mask: np.ndarray, num_classes: int) -> str | None:
         return None
     if set(labels.tolist()) <= {0, 255}:
         return "binary_255"
+    if labels.size == 2:
+        return "binary_nonzero"
     return "instances" if looks_like_instances(mask) else None
 
 

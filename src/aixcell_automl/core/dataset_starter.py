@@ -13,12 +13,15 @@ from aixcell_automl.core.dataset_reading import list_images, looks_like_instance
 from aixcell_automl.core.dataset_validation import DatasetError
 from aixcell_automl.core.errors import UserError
 
+_MAX_CLASSES = 256  # a label map with more classes is more likely something else
+
 
 def starter_metadata(root: Path | str) -> tuple[dict, list[str]]:
     """``dataset.yaml`` fields guessed from a folder's ``masks/`` (class count and encoding),
-    and notes saying how. 0/255 masks -> ``binary_255``; masks with more than 10 ids or ids
-    above 255 that look like instances (see :func:`looks_like_instances`) -> ``instances``;
-    otherwise label maps with classes 0..max label."""
+    and notes saying how. 0/255 masks -> ``binary_255``; 0 and one other value above 1 ->
+    ``binary_nonzero``; masks with more than 10 ids or ids above 255 that look like instances
+    (see :func:`looks_like_instances`) -> ``instances``; otherwise label maps with classes
+    0..max label, up to 255. Lossy (JPEG) and non-integer masks are refused."""
     root = Path(root)
     problems: list[str] = []
     files = list_images(root / "masks", problems, [])
@@ -28,10 +31,17 @@ def starter_metadata(root: Path | str) -> tuple[dict, list[str]]:
         problems.append(f"{root / 'masks'}: no masks")
     masks = {}
     for stem, path in files.items():
+        if path.suffix.lower() in (".jpg", ".jpeg"):
+            problems.append(f"{path}: a JPEG mask; JPEG is lossy and changes label values: save "
+                            f"masks as PNG or TIFF")
+            continue
         try:
             masks[stem] = read_mask(path)
         except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
-            problems.append(f"{path}: unreadable mask ({exc})")
+            problems.append(f"{path}: unreadable mask ({str(exc).removeprefix(f'{path}: ')})")
+            continue
+        if not np.issubdtype(masks[stem].dtype, np.integer):
+            problems.append(f"{path}: mask dtype {masks[stem].dtype} is not an integer type")
     if problems:
         raise DatasetError(root, problems)
     values = {stem: np.unique(m) for stem, m in masks.items()}
@@ -48,10 +58,18 @@ def starter_metadata(root: Path | str) -> tuple[dict, list[str]]:
     if set(labels) <= {0, 255}:
         meta |= {"class_names": ["background", "foreground"], "mask_encoding": "binary_255"}
         notes.append("masks hold only 0 and 255: read as background / foreground")
+    elif len(labels) == 2 and labels[1] > 1:  # 0 and one value other than 1 or 255
+        meta |= {"class_names": ["background", "foreground"], "mask_encoding": "binary_nonzero"}
+        notes.append(f"masks hold only 0 and {labels[1]}: read as background / foreground")
     elif (ids_per_mask > 10 or labels[-1] > 255) and mostly_instances:
         meta |= {"class_names": ["background", "foreground"], "mask_encoding": "instances"}
         notes.append(f"masks hold up to {ids_per_mask} ids, each one connected object: read as "
                      f"instance labels (every object is 'foreground')")
+    elif labels[-1] >= _MAX_CLASSES:
+        raise DatasetError(root, [
+            f"{root / 'masks'}: labels up to {labels[-1]} ({len(labels)} distinct values) read "
+            f"as neither class labels (0..{_MAX_CLASSES - 1}), 0/255, 0 and one other "
+            f"value, nor instance ids; write dataset.yaml by hand (docs/dataset_format.md)"])
     else:
         n = int(labels[-1]) + 1
         meta["class_names"] = (["background", "foreground"] if n == 2 else

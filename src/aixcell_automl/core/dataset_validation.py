@@ -35,11 +35,18 @@ class DatasetError(UserError):
 
 def _check_metadata(root: Path, problems: list[str]) -> dict:
     meta_path = root / "dataset.yaml"
+    if meta_path.is_dir():
+        problems.append(f"{meta_path}: is a folder; it must be a YAML file")
+        return {}
     if not meta_path.is_file():
         problems.append(f"{meta_path}: missing (needs at least 'class_names')")
         return {}
     try:
-        meta = yaml.safe_load(meta_path.read_text()) or {}
+        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        problems.append(f"{meta_path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                        f"save it as UTF-8")
+        return {}
     except yaml.YAMLError as exc:
         problems.append(f"{meta_path}: not valid YAML ({exc})")
         return {}
@@ -60,17 +67,40 @@ def _check_metadata(root: Path, problems: list[str]) -> dict:
         not isinstance(split, dict) or not all(v in SPLIT_NAMES for v in split.values())
     ):
         problems.append(f"{meta_path}: 'split' must map image stems to one of {SPLIT_NAMES}")
+    elif isinstance(split, dict):
+        meta["split"] = split_by_stem(split)
     mag = meta.get("magnification")
     if mag is not None and parse_magnification(mag) is None:
         problems.append(f"{meta_path}: 'magnification' {mag!r} has no number in it")
     enc = meta.get("mask_encoding")
-    if enc is not None and enc not in MASK_ENCODINGS:
+    if enc is not None and (not isinstance(enc, str) or enc not in MASK_ENCODINGS):
         problems.append(f"{meta_path}: 'mask_encoding' {enc!r} is not one of "
                         f"{', '.join(MASK_ENCODINGS)}")
     elif enc is not None and isinstance(names, list) and len(names) != 2:
         problems.append(f"{meta_path}: 'mask_encoding: {enc}' gives two classes (background, "
                         f"foreground) but class_names has {len(names)}")
     return meta
+
+
+def split_by_stem(split: dict) -> dict[str, str]:
+    """``dataset.yaml``'s split with its keys as text: YAML reads ``1: test`` as the number 1."""
+    return {str(k): v for k, v in split.items()}
+
+
+def _check_split(meta_path: Path, split: dict[str, str], images: dict[str, Path],
+                 problems: list[str]) -> None:
+    """Every stem the split names has an image (a zero-padded stem YAML read as a number is
+    pointed out), and the split leaves images to train on."""
+    for stem in sorted(set(split) - set(images)):
+        padded = [s for s in images if s.lstrip("0") == stem and s != stem]
+        hint = (f" (did you mean '{padded[0]}'? YAML reads {padded[0]} unquoted as the number "
+                f"{stem}: quote it)" if padded else "")
+        problems.append(f"{meta_path}: split names '{stem}', which has no image{hint}")
+    parts = {k: sum(split.get(s, "train") == k for s in images) for k in SPLIT_NAMES}
+    if images and parts["train"] < (1 if parts["val"] else 2):
+        problems.append(f"{meta_path}: the split leaves {parts['train']} image(s) to train on "
+                        f"({parts['val']} val, {parts['test']} test; without val images, one of "
+                        f"train's becomes validation): name more images 'train' or none")
 
 
 def validate_dataset(root: Path | str, check_pixels: bool = True) -> tuple[list[str], list[str]]:
@@ -95,10 +125,12 @@ def validate_dataset(root: Path | str, check_pixels: bool = True) -> tuple[list[
         problems.append(f"{images[stem]}: image has no mask (expected masks/{stem}.*)")
     for stem in sorted(set(masks) - set(images)):
         problems.append(f"{masks[stem]}: mask has no image (expected images/{stem}.*)")
-    split = meta.get("split") if isinstance(meta.get("split"), dict) else None
-    if split:
-        for stem in sorted(set(split) - set(images)):
-            problems.append(f"{root / 'dataset.yaml'}: split names '{stem}', which has no image")
+    if isinstance(meta.get("split"), dict) and meta["split"]:
+        _check_split(root / "dataset.yaml", meta["split"], images, problems)
+    for path in masks.values():
+        if path.suffix.lower() in (".jpg", ".jpeg"):
+            warnings.append(f"{path}: a JPEG mask; JPEG is lossy and changes label values near "
+                            f"edges: save masks as PNG or TIFF")
     n_classes = len(meta["class_names"]) if isinstance(meta.get("class_names"), list) else None
     if check_pixels:
         _check_pixels(root, meta, images, masks, n_classes, problems, warnings)
@@ -109,7 +141,8 @@ def _check_pixels(root: Path, meta: dict, images: dict[str, Path], masks: dict[s
                   n_classes: int | None, problems: list[str], warnings: list[str]) -> None:
     """Per pair: readable, same size, integer labels in ``0..C-1`` (after ``mask_encoding``);
     over the dataset: some foreground, and every class somewhere."""
-    encoding = meta.get("mask_encoding") if meta.get("mask_encoding") in MASK_ENCODINGS else None
+    enc = meta.get("mask_encoding")
+    encoding = enc if isinstance(enc, str) and enc in MASK_ENCODINGS else None
     counts = np.zeros(n_classes or 0, np.int64)
     hinted: dict[str, list[Path]] = {}
     all_valid = True
@@ -117,12 +150,12 @@ def _check_pixels(root: Path, meta: dict, images: dict[str, Path], masks: dict[s
         try:
             img = read_image(images[stem])
         except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
-            problems.append(f"{images[stem]}: unreadable image ({exc})")
+            problems.append(f"{images[stem]}: unreadable image ({_reason(exc, images[stem])})")
             img = None
         try:
             mask = read_mask(masks[stem])
         except Exception as exc:  # noqa: BLE001
-            problems.append(f"{masks[stem]}: unreadable mask ({exc})")
+            problems.append(f"{masks[stem]}: unreadable mask ({_reason(exc, masks[stem])})")
             all_valid = False
             continue
         if img is not None and img.shape[:2] != mask.shape:
@@ -169,6 +202,16 @@ def _check_pixels(root: Path, meta: dict, images: dict[str, Path], masks: dict[s
             f"'{names[0]}'), so there is nothing to learn; the classes to segment "
             f"({', '.join(names[1:])}) need labels 1..{n_classes - 1}")
         return
-    for c in np.flatnonzero(counts == 0):
+    absent = np.flatnonzero(counts == 0)
+    if len(absent) > 5:
+        warnings.append(f"{root / 'dataset.yaml'}: {len(absent)} of {n_classes} classes occur in "
+                        f"no mask (labels {absent[:5].tolist()} ...); a model cannot learn them")
+        return
+    for c in absent:
         warnings.append(f"{root / 'dataset.yaml'}: class '{names[c]}' (label {c}) occurs in no "
                         f"mask; a model cannot learn it")
+
+
+def _reason(exc: Exception, path: Path) -> str:
+    """A reader's message without the path it starts with (the line names the file)."""
+    return str(exc).removeprefix(f"{path}: ")
