@@ -83,6 +83,7 @@ def test_valid_dataset_has_no_problems(tmp_path):
     ("malformed_yaml", "not valid YAML"),
     ("bad_split", "'split' must map image stems"),
     ("yaml_not_utf8", "dataset.yaml: not UTF-8 text"),
+    ("class_named_twice", "'class_names' names cell more than once"),
     ("yaml_is_a_folder", "dataset.yaml: is a folder"),
     ("encoding_a_list", "'mask_encoding' ['a'] is not one of"),
     ("empty_image_file", "im2.png: unreadable image (empty file (0 bytes))"),
@@ -120,6 +121,8 @@ def test_each_broken_dataset_gives_its_own_error(tmp_path, case, expected):
     elif case == "yaml_not_utf8":
         (root / "dataset.yaml").write_bytes("class_names: [a, b]\nname: caf\u00e9\n"
                                             .encode("cp1252"))
+    elif case == "class_named_twice":
+        (root / "dataset.yaml").write_text("class_names: [background, cell, cell]\n")
     elif case == "yaml_is_a_folder":
         (root / "dataset.yaml").unlink()
         (root / "dataset.yaml").mkdir()
@@ -259,6 +262,8 @@ def test_starter_yaml_refuses_masks_it_cannot_guess(tmp_path, case, expected):
     with pytest.raises(DatasetError, match=re.escape(expected)):
         write_starter_yaml(root)
     assert not (root / "dataset.yaml").exists()
+    with pytest.raises(DatasetError, match="dataset folder does not exist"):
+        write_starter_yaml(tmp_path / "nowhere")
 
 
 def _instances(size=(40, 50), n=5) -> np.ndarray:

@@ -23,6 +23,8 @@ def starter_metadata(root: Path | str) -> tuple[dict, list[str]]:
     (see :func:`looks_like_instances`) -> ``instances``; otherwise label maps with classes
     0..max label, up to 255. Lossy (JPEG) and non-integer masks are refused."""
     root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(root, [f"{root}: dataset folder does not exist"])
     problems: list[str] = []
     files = list_images(root / "masks", problems, [])
     if not (root / "images").is_dir():

@@ -62,6 +62,10 @@ def _check_metadata(root: Path, problems: list[str]) -> dict:
         or not all(isinstance(n, str) and n for n in names)
     ):
         problems.append(f"{meta_path}: 'class_names' must be a list of >= 2 names, got {names!r}")
+    elif len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        problems.append(f"{meta_path}: 'class_names' names {', '.join(twice)} more than once; "
+                        f"each label needs its own name")
     split = meta.get("split")
     if split is not None and (
         not isinstance(split, dict) or not all(v in SPLIT_NAMES for v in split.values())
