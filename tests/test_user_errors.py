@@ -226,3 +226,12 @@ def test_an_image_named_na_keeps_its_name_in_the_object_table(tmp_path):
     catalog.save("prediction_table", pd.DataFrame({"image": ["NA", "null", "001"],
                                                    "objects": [1, 2, 3]}))
     assert catalog.load("prediction_table")["image"].tolist() == ["NA", "null", "001"]
+
+
+def test_predict_names_the_files_it_does_not_read(tmp_path, caplog):
+    from aixcell_automl.kedro_datasets import ImageFolderDataset
+
+    iio.imwrite(tmp_path / "a.png", np.zeros((8, 8), np.uint8))
+    (tmp_path / "notes.txt").write_text("x")
+    assert list(ImageFolderDataset(str(tmp_path), paths=True).load()) == ["a"]
+    assert "1 file(s) not read, not an image" in caplog.text and "notes.txt" in caplog.text

@@ -63,6 +63,11 @@ class ImageFolderDataset(AbstractDataset):
         if not folder.is_dir():
             raise UserError(f"{folder}: folder of images to predict does not exist")
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        other = sorted(p.name for p in folder.iterdir()
+                       if p.is_file() and not p.name.startswith(".") and p not in files)
+        if other:
+            log.warning("%s: %d file(s) not read, not an image (%s): %s", folder, len(other),
+                        ", ".join(IMAGE_SUFFIXES), ", ".join(other[:5]))
         if not files:
             raise UserError(f"{folder}: no images found ({', '.join(IMAGE_SUFFIXES)})")
         stems = [p.stem for p in files]
