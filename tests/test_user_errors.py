@@ -92,6 +92,7 @@ def test_predict_node_skips_unreadable_and_unusable_files_and_fails_only_if_none
 
     from aixcell_automl.pipelines.predict.nodes import (
         check_skipped,
+        postprocess,
         predict_images,
         summarise_prediction,
     )
@@ -113,16 +114,21 @@ def test_predict_node_skips_unreadable_and_unusable_files_and_fails_only_if_none
     assert skipped["reason"][0].startswith("unreadable (")
     assert skipped["reason"][1] == "ValueError: image has 2 channels, the model expects 3"
     assert f"skipped {tmp_path / 'cut.png'}: unreadable (" in caplog.text
-    summary = summarise_prediction(skipped, pd.DataFrame({"image": ["good", "good"]}))
-    assert (summary["images_postprocessed"], summary["object_table_rows"],
-            summary["skipped"]) == (1, 2, 2)
+    summary = summarise_prediction(paths, skipped, pd.DataFrame({"image": ["good", "good"]}))
+    assert (summary["images"], summary["images_predicted"], summary["images_postprocessed"],
+            summary["object_table_rows"], summary["skipped"]) == (3, 1, 1, 2, 2)
     check_skipped(summary, {"strict": False})
     with pytest.raises(UserError, match="predict.strict: 2 file"):
         check_skipped(summary, {"strict": True})
-    del paths["good"]
+    del paths["good"]  # none left: the outputs say so, then the run fails
+    masks, _, skipped = predict_images((model, info), paths)
+    assert not masks and len(skipped) == 2
+    summary = summarise_prediction(paths, skipped, postprocess((model, info), paths, masks,
+                                                               skipped, {"postprocessors": []}))
+    assert (summary["images"], summary["images_predicted"], summary["skipped"]) == (2, 0, 2)
     with pytest.raises(UserError, match=r"none of the 2 image\(s\) could be predicted \(cut.png: "
-                                        r"unreadable"):
-        predict_images((model, info), paths)
+                                        r"unreadable .*\); see skipped.csv"):
+        check_skipped(summary, {"strict": False})
 
 
 def _kedro_run(tmp: Path, params: dict, pipeline: str) -> subprocess.CompletedProcess:

@@ -75,7 +75,8 @@ def test_valid_dataset_has_no_problems(tmp_path):
     ("mask_without_image", "im0.png: mask has no image"),
     ("size_mismatch", "does not match image im1.png"),
     ("labels_out_of_range", "labels [7] outside 0..1"),
-    ("unreadable_image", "im2.png: unreadable image"),
+    ("unreadable_image", "im2.png: unreadable image (not a readable PNG image (cannot identify "
+                         "image file))"),
     ("empty_folder", "no images (empty dataset)"),
     ("missing_yaml", "dataset.yaml: missing"),
     ("missing_class_names", "field 'class_names' is missing"),
@@ -185,6 +186,7 @@ def test_magnification_parsing():
     assert parse_magnification("40x") == 40.0
     assert parse_magnification(20) == 20.0
     assert parse_magnification(None) is None
+    assert parse_magnification(True) is None and parse_magnification([40, 60]) is None  # yes
 
 
 def test_a_dataset_without_foreground_is_refused_and_an_absent_class_warned(tmp_path):

@@ -34,7 +34,10 @@ def read_image(path: Path | str) -> np.ndarray:
     else:
         import imageio.v3 as iio
 
-        arr = iio.imread(path)
+        try:
+            arr = iio.imread(path)
+        except Exception as exc:  # noqa: BLE001 - the plugins' messages name no cause a user sees
+            raise ValueError(f"{path}: {_unreadable(path)}") from exc
     arr = np.asarray(arr)
     if arr.size == 0:
         raise ValueError(f"{path}: no pixel data (array of shape {arr.shape})")
@@ -52,6 +55,19 @@ def read_image(path: Path | str) -> np.ndarray:
     if arr.shape[-1] == 4:
         arr = arr[..., :3]
     return arr
+
+
+def _unreadable(path: Path) -> str:
+    """Why Pillow cannot read a PNG/JPEG/BMP file, in words (e.g. truncated, not an image)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except Exception as exc:  # noqa: BLE001
+        text = str(exc).replace(f"'{path}'", "").strip()
+        return f"not a readable {path.suffix.lstrip('.').upper()} image ({text})"
+    return f"not a readable {path.suffix.lstrip('.').upper()} image"
 
 
 def read_mask(path: Path | str, encoding: str | None = None) -> np.ndarray:
@@ -98,8 +114,8 @@ def encoding_hint(mask: np.ndarray, num_classes: int) -> str | None:
 
 
 def parse_magnification(value) -> float | None:
-    """``'40x'`` -> 40.0, ``20`` -> 20.0, ``None``/unparseable -> None."""
-    if value is None:
+    """``'40x'`` -> 40.0, ``20`` -> 20.0, ``None``/unparseable (``yes``, a list) -> None."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     if isinstance(value, int | float):
         return float(value)

@@ -43,7 +43,8 @@ def model_origin(info: dict) -> str:
 
 def predict_images(model_and_info, paths: dict[str, Path]
                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], pd.DataFrame]:
-    """A label mask and an overlay preview per image, and the table of skipped files."""
+    """A label mask and an overlay preview per image, and the table of skipped files (when no
+    image could be predicted, none: :func:`check_skipped` fails after the outputs say so)."""
     model, info = model_and_info
     log.info("predicting with %s (%s)", info.get("model_folder", "a model"), model_origin(info))
     masks, previews, skipped = {}, {}, []
@@ -61,10 +62,6 @@ def predict_images(model_and_info, paths: dict[str, Path]
                 reason = _reason(exc)
         log.warning("skipped %s: %s", path, reason)
         skipped.append({"file": str(path), "reason": reason})
-    if not masks:
-        reasons = "; ".join(f"{Path(s['file']).name}: {s['reason']}" for s in skipped[:5])
-        raise UserError(f"none of the {len(paths)} image(s) could be predicted ({reasons}"
-                        f"{' ...' if len(skipped) > 5 else ''})")
     log.info("predicted %d images with %s (%d classes); %d skipped", len(masks), info["backbone"],
              info["num_classes"], len(skipped))
     return masks, previews, pd.DataFrame(skipped, columns=["file", "reason"])
@@ -87,20 +84,28 @@ def postprocess(model_and_info, paths: dict[str, Path], masks: dict[str, np.ndar
         for stem in done:
             rows += [{"image": stem, "postprocessor": pp, **r}
                      for r in run(images[stem], masks[stem], names)]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["image", "postprocessor"])
 
 
-def summarise_prediction(skipped: pd.DataFrame, table: pd.DataFrame) -> dict:
-    """What the run did (``summary.json``): the images post-processed, the rows of the object
-    table, and the skipped files with their reasons."""
+def summarise_prediction(paths: dict[str, Path], skipped: pd.DataFrame, table: pd.DataFrame
+                         ) -> dict:
+    """What the run did (``summary.json``): the input images, those predicted and
+    post-processed, the rows of the object table, and the skipped files with their reasons."""
     images = sorted(table["image"].unique().tolist()) if "image" in table else []
-    return {"images_postprocessed": len(images), "object_table_rows": len(table),
+    return {"images": len(paths), "images_predicted": len(paths) - len(skipped),
+            "images_postprocessed": len(images), "object_table_rows": len(table),
             "skipped": len(skipped), "skipped_files": skipped.to_dict("records")}
 
 
 def check_skipped(summary: dict, params: dict) -> None:
-    """With ``predict.strict``, fail if the run skipped any file (it runs last: every output,
-    the summary included, is written by then)."""
+    """Fail if no image could be predicted, or with ``predict.strict`` if the run skipped any
+    file (it runs last: every output, the summary included, is written by then)."""
+    if not summary["images_predicted"]:
+        files = summary["skipped_files"]
+        reasons = "; ".join(f"{Path(s['file']).name}: {s['reason']}" for s in files[:5])
+        raise UserError(f"none of the {summary['images']} image(s) could be predicted "
+                        f"({reasons}{' ...' if len(files) > 5 else ''}); see skipped.csv beside "
+                        f"the predicted masks")
     if params["strict"] and summary["skipped"]:
         first = summary["skipped_files"][0]
         raise UserError(f"predict.strict: {summary['skipped']} file(s) skipped, see skipped.csv "

@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(postprocess, ["trained_model", "predict_input", "predicted_masks",
                            "prediction_skipped", "params:predict"], "prediction_table",
              name="postprocess"),
-        node(summarise_prediction, ["prediction_skipped", "prediction_table"],
+        node(summarise_prediction, ["predict_input", "prediction_skipped", "prediction_table"],
              "prediction_summary", name="summarise_prediction"),
         node(check_skipped, ["prediction_summary", "params:predict"], None,
              name="check_skipped"),
