@@ -7,8 +7,7 @@
   unless ``mask_encoding`` says otherwise: ``binary_255`` (0 / 255 masks), ``binary_nonzero``
   (every non-zero value is foreground, e.g. 0 / 65535 masks) or ``instances`` (every object its
   own id, as Cellpose and StarDist write them); all are read as classes 0 / 1. 1-bit masks are
-  0 / 1.
-  Z-stacks and time series are refused (one 2-D plane per file).
+  0 / 1. Z-stacks and time series are refused (one 2-D plane per file).
 * ``dataset.yaml`` must hold ``class_names`` (a list of at least two names). Optional fields:
   ``name``, ``technique``, ``object_of_interest``, ``magnification`` (e.g. ``40x`` or ``40``),
   ``split`` (a mapping ``stem -> train|val|test``), ``mask_encoding``.

@@ -10,7 +10,7 @@ import yaml
 
 from aixcell_automl.core.atomic import atomic_write_text
 from aixcell_automl.core.dataset_reading import list_images, looks_like_instances, read_mask
-from aixcell_automl.core.dataset_validation import DatasetError
+from aixcell_automl.core.dataset_validation import DatasetError, _reason
 from aixcell_automl.core.errors import UserError
 
 _MAX_CLASSES = 256  # a label map with more classes is more likely something else
@@ -40,7 +40,7 @@ def starter_metadata(root: Path | str) -> tuple[dict, list[str]]:
         try:
             masks[stem] = read_mask(path)
         except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
-            problems.append(f"{path}: unreadable mask ({str(exc).removeprefix(f'{path}: ')})")
+            problems.append(f"{path}: unreadable mask ({_reason(exc, path)})")
             continue
         if not np.issubdtype(masks[stem].dtype, np.integer):
             problems.append(f"{path}: mask dtype {masks[stem].dtype} is not an integer type")
