@@ -32,6 +32,8 @@ def test_design_keeps_each_plan_once_then_fills_the_farthest_grid_points():
     assert len({key(o) for o in out}) == 4
 
 
+@pytest.mark.slow
+@pytest.mark.shared_data
 def test_committed_candidates_follow_the_rule(shared_datasets):
     from aixcell_automl.metabase.candidates import dataset_plans
 

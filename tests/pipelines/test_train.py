@@ -52,13 +52,15 @@ def test_trivial_predictor_is_the_best_constant_class():
 def test_a_collapsed_model_is_not_installed_and_its_range_is_named(demo_path, tmp_path, caplog):
     """Kedro saves a node's outputs only when it returns, so raising keeps the current model."""
     from aixcell_automl.core.dataset import load_dataset
+    from aixcell_automl.plugins.testing import TinyBackbone, plugin_manager_with
 
     ds = load_dataset(demo_path)
     split = make_split(ds, {"split_fractions": [0.8, 0.1, 0.1], "split_seed": 0})
-    params = {**SETTINGS, "config": {**CFG, "learning_rate": 1000}, "budget_seconds": None,
-              "max_pixels": 12 * 4 * 64 * 64, "eval_every_pixels": 4 * 4 * 64 * 64,
-              "val_pixels": 16 * 64 * 64, "seed": 0}
-    with caplog.at_level(logging.WARNING), pytest.raises(UserError) as err:
+    params = {**SETTINGS, "config": {**CFG, "backbone": "tiny", "learning_rate": 1000},
+              "budget_seconds": None, "max_pixels": 12 * 4 * 64 * 64,
+              "eval_every_pixels": 4 * 4 * 64 * 64, "val_pixels": 16 * 64 * 64, "seed": 0}
+    with (plugin_manager_with(TinyBackbone()), caplog.at_level(logging.WARNING),
+          pytest.raises(UserError) as err):
         train_model(ds, split, None, tmp_path, params, SPACE)
     assert "learning_rate=1000 is outside the search space (0.0005...0.01)" in caplog.text
     # everything predicted as one class scores exactly what that constant predictor scores

@@ -115,6 +115,7 @@ def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
     assert list(runs["method"]) == ["rule_default", "random_halving"]
     assert runs["finished_utc"].iloc[0] == first["finished_utc"].iloc[0]
     assert runs["test_iou"].between(0, 1).all() and (runs["budget_seconds"] == 12).all()
+    assert list(runs["trials"]) == [1, 2] and runs["winner_is_plan"].iloc[0]
     again = compare_methods(*args)  # everything done: nothing retrained, same rows
     pd.testing.assert_frame_equal(runs, again)
     table, text = summarise(runs)
