@@ -92,7 +92,8 @@ def test_train_after_search_keeps_both_models_and_predict_runs_either(project, d
     assert {k: installed[k] for k in ("pipeline", "run", "dataset", "config_id")} == {
         "pipeline": "train", "run": f"{ds}/{cid}", "dataset": ds, "config_id": cid}
     assert Path(installed["model"]) == Path(f"data/06_models/runs/train/{ds}/{cid}/model")
-    assert installed["installed_at"].endswith("+00:00") and 0 < installed["score"] <= 1
+    assert installed["installed_at"].endswith("+00:00")
+    assert installed["score"] == trained["best_val_score"]
     assert not list(models.glob("*.replaced-*"))  # the search's copy lives in its run folder
     assert sorted(p.name for p in models.iterdir() if p.name.startswith(".")) == []
 

@@ -183,6 +183,9 @@ def test_evaluate_pipeline_runs_the_plan_on_the_demo_set(project, sets, fake_clo
     runs = pd.read_csv(out / "runs.csv")
     assert list(runs["method"]) == ["rule_default"] and list(runs["seed"]) == [0]
     assert 0.0 <= float(runs["test_iou"].iloc[0]) <= 1.0
+    row = runs.iloc[0]
+    assert (row["budget_seconds"], row["strategy"], row["trials"]) == (3, "plan_only", 1)
+    assert row["winner_is_plan"]
     assert len((out / "runs.jsonl").read_text().splitlines()) == 1
     assert "rule_default" in (out / "evaluation.md").read_text()
     assert (out / "test_iou.png").stat().st_size > 0
