@@ -158,6 +158,24 @@ def test_no_parameter_default_in_code():
     assert found == []
 
 
+def test_the_checks_find_what_they_look_for(tmp_path):
+    """Each check above on a planted violation: a check that finds nothing must be able to."""
+    code = tmp_path / "planted.py"
+    code.write_text('"""A docstring naming data/01_raw is fine."""\n'
+                    "from aixcell_automl.pipelines.search import nodes\n"
+                    "import aixcell_automl.search.run\n"
+                    "def f(params):\n"
+                    '    k = params.get("k", 3)\n'
+                    '    return f"data/02_intermediate/{k}", "../shared/datasets"\n')
+    assert imports(code) == {"pipelines.search.nodes", "search.run"}
+    assert imports(code, top_level_only=True) == imports(code)
+    assert rank("pipelines.search.nodes") > rank("search.run") > rank("core.dataset")
+    found = [text for _, text in string_constants(code) if PATH_LITERAL.search(text)]
+    assert sorted(found) == ["../shared/datasets", "data/02_intermediate/"]  # not the docstring
+    assert PARAMS_GET_DEFAULT.search(code.read_text().splitlines()[4])
+    assert not PARAMS_GET_DEFAULT.search('k = params.get("k")')
+
+
 def test_no_search_space_in_code():
     """The search space is conf's ``search_space`` alone: no module keeps a copy of it (a dict
     naming the built-in dimensions), so none can drift from what users configure. The plugin
