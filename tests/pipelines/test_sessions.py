@@ -134,6 +134,8 @@ def test_meta_learning_pipeline_on_the_committed_metabase(project):
 
 @pytest.mark.slow
 def test_pretrain_then_transfer_experiment_pipelines(project, sets, tiny):
+    from aixcell_automl.core.dataset import load_dataset
+
     run(project, "pretrain", {
         "pretrain.name": "nuclei", "pretrain.sets.nuclei": ["demo"],
         "datasets_root": str(sets), "pretrain.config": TINY,
@@ -144,7 +146,8 @@ def test_pretrain_then_transfer_experiment_pipelines(project, sets, tiny):
     state = json.loads((pre / "state.json").read_text())
     assert state["pixels_seen"] == 6 * STEP_PIXELS and len(state["history"]) == 2
     info = json.loads((pre / "model.json").read_text())
-    assert info["pretrained_on"] == ["demo_synthetic_cells"]
+    assert info["pretrained_on"] == {  # name and content hash of each dataset learned from
+        "demo_synthetic_cells": load_dataset(sets / "demo").content_hash()}
     assert (project / "data" / "08_reporting" / "pretrain" / "nuclei_curve.png").exists()
 
     run(project, "transfer_experiment", {
