@@ -48,3 +48,28 @@ def fake_clock(monkeypatch):
     from aixcell_automl.plugins.testing import fake_training_clock
 
     return fake_training_clock(monkeypatch)
+
+
+@pytest.fixture
+def search_bars(monkeypatch) -> list:
+    """The search's progress bars, recorded (``total``, ``n``) in place of tqdm's."""
+    from aixcell_automl.search import run as search
+
+    bars = []
+
+    class Bar:  # records what tqdm is given
+        def __init__(self, total, initial=0, **kw):
+            self.total, self.n = total, initial
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def set_postfix_str(self, s):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(search, "tqdm", Bar)
+    return bars

@@ -62,26 +62,10 @@ def _killed_then_finished(cmd: list[str], kill_steps: list[int], env: dict | Non
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_progress_bar_counts_the_trials_a_resumed_search_replays(tmp_path, monkeypatch):
+def test_progress_bar_counts_the_trials_a_resumed_search_replays(tmp_path, monkeypatch,
+                                                                 search_bars):
     from aixcell_automl.search import run as search
 
-    bars = []
-
-    class Bar:  # records what tqdm is given
-        def __init__(self, total, initial=0, **kw):
-            self.total, self.n = total, initial
-            bars.append(self)
-
-        def update(self, n=1):
-            self.n += n
-
-        def set_postfix_str(self, s):
-            pass
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(search, "tqdm", Bar)
     monkeypatch.setattr(search, "train_trial", lambda cfg, *a: {
         "status": "paused", "best_score": {"a": 0.5, "b": 0.4, "c": 0.3}[cfg["config_id"]]})
     monkeypatch.setattr(search, "release_models", lambda: None)
@@ -93,41 +77,24 @@ def test_progress_bar_counts_the_trials_a_resumed_search_replays(tmp_path, monke
     from aixcell_automl.training.loop import Settings
 
     trace = search.run_search(cands, None, tmp_path, 6.0, Settings(), SPACE)
-    assert (bars[0].total, bars[0].n) == (4, 4)  # 3 replayed + the one run now
+    assert (search_bars[0].total, search_bars[0].n) == (4, 4)  # 3 replayed + the one run now
     assert trace["winner"] == "a"
 
 
 @pytest.mark.parametrize(("strategy", "k", "total"), [
     ("plan_only", 1, 1), ("equal_split", 3, 3), ("forecast_halving", 3, 4)])
 def test_progress_bar_knows_each_built_in_strategys_trial_count(strategy, k, total, tmp_path,
-                                                                 monkeypatch):
+                                                                 monkeypatch, search_bars):
     from aixcell_automl.search import run as search
     from aixcell_automl.training.loop import Settings
 
-    bars = []
-
-    class Bar:
-        def __init__(self, total, initial=0, **kw):
-            self.total, self.n = total, initial
-            bars.append(self)
-
-        def update(self, n=1):
-            self.n += n
-
-        def set_postfix_str(self, s):
-            pass
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(search, "tqdm", Bar)
     monkeypatch.setattr(search, "train_trial", lambda cfg, *a: {
         "status": "paused", "best_score": {"a": 0.5, "b": 0.4, "c": 0.3}[cfg["config_id"]]})
     monkeypatch.setattr(search, "release_models", lambda: None)
     cands = [{"config_id": c, "backbone": "resnet18", "patch_size": 64} for c in "abc"][:k]
     search.run_search(cands, None, tmp_path, 6.0, Settings(), SPACE, strategy=strategy, k=k,
                       plan=cands[0])
-    assert (bars[0].total, bars[0].n) == (total, total)
+    assert (search_bars[0].total, search_bars[0].n) == (total, total)
 
 
 LADDER = "2@15:1,1@19"  # 2 configurations, then the better one; tiny fidelities

@@ -148,11 +148,11 @@ class _Crash(Exception):
 def _fake_search(monkeypatch, behaviour: dict[str, tuple[float, float | None]]):
     """run_search's trials on a fake clock, each state in its state.json as train_trial keeps
     it: a configuration's score and the training seconds after which it converges (None: it
-    uses all it is given). Records the calls and the progress bars; ``crash["after"]`` stops
-    the search right after that call saved its state, before the trace records it."""
+    uses all it is given). Records the calls; ``crash["after"]`` stops the search right after
+    that call saved its state, before the trace records it."""
     from aixcell_automl.search import run as search
 
-    calls, bars, crash = [], [], {"after": None}
+    calls, crash = [], {"after": None}
 
     def train_trial(cfg, data, run_dir, budget, settings, seed):
         path = Path(run_dir) / "state.json"
@@ -173,25 +173,10 @@ def _fake_search(monkeypatch, behaviour: dict[str, tuple[float, float | None]]):
             raise _Crash
         return state
 
-    class Bar:  # records what tqdm is given
-        def __init__(self, total, initial=0, **kw):
-            self.total, self.n = total, initial
-            bars.append(self)
-
-        def update(self, n=1):
-            self.n += n
-
-        def set_postfix_str(self, s):
-            pass
-
-        def close(self):
-            pass
-
     monkeypatch.setattr(search, "train_trial", train_trial)
     monkeypatch.setattr(search, "release_models", lambda: None)
-    monkeypatch.setattr(search, "tqdm", Bar)
     monkeypatch.setenv("AIXCELL_AUTOML_MACHINE_FACTOR", "1")
-    return calls, bars, crash
+    return calls, crash
 
 
 def _cfgs(ids):
@@ -199,12 +184,12 @@ def _cfgs(ids):
 
 
 def test_a_search_stopped_between_a_trial_and_its_record_trains_no_slice_twice(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, search_bars):
     from aixcell_automl.core.errors import UserError
     from aixcell_automl.search.run import run_search
     from aixcell_automl.training.loop import Settings
 
-    calls, bars, crash = _fake_search(monkeypatch, {"a": (.9, 6.0), "b": (.5, None),
+    calls, crash = _fake_search(monkeypatch, {"a": (.9, 6.0), "b": (.5, None),
                                                     "r1": (.6, None), "r2": (.99, None)})
 
     def search(root, reserve=("r1", "r2")):
@@ -232,7 +217,7 @@ def test_a_search_stopped_between_a_trial_and_its_record_trains_no_slice_twice(
     assert spent == {"a": 6.0, "b": 4.0, "r1": 6.0} and not (root / "r2").exists()
     # a finished search replays everything, its leftover trial counted by the progress bar
     assert search(root)["rungs"] == whole["rungs"] and len(calls) == 4
-    assert (bars[-1].total, bars[-1].n) == (4, 4)
+    assert (search_bars[-1].total, search_bars[-1].n) == (4, 4)
     # another reserve would spend r1's budget again: that is another search's trace
     assert search(root, ("r1", "r3"))["rungs"] == whole["rungs"]  # r1 first: the same
     with pytest.raises(UserError, match="reserve candidates trained"):
