@@ -77,7 +77,7 @@ def test_forecast_report_ranks_against_the_score_so_far():
     assert acc["tau_forecast"] == pytest.approx(-1.0)
 
 
-def test_seed_free_methods_are_replayed_once_and_give_the_same_rows():
+def test_seed_free_methods_are_replayed_once_and_give_the_same_rows(monkeypatch):
     from aixcell_automl.pipelines.replay.nodes import seeded
     from aixcell_automl.search import replay as rp
 
@@ -85,7 +85,12 @@ def test_seed_free_methods_are_replayed_once_and_give_the_same_rows():
     assert seeded("random_halving:plan:4")  # a strategy that draws with the seed
     table = replay_table(pd.DataFrame(_rows()), MF, PARAMS, SEARCH, SPACE)
     params = {**PARAMS, "methods": ["successive_halving:plan+average:3"]}
+    from aixcell_automl.pipelines.replay import nodes
+
+    calls = []
+    monkeypatch.setattr(nodes, "replay", lambda *a: calls.append(a) or rp.replay(*a))
     results = run_replay(table, params)
+    assert len(calls) == 2  # once per dataset, not once per seed
     direct = [rp.replay(table, d, params["methods"][0], 2.0**24, s)
               for d in ("A", "B") for s in range(3)]
     assert results.to_dict("records") == direct
