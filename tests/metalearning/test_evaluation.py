@@ -35,10 +35,12 @@ def test_metrics_on_a_hand_computed_case():
     assert random_baseline(true)["regret_top6"] < random_baseline(true)["regret_top2"]
 
 
-def test_four_of_eleven_representations_and_deciles():
-    assert len(REPRESENTATIONS) == 11
+def test_the_eleven_representations_and_deciles():
+    assert list(REPRESENTATIONS) == [  # the thesis's Figure 21, in its order
+        "hp", "hp+hc", "hp+hc+en", "hp+hc+en+ug", "hp+rad_pca", "hp+rad_sim", "hp+en_rad",
+        "hp+hc+en+rad_pca", "hp+hc+en+ug+rad_pca+en_rad", "hp+rad_raw", "hp+hc+en+ug+rad_raw"]
     d = deciles(pd.Series(np.linspace(0, 1, 20)))
-    assert d.min() == 1 and d.max() == 10 and d.is_monotonic_increasing
+    assert list(d) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10]
 
 
 def _synthetic_metabase(n_datasets=4, per=24, seed=0):
