@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
-from aixcell_automl.core.dataset import IMAGE_SUFFIXES, load_dataset, read_image, read_mask
+from aixcell_automl.core.dataset import (
+    IMAGE_SUFFIXES,
+    list_images,
+    load_dataset,
+    read_image,
+    read_mask,
+)
 from aixcell_automl.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -62,22 +68,18 @@ class ImageFolderDataset(AbstractDataset):
         folder = self._path / "images" if (self._path / "images").is_dir() else self._path
         if not folder.is_dir():
             raise UserError(f"{folder}: folder of images to predict does not exist")
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        other = sorted(p.name for p in folder.iterdir()
-                       if p.is_file() and not p.name.startswith(".") and p not in files)
-        if other:
-            log.warning("%s: %d file(s) not read, not an image (%s): %s", folder, len(other),
-                        ", ".join(IMAGE_SUFFIXES), ", ".join(other[:5]))
+        duplicates, ignored = [], []
+        files = list_images(folder, duplicates, ignored)  # by stem, as a dataset's are
+        for line in ignored:
+            log.warning(line)
         if not files:
             raise UserError(f"{folder}: no images found ({', '.join(IMAGE_SUFFIXES)})")
-        stems = [p.stem for p in files]
-        shared = sorted({s for s in stems if stems.count(s) > 1})
-        if shared:
-            raise UserError(f"{folder}: files share a stem ({', '.join(shared[:5])}), and outputs "
-                            f"are named by stem: rename or move one of each")
+        if duplicates:
+            raise UserError(f"{folder}: outputs are named by stem, so no two files may share "
+                            f"one: {'; '.join(duplicates[:5])}")
         if self._paths:
-            return {p.stem: p for p in files}
-        return {p.stem: read_mask(p) if self._labels else read_image(p) for p in files}
+            return files
+        return {s: read_mask(p) if self._labels else read_image(p) for s, p in files.items()}
 
     def save(self, data: dict[str, np.ndarray]) -> None:
         import imageio.v3 as iio

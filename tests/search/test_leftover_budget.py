@@ -190,7 +190,7 @@ def test_a_search_stopped_between_a_trial_and_its_record_trains_no_slice_twice(
     from aixcell_automl.training.loop import Settings
 
     calls, crash = _fake_search(monkeypatch, {"a": (.9, 6.0), "b": (.5, None),
-                                                    "r1": (.6, None), "r2": (.99, None)})
+                                              "r1": (.6, None), "r2": (.99, None)})
 
     def search(root, reserve=("r1", "r2")):
         return run_search(_cfgs("ab"), None, root, 16.0, Settings(), {},

@@ -34,6 +34,7 @@ import yaml
 
 from aixcell_automl.core.dataset_reading import (
     IMAGE_SUFFIXES,
+    LOSSY_SUFFIXES,
     MASK_ENCODINGS,
     decode_mask,
     encoding_hint,
@@ -54,7 +55,7 @@ from aixcell_automl.core.dataset_validation import (
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "IMAGE_SUFFIXES", "MASK_ENCODINGS", "SPLIT_NAMES", "DatasetError", "Sample",
+    "IMAGE_SUFFIXES", "LOSSY_SUFFIXES", "MASK_ENCODINGS", "SPLIT_NAMES", "DatasetError", "Sample",
     "SegmentationDataset", "decode_mask", "encoding_hint", "list_images", "load_dataset",
     "looks_like_instances", "make_split", "parse_magnification", "read_image", "read_mask",
     "split_by_stem", "split_dataset", "starter_metadata", "validate_dataset", "write_starter_yaml",

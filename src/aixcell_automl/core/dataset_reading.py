@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+LOSSY_SUFFIXES = (".jpg", ".jpeg")  # fine for images; they change a mask's labels
 MASK_ENCODINGS = {"binary_255": "0/255 binary masks (255 = foreground)",
                   "binary_nonzero": "binary masks (any non-zero value = foreground, e.g. 65535)",
                   "instances": "instance-label masks (every object its own id)"}

@@ -9,7 +9,12 @@ import numpy as np
 import yaml
 
 from aixcell_automl.core.atomic import atomic_write_text
-from aixcell_automl.core.dataset_reading import list_images, looks_like_instances, read_mask
+from aixcell_automl.core.dataset_reading import (
+    LOSSY_SUFFIXES,
+    list_images,
+    looks_like_instances,
+    read_mask,
+)
 from aixcell_automl.core.dataset_validation import DatasetError, _reason
 from aixcell_automl.core.errors import UserError
 
@@ -33,7 +38,7 @@ def starter_metadata(root: Path | str) -> tuple[dict, list[str]]:
         problems.append(f"{root / 'masks'}: no masks")
     masks = {}
     for stem, path in files.items():
-        if path.suffix.lower() in (".jpg", ".jpeg"):
+        if path.suffix.lower() in LOSSY_SUFFIXES:
             problems.append(f"{path}: a JPEG mask; JPEG is lossy and changes label values: save "
                             f"masks as PNG or TIFF")
             continue

@@ -10,6 +10,7 @@ import numpy as np
 import yaml
 
 from aixcell_automl.core.dataset_reading import (
+    LOSSY_SUFFIXES,
     MASK_ENCODINGS,
     decode_mask,
     encoding_hint,
@@ -132,7 +133,7 @@ def validate_dataset(root: Path | str, check_pixels: bool = True) -> tuple[list[
     if isinstance(meta.get("split"), dict) and meta["split"]:
         _check_split(root / "dataset.yaml", meta["split"], images, problems)
     for path in masks.values():
-        if path.suffix.lower() in (".jpg", ".jpeg"):
+        if path.suffix.lower() in LOSSY_SUFFIXES:
             warnings.append(f"{path}: a JPEG mask; JPEG is lossy and changes label values near "
                             f"edges: save masks as PNG or TIFF")
     n_classes = len(meta["class_names"]) if isinstance(meta.get("class_names"), list) else None

@@ -128,15 +128,15 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     replayed_leftover = sum(len(r["trials"]) for r in trace["rungs"]
                             if r.get("leftover")) if trace else 0
     n = k or len(candidates)
-    trials = {"successive_halving": sum(survivors_per_rung(n)), "plan_only": 1,
-              "equal_split": n}  # the built-ins' trial counts (others: unknown)
-    trials["random_halving"] = trials["forecast_halving"] = trials["successive_halving"]
-    bar = tqdm(total=trials[strategy] + replayed_leftover if strategy in trials else None,
-               initial=replayed, desc=strategy,
-               unit="trial")  # a resumed search counts replayed trials
-    # each trial's train_seconds after its last recorded slice (None: the record does not say)
+    halving = sum(survivors_per_rung(n))
+    trials = {"successive_halving": halving, "random_halving": halving,  # the built-ins'
+              "forecast_halving": halving, "equal_split": n, "plan_only": 1}.get(strategy)
+    bar = tqdm(total=None if trials is None else trials + replayed_leftover, initial=replayed,
+               desc=strategy, unit="trial")  # a resumed search counts replayed trials
+    # each trial's train_seconds after its last slice in the trace (None: the record does not say)
     recorded = {t["config_id"]: t.get("train_seconds")
                 for r in (trace or {"rungs": []})["rungs"] for t in r["trials"]}
+    seen: set[str] = set()  # trials this process trained: their state.json holds nothing new
 
     def persist(partial: dict) -> None:
         atomic_write_json(trace_path, partial | setting)
@@ -147,7 +147,7 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
         it (e.g. within a rung) does not train the trial's slice twice."""
         path, before = run_root / cfg["config_id"] / "state.json", recorded.get(
             cfg["config_id"], 0.0)
-        if before is None or not path.exists():
+        if cfg["config_id"] in seen or before is None or not path.exists():
             return secs, None
         state = read_state(path)
         if state.get("train_seconds") is None:
@@ -156,7 +156,7 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
         return left, state if left <= 0 else None
 
     def trained(cfg: dict, state: dict) -> dict:
-        recorded[cfg["config_id"]] = state.get("train_seconds")
+        seen.add(cfg["config_id"])
         bar.update(1)
         return state
 
