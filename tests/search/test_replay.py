@@ -20,11 +20,13 @@ def _rows():
               "B": {"p": [(16 * M, .2)], "x": [(16 * M, .9)], "y": [(16 * M, .5)]}}
     rows = []
     for ds, cands in curves.items():
-        for c, curve in cands.items():
+        for c, curve in cands.items():  # on a machine twice nominal: x 4e5 px/s, p and y 2e5
+            pps = 4e5 if c == "x" else 2e5
             rows.append({"protocol": "v3", "dataset": ds, "candidate": c, "status": "ok",
                          "curve": curve, "fidelity_pixels": curve[-1][0],
-                         "pixels_per_second": 2e5, "machine_factor": 2.0,
-                         **{f"hp_{k}": v for k, v in HP[c].items()}})
+                         "pixels_seen": curve[-1][0], "train_seconds": curve[-1][0] / pps,
+                         "pixels_per_second": pps, "machine_factor": 2.0, "cpu_share": 1.0,
+                         "hardware": "cpu:test", **{f"hp_{k}": v for k, v in HP[c].items()}})
     return rows
 
 
@@ -36,9 +38,15 @@ def table():
 
 def test_table_reads_best_so_far_and_normalised_speed(table):
     assert table.plans == {"A": "p", "B": "p"}
+    assert table.speeds == pytest.approx({"p": 1e5, "x": 2e5, "y": 1e5})
+    assert table.median_speed == pytest.approx(1e5)
     x = table.curves["A"]["x"]
-    assert x.recorded == 64 * M and x.speed == 1e5  # 2e5 px/s on a machine twice nominal
-    assert x.score_at(3 * M) == .4 and x.score_at(M - 1) is None and table.best("A") == .7
+    assert x.recorded == 64 * M and x.score_at(M - 1) is None and table.best("A") == .7
+    # linear in log2 pixels between recorded points: 2^21 is halfway from 2^20 (.4) to 2^22
+    assert x.score_at(2 * M) == pytest.approx(.425) and x.score_at(4 * M) == .45
+    assert x.score_at(128 * M) == .55  # held at the last point
+    dip = rp.Curve(((M, .5), (4 * M, .3), (16 * M, .6)))  # read as best so far: .5, .5, .6
+    assert dip.score_at(4 * M) == .5 and dip.score_at(8 * M) == pytest.approx(.55)
 
 
 def test_a_dataset_is_complete_with_failed_rows_and_past_2_24_with_its_continuations():
@@ -64,18 +72,21 @@ def test_plan_only_trains_the_plan_for_the_whole_budget(table):
 
 def test_halving_over_the_plan_and_the_steps_rule(table):
     # candidates: plan p, then most steps first (x: 64^2*8, y: 256^2*8); k = 3 -> two rungs of
-    # B/2; rung 0 gives each B/6 = 2.8 Mpx: p .3, x .4, y .1 -> x goes on for B/2 more, to
-    # 2/3 B = 11.2 Mpx, where its best is .45 (2^22); regret .7 - .45
+    # B/2; rung 0 gives each B/6 = 2^21.415 px, w = .7075 of the way from 2^20 to 2^22:
+    # p .3 + .2w = .4415, x .4 + .05w = .4354, y .1 + .1w = .1708 -> p goes on for B/2 more,
+    # to 2/3 B = 2^23.415: .5 + .1w = .5708; regret .7 - .5708
     out = rp.replay(table, "A", "successive_halving:plan+steps:3", 16 * M)
-    assert out["candidates"] == "p,x,y" and out["winner"] == "x"
-    assert out["score"] == .45 and out["regret"] == pytest.approx(.25)
-    assert out["winner_share"] == pytest.approx(2 / 3) and not out["plan_won"]
+    assert out["candidates"] == "p,x,y" and out["winner"] == "p"
+    assert out["score"] == pytest.approx(.57075, abs=1e-4)
+    assert out["regret"] == pytest.approx(.12925, abs=1e-4)
+    assert out["winner_share"] == pytest.approx(2 / 3) and out["plan_won"]
 
 
 def test_equal_split_is_best_of_k(table):
-    # each of p, x, y gets B/3 = 5.6 Mpx: p .5, x .45, y .2 -> p
+    # each of p, x, y gets B/3 = 2^22.415 px, w = .2075 from 2^22 to 2^24: p .5 + .1w,
+    # x .45 + .05w, y .2 + .5w -> p
     out = rp.replay(table, "A", "equal_split:plan+steps:3", 16 * M)
-    assert (out["winner"], out["score"]) == ("p", .5)
+    assert out["winner"] == "p" and out["score"] == pytest.approx(.52075, abs=1e-4)
     assert out["winner_share"] == pytest.approx(1 / 3) and out["plan_won"]
 
 
@@ -89,6 +100,8 @@ def test_orderings_learn_from_the_other_datasets_only(table):
     drawn = [rp.candidates(table, "A", "random", 3, s) for s in range(6)]
     assert drawn[0] == rp.candidates(table, "A", "random", 3, 0)  # the seed fixes the draw
     assert all(sorted(d) == ["p", "x", "y"] for d in drawn) and len(set(map(tuple, drawn))) > 1
+    on_b = [rp.candidates(table, "B", "random", 3, s) for s in range(6)]
+    assert on_b != drawn  # another draw on another dataset
     assert rp.greedy_portfolio(table, ["A", "B"], 16 * M, 2) == ["x", "y"]
 
 
@@ -112,10 +125,32 @@ def test_the_metamodel_ordering_skips_near_copies_as_the_search_does():
     assert rp.candidates(table, "A", "metamodel", 2, 0) == ["q", "x"]  # p: a copy of q
 
 
-def test_a_budget_in_seconds_uses_normalised_speeds(table):
-    # 1e5 px/s on the nominal machine: 167.77 s = 2**24 px
-    out = rp.replay(table, "A", "plan_only:plan:1", 16 * M / 1e5, unit="seconds")
-    assert out["score"] == .6 and out["winner_share"] == 1.0
+def test_a_budget_in_seconds_gives_equal_seconds_at_each_candidates_speed(table):
+    # 2^24 px at the median speed 1e5 px/s = 167.8 s; x trains at 2e5 px/s: 2^25 px, .525
+    # (halfway from 2^24 to 2^26) where equal pixels give it 2^24, .5
+    out = rp.replay(table, "A", "plan_only:steps:1", 16 * M, unit="seconds")
+    assert out["winner"] == "x" and out["score"] == pytest.approx(.525)
+    assert out["winner_share"] == 1.0
+    assert rp.replay(table, "A", "plan_only:steps:1", 16 * M)["score"] == .5
+    # p and x get 83.9 s each: p 2^23 px, .55; x 2^24, .5 -> p, with half the seconds
+    out = rp.replay(table, "A", "equal_split:plan+steps:2", 16 * M, unit="seconds")
+    assert out["winner"] == "p" and out["score"] == pytest.approx(.55)
+    assert out["winner_share"] == pytest.approx(.5)  # of the seconds, not of the pixels (1/3)
+    # 10 s to build each model on this machine, 20 s on the nominal one, in each first slice:
+    # the plan alone trains 147.8 s = 2^23.82 px, .5908; p and x: 63.9 s each, p 2^22.61 px,
+    # .530; x 2^23.61, .490
+    slow = rp.build_table([{**r, "overhead_seconds": 10.0, "train_seconds": r["train_seconds"]
+                            + 10.0} for r in _rows()], {"A": HP["p"]})
+    assert slow.startup == pytest.approx({"p": 20.0, "x": 20.0, "y": 20.0})
+    assert slow.speeds == pytest.approx(table.speeds)  # the start-up is not training
+    out = rp.replay(slow, "A", "plan_only:plan:1", 16 * M, unit="seconds")
+    assert out["score"] == pytest.approx(.5908, abs=1e-4) and out["winner_share"] == 1.0
+    out = rp.replay(slow, "A", "equal_split:plan+steps:2", 16 * M, unit="seconds")
+    assert out["winner"] == "p" and out["score"] == pytest.approx(.5304, abs=1e-4)
+    blind = rp.build_table([{k: v for k, v in r.items() if k != "hardware"} for r in _rows()],
+                           {"A": HP["p"]})
+    with pytest.raises(UserError, match="no meta-base row records a training speed"):
+        rp.replay(blind, "A", "plan_only:plan:1", 16 * M, unit="seconds")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -8,12 +8,21 @@ train, it reads each trial's score off its curve (:class:`ReplayTrials`). The ca
 first ``k`` of an ordering (:data:`ORDERINGS`), learned where it learns only from the other
 datasets (leave-one-dataset-out).
 
-Reading a curve: a trial that has trained ``n`` pixels scores the best value recorded at or below
-``n`` (a real trial evaluates once more at the end of each slice; the replay does not invent that
-value, so it is pessimistic between evaluation points). A trial asked to train past its curve's
-last point is held there and the request is reported (``past_recorded``), never extrapolated.
-A budget may be given in pixels or in seconds of the nominal machine: a slice of ``s`` seconds
-is ``s x`` the candidate's normalised speed (``pixels_per_second / machine_factor`` of its row).
+Reading a curve: a trial that has trained ``n`` pixels scores its best-so-far curve at ``n``,
+linear in ``log2(n)`` between the two recorded points around it (a real trial evaluates at the
+end of each slice, which seldom falls on a recorded power of two). A trial asked to train past
+its curve's last point is held at its best there and the request is reported
+(``past_recorded``), never extrapolated.
+
+A budget is in training pixels. In the unit ``pixels`` every slice is that many pixels for each
+trial. In the unit ``seconds`` the replay spends it as the search does: the budget is
+``pixels / median_speed`` seconds (the search's :func:`~aixcell_automl.search.budget.
+choose_split` reads its ``search.split`` row at ``log2(seconds x`` the median speed of its
+configurations)), every slice is the same seconds for each trial, and a trial trains its slice
+at its configuration's speed on the nominal machine (:func:`~aixcell_automl.search.budget.
+config_speeds`: the median over trusted rows with its backbone, patch and batch size), less,
+in its first slice, the seconds a trial spends building and tracing its model (the median
+``overhead_seconds`` of such rows' first trainings, on the nominal machine).
 """
 
 from __future__ import annotations
@@ -30,11 +39,9 @@ from aixcell_automl.metabase.candidates import key as candidate_key
 @dataclass(frozen=True)
 class Curve:
     """One candidate's recorded curve on one dataset: ``(pixels, score)`` ascending (empty for a
-    failed trial), its normalised speed (pixels per second on the nominal machine) and the
-    highest fidelity any of its rows (ok or failed) was run to."""
+    failed trial) and the highest fidelity any of its rows (ok or failed) was run to."""
 
     points: tuple[tuple[int, float], ...]
-    speed: float | None = None
     rows_to: int = 0
 
     @property
@@ -42,9 +49,17 @@ class Curve:
         return self.points[-1][0] if self.points else 0
 
     def score_at(self, pixels: float) -> float | None:
-        """Best score recorded at or below ``pixels`` (None before the first evaluation)."""
-        seen = [s for p, s in self.points if p <= pixels + 0.5]
-        return max(seen) if seen else None
+        """The best-so-far score after ``pixels``, linear in log2(pixels) between recorded
+        points, held at the last (None before the first evaluation)."""
+        best = np.maximum.accumulate([s for _, s in self.points]) if self.points else []
+        at = [p for p, _ in self.points]
+        if not at or pixels < at[0] - 0.5:
+            return None
+        i = int(np.searchsorted(at, pixels + 0.5)) - 1  # the last point at or below
+        if i + 1 >= len(at) or pixels <= at[i] + 0.5:
+            return float(best[i])
+        w = (np.log2(pixels) - np.log2(at[i])) / (np.log2(at[i + 1]) - np.log2(at[i]))
+        return float(best[i] + w * (best[i + 1] - best[i]))
 
     @property
     def best(self) -> float | None:
@@ -59,6 +74,9 @@ class Table:
     curves: dict[str, dict[str, Curve]]
     hyperparameters: dict[str, dict]
     plans: dict[str, str] = field(default_factory=dict)
+    speeds: dict[str, float] = field(default_factory=dict)  # candidate -> nominal px/s
+    startup: dict[str, float] = field(default_factory=dict)  # candidate -> nominal s to build
+    median_speed: float | None = None  # px/s that turns a budget in pixels into seconds
     learned: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # ordering -> dataset
     memo: dict = field(default_factory=dict, repr=False)  # orderings and priors, once each
 
@@ -73,22 +91,18 @@ class Table:
 
 
 def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
-                protocol: str = "v3") -> Table:
+                protocol: str = "v3", median_speed: float | None = None) -> Table:
     """The replay table of a meta-base's ``protocol`` rows, keyed by ``candidate`` name (v3) or
     else configuration id; ``plan_configs`` maps dataset names to their plan's configuration.
-    A curve's speed is that of its longest row whose speed can be trusted
-    (:func:`aixcell_automl.training.speed.trusted`)."""
-    import pandas as pd
-
-    from aixcell_automl.training.speed import trusted
-
+    Each candidate's speed on the nominal machine is the search's (:func:`~aixcell_automl.
+    search.budget.config_speeds`, from all ``rows`` on a CPU); ``median_speed`` (default: the
+    candidates' median) turns a budget in pixels into seconds."""
+    all_rows = rows
     rows = [r for r in rows if r.get("protocol") == protocol and r.get("source") != "named"]
-    ok_speed = trusted(pd.DataFrame(rows)).tolist() if rows else []
     points: dict[tuple[str, str], dict[int, float]] = {}
-    speed: dict[tuple[str, str], tuple[int, float | None]] = {}
     rows_to: dict[tuple[str, str], int] = {}
     hps: dict[str, dict] = {}
-    for r, speed_ok in zip(rows, ok_speed, strict=True):
+    for r in rows:
         name = r.get("candidate") or r["config_id"]
         k = (r["dataset"], name)
         pts = points.setdefault(k, {})
@@ -98,20 +112,56 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
             continue
         for px, score in r["curve"]:
             pts[int(px)] = max(float(score), pts.get(int(px), -np.inf))
-        pps = r.get("pixels_per_second")
-        if pps and speed_ok and int(r["fidelity_pixels"]) >= speed.get(k, (0, None))[0]:
-            speed[k] = (int(r["fidelity_pixels"]), pps / r["machine_factor"])
     curves: dict[str, dict[str, Curve]] = {}
     for (ds, cand), pts in points.items():
-        curves.setdefault(ds, {})[cand] = Curve(tuple(sorted(pts.items())),
-                                                speed.get((ds, cand), (0, None))[1],
-                                                rows_to[ds, cand])
+        curves.setdefault(ds, {})[cand] = Curve(tuple(sorted(pts.items())), rows_to[ds, cand])
     plans = {}
     for ds in curves:
         if ds in plan_configs:
             want = candidate_key(plan_configs[ds])
             plans[ds] = next((c for c in curves[ds] if candidate_key(hps[c]) == want), None)
-    return Table(curves, hps, {d: p for d, p in plans.items() if p})
+    speeds, startup = candidate_costs(all_rows, hps)
+    if median_speed is None and speeds:
+        median_speed = float(np.median(list(speeds.values())))
+    return Table(curves, hps, {d: p for d, p in plans.items() if p}, speeds, startup,
+                 median_speed)
+
+
+def candidate_costs(rows: Sequence[Mapping], hyperparameters: Mapping[str, Mapping]
+                    ) -> tuple[dict[str, float], dict[str, float]]:
+    """Each candidate's training speed (px/s) on the nominal machine, as the search estimates
+    it (:func:`~aixcell_automl.search.budget.config_speeds` over the CPU rows), and its
+    start-up seconds there: the median ``overhead_seconds x machine_factor`` of the trusted
+    first trainings (to at most 2**24 pixels) with its backbone, patch and batch size, else its
+    backbone, else 0. ({}, {}) without rows that record a speed."""
+    import pandas as pd
+
+    from aixcell_automl.metabase.dense import FIRST
+    from aixcell_automl.search.budget import config_speeds
+    from aixcell_automl.training.speed import trusted
+
+    frame = pd.DataFrame(list(rows))
+    if frame.empty or not {"hardware", "pixels_seen", "train_seconds"} <= set(frame):
+        return {}, {}
+    names = sorted(hyperparameters)
+    speeds = config_speeds([hyperparameters[n] for n in names], frame, "cpu", machine_factor=1.0)
+    if speeds is None:
+        return {}, {}
+    first = frame[(frame["status"] == "ok") & (frame["fidelity_pixels"] <= FIRST)
+                  & frame["hardware"].fillna("").str.startswith("cpu:")]
+    first = first[trusted(first)]
+    nominal = (first["overhead_seconds"] * first["machine_factor"]).dropna() if (
+        "overhead_seconds" in first) else first["machine_factor"].iloc[:0]
+    startup = {}
+    for n in names:
+        hp = hyperparameters[n]
+        rows_of = first.loc[nominal.index]
+        same_bb = rows_of["hp_backbone"] == hp["backbone"]
+        exact = same_bb & (rows_of["hp_patch_size"] == hp["patch_size"]) & (
+            rows_of["hp_batch_size"] == hp["batch_size"])
+        pick = nominal[exact] if exact.any() else nominal[same_bb]
+        startup[n] = float(pick.median()) if len(pick) else 0.0
+    return dict(zip(names, map(float, speeds), strict=True)), startup
 
 
 def complete_datasets(table: Table, pixels: float | None = None) -> list[str]:
@@ -133,14 +183,15 @@ def complete_datasets(table: Table, pixels: float | None = None) -> list[str]:
     return sorted(out)
 
 
-def table_of(metabase, meta_features, protocol: str = "v3") -> Table:
+def table_of(metabase, meta_features, protocol: str = "v3",
+             median_speed: float | None = None) -> Table:
     """:func:`build_table` of a meta-base frame (the catalog's ``metabase``), each dataset's plan
     from its handcrafted meta-features (the ``meta_features`` frame)."""
     from aixcell_automl.core.plan_rules import planned_configuration
 
     rows = metabase.to_dict("records") if len(metabase) else []
     plans = {r["dataset"]: planned_configuration(r) for r in meta_features.to_dict("records")}
-    return build_table(rows, plans, protocol)
+    return build_table(rows, plans, protocol, median_speed)
 
 
 class ReplayTrials:
@@ -149,15 +200,19 @@ class ReplayTrials:
     def __init__(self, table: Table, dataset: str, unit: str = "pixels"):
         self.table, self.dataset, self.unit = table, dataset, unit
         self.pixels: dict[str, float] = {}
+        self.spent: dict[str, float] = {}  # budget units (pixels or seconds) per trial
         self.past: dict[str, float] = {}
 
     def _to_pixels(self, candidate: str, amount: float) -> float:
+        """The pixels a slice of ``amount`` trains (in seconds: less the start-up in the first)."""
         if self.unit == "pixels":
             return amount
-        speed = self.table.curves[self.dataset][candidate].speed
+        speed = self.table.speeds.get(candidate)
         if not speed:
-            raise UserError(f"replay: {self.dataset}/{candidate} has no recorded speed, so a "
-                            f"budget in seconds cannot be replayed")
+            raise UserError(f"replay: candidate {candidate} has no recorded training speed, so "
+                            f"a budget in seconds cannot be replayed (replay.unit: pixels)")
+        if candidate not in self.pixels:
+            amount = max(0.0, amount - self.table.startup.get(candidate, 0.0))
         return amount * speed
 
     def run_rung(self, jobs: list[tuple[dict, float]]) -> list[dict]:
@@ -165,6 +220,7 @@ class ReplayTrials:
         for cfg, amount in jobs:
             cid = cfg["config_id"]
             curve = self.table.curves[self.dataset].get(cid)
+            self.spent[cid] = self.spent.get(cid, 0.0) + amount
             wanted = self.pixels.get(cid, 0.0) + self._to_pixels(cid, amount)
             reached = min(wanted, curve.recorded) if curve and curve.points else wanted
             if curve and curve.points and wanted > curve.recorded + 0.5:
@@ -241,8 +297,12 @@ def _portfolio(table: Table, dataset: str, others: list[str], seed: int) -> list
 
 
 def _random(table: Table, dataset: str, others: list[str], seed: int) -> list[str]:
+    """A permutation drawn with the seed and the dataset's name (another draw per dataset)."""
+    import zlib
+
     names = sorted(table.curves[dataset])
-    return [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    rng = np.random.default_rng([seed, zlib.crc32(dataset.encode())])
+    return [names[i] for i in rng.permutation(len(names))]
 
 
 def _plan_portfolio(table: Table, dataset: str, others: list[str], seed: int) -> list[str]:
@@ -336,9 +396,11 @@ def parse_method(method: str) -> tuple[str, str, int]:
 
 def replay(table: Table, dataset: str, method: str, budget: float, seed: int = 0,
            unit: str = "pixels") -> dict:
-    """Replay ``method`` on ``dataset`` within ``budget`` (pixels, or nominal seconds): the
-    winner, its score at the end of the budget, the regret to the dataset's best recorded
-    configuration, the share of the budget the winner trained, and what was past the record."""
+    """Replay ``method`` on ``dataset`` within ``budget`` training pixels, spent as pixels or
+    as the search spends seconds (``unit``, see module doc): the winner, its score at the end
+    of the budget, the regret to the dataset's best recorded configuration, the share of the
+    budget the winner trained, and whether any trial (or the winner) was asked past its
+    record."""
     from aixcell_automl.plugins.registry import get, specs
     from aixcell_automl.search.run import SearchContext
 
@@ -346,7 +408,12 @@ def replay(table: Table, dataset: str, method: str, budget: float, seed: int = 0
         raise UserError(f"replay: no rows for dataset {dataset!r}; datasets with rows: "
                         f"{sorted(table.curves)}")
     reach = max(c.recorded for c in table.curves[dataset].values())
-    if unit == "pixels" and budget > reach:
+    if unit not in ("pixels", "seconds"):
+        raise UserError(f"replay: unit {unit!r} is neither 'pixels' nor 'seconds'")
+    if unit == "seconds" and not table.median_speed:
+        raise UserError("replay: no meta-base row records a training speed on a CPU, so a "
+                        "budget in seconds cannot be replayed (replay.unit: pixels)")
+    if budget > reach:
         raise UserError(f"replay: no curve of {dataset} reaches a budget of 2^"
                         f"{np.log2(budget):.1f} pixels (the longest reaches 2^"
                         f"{np.log2(reach):.0f})")
@@ -357,17 +424,16 @@ def replay(table: Table, dataset: str, method: str, budget: float, seed: int = 0
     names = candidates(table, dataset, ordering, k, seed)
     configs = [{"config_id": c, **table.hyperparameters[c]} for c in names]
     trials = ReplayTrials(table, dataset, unit)
-    ctx = SearchContext(configs, configs[0], {}, float(budget), len(configs), seed,
+    total = float(budget) if unit == "pixels" else budget / table.median_speed
+    ctx = SearchContext(configs, configs[0], {}, total, len(configs), seed,
                         trials.run_rung, curve_prior=curve_prior(table, dataset))
     trace = get("strategy", strategy).run(ctx)
     win = trace["winner"]
-    trained = trials.pixels.get(win, 0.0)
-    total = budget if unit == "pixels" else sum(trials.pixels.values())
-    score = table.score_at(dataset, win, min(trained, table.curves[dataset][win].recorded))
+    score = table.score_at(dataset, win, trials.pixels.get(win, 0.0))
     return {"dataset": dataset, "method": method, "budget": budget, "unit": unit, "seed": seed,
             "candidates": ",".join(names), "winner": win, "score": score,
             "best": table.best(dataset), "regret": table.best(dataset) - score,
-            "winner_share": trained / total if total else 0.0,
+            "winner_share": trials.spent.get(win, 0.0) / total,
             "plan_won": win == table.plans.get(dataset),
             "past_recorded": bool(trials.past), "winner_past_recorded": win in trials.past}
 
@@ -417,8 +483,10 @@ def search_defaults(summary) -> dict:
     for i, r in enumerate(best.itertuples()):
         strategy = r.method.split(":")[0]
         up_to = (budgets[i] + budgets[i + 1]) / 2 if i + 1 < len(budgets) else None
+        held = f", a trial held past its record in {r.held:.0%} of runs" if getattr(
+            r, "held", 0) else ""
         why.append(f"2^{r.log2_budget:g}: {r.method} (mean regret {r.mean_regret:.3f}, worst "
-                   f"{r.worst_regret:.3f}, {r.datasets} datasets)")
+                   f"{r.worst_regret:.3f}, {r.datasets} datasets{held})")
         if split and (split[-1]["strategy"], split[-1]["k"]) == (strategy, r.k):
             split[-1]["up_to_log2"] = up_to
             split[-1]["why"] += "; " + why[-1]

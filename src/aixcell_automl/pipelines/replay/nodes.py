@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from aixcell_automl.core.errors import UserError
-from aixcell_automl.metabase.dense import TOP
 from aixcell_automl.metalearning.ranking import metamodel_orders
 from aixcell_automl.search.replay import (
     BUILTIN_STRATEGIES,
@@ -27,9 +26,18 @@ log = logging.getLogger(__name__)
 def replay_table(metabase: pd.DataFrame, meta_features: pd.DataFrame, params: dict,
                  search: dict, search_space: dict) -> Table:
     """The replay table of the meta-base's ``params['protocol']`` rows; each dataset's plan
-    from its handcrafted meta-features; where a method orders by ``metamodel``, the search's
-    meta-model (``search`` parameters) fitted for each held-out dataset without it."""
-    table = table_of(metabase, meta_features, params["protocol"])
+    from its handcrafted meta-features; budgets in pixels turn into seconds at the median
+    nominal speed of the search space's configurations, as the search's ``search.split`` reads
+    them; where a method orders by ``metamodel``, the search's meta-model (``search``
+    parameters) fitted for each held-out dataset without it."""
+    from aixcell_automl.core.search_space import build_space, enumerate_configs
+    from aixcell_automl.search.budget import config_speeds
+
+    configs = enumerate_configs(build_space(search_space))
+    speeds = (config_speeds(configs, metabase, "cpu", machine_factor=1.0)
+              if len(metabase) and {"hardware", "pixels_seen"} <= set(metabase) else None)
+    table = table_of(metabase, meta_features, params["protocol"],
+                     None if speeds is None else float(np.median(speeds)))
     if not table.curves:
         raise UserError(f"replay: the meta-base holds no protocol-{params['protocol']} rows "
                         f"with candidates (collect them: kedro run --pipeline=metabase)")
@@ -62,8 +70,7 @@ def run_replay(table: Table, params: dict) -> pd.DataFrame:
     check_learning_datasets(table, datasets, params)
     jobs = []
     for b in params["budgets_log2"]:  # past 2^24 only datasets whose continuations are done
-        at = params["datasets"] or complete_datasets(
-            table, 2.0 ** b if params["unit"] == "pixels" else TOP)
+        at = params["datasets"] or complete_datasets(table, 2.0 ** b)
         if len(at) < len(datasets):
             log.warning("budget 2^%s: %d of %d datasets (the continuations to 2^26 of %s are "
                         "not all recorded)%s", b, len(at), len(datasets),
@@ -131,33 +138,35 @@ def forecast_report(table: Table, params: dict) -> list[dict]:
 
 def summarise_replay(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Per method and budget: regret (mean over datasets of the mean over seeds, and the worst
-    dataset), the winner's share of the budget, how often the plan won and how often a run
-    asked for more than was recorded; and the same as a Markdown table."""
+    dataset), the winner's share of the budget, how often the plan won, how often a run read a
+    trial held past its record (``held``) and how often that trial was the winner; and the
+    same as a Markdown table."""
     per_ds = results.groupby(["method", "budget", "dataset"]).agg(
         regret=("regret", "mean"), share=("winner_share", "mean"), plan_won=("plan_won", "mean"),
-        past=("winner_past_recorded", "mean")).reset_index()
+        held=("past_recorded", "mean"), past=("winner_past_recorded", "mean")).reset_index()
     summary = per_ds.groupby(["method", "budget"]).agg(
         datasets=("dataset", "nunique"), mean_regret=("regret", "mean"),
         worst_regret=("regret", "max"), winner_share=("share", "mean"),
-        plan_won=("plan_won", "mean"), winner_past_recorded=("past", "mean")).reset_index()
+        plan_won=("plan_won", "mean"), held=("held", "mean"),
+        winner_past_recorded=("past", "mean")).reset_index()
     summary["log2_budget"] = np.log2(summary["budget"]).round(2)
     summary = summary.sort_values(["budget", "mean_regret", "method"]).reset_index(drop=True)
     lines = ["| budget | method | datasets | mean regret | worst regret | winner's share | "
-             "plan won | winner past record |", "|---|---|---|---|---|---|---|---|"]
+             "plan won | a trial held | the winner held |", "|---|---|---|---|---|---|---|---|---|"]
     for r in summary.itertuples():
         lines.append(f"| 2^{r.log2_budget:g} | `{r.method}` | {r.datasets} | "
                      f"{r.mean_regret:.3f} | {r.worst_regret:.3f} | {r.winner_share:.2f} | "
-                     f"{r.plan_won:.2f} | {r.winner_past_recorded:.2f} |")
+                     f"{r.plan_won:.2f} | {r.held:.2f} | {r.winner_past_recorded:.2f} |")
     return summary, "\n".join(lines) + "\n"
 
 
 def suggest_search_defaults(summary: pd.DataFrame, params: dict) -> dict:
     """``search.candidates`` and ``search.split`` as the replay decides them
     (:func:`aixcell_automl.search.replay.search_defaults`), for conf/base/parameters_search.yml;
-    only from budgets in pixels, the unit of ``search.split``."""
-    if params["unit"] != "pixels":
-        note = (f"search.split is read off a replay in pixels; this one is in {params['unit']} "
-                f"(replay.unit)")
+    only from a replay in seconds, which spends the budget as the search does."""
+    if params["unit"] != "seconds":
+        note = (f"search.split is read off a replay in seconds (the search gives its trials "
+                f"equal seconds); this one is in {params['unit']} (replay.unit)")
         log.info("search defaults: none, %s", note)
         return {"note": note}
     out = search_defaults(summary)

@@ -1,4 +1,4 @@
-"""``kedro run --pipeline=replay``: search methods replayed on recorded curves, in seconds."""
+"""``kedro run --pipeline=replay``: search methods replayed on recorded curves."""
 
 from kedro.pipeline import Pipeline, node
 
