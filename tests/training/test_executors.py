@@ -1,5 +1,6 @@
 import pytest
 
+from aixcell_automl.core.errors import UserError
 from aixcell_automl.training.executors import run
 from tests.project_conf import SPACE
 
@@ -17,6 +18,36 @@ def test_isolated_executor_runs_each_task_in_a_fresh_process():
 
     pids = [pid for _, pid in run(os.getpid, [(), (), ()], "isolated")]
     assert len(set(pids)) == 3 and os.getpid() not in pids
+
+
+def _probe(pause: float) -> tuple[float, float, str | None]:
+    import os
+    import time
+
+    start = time.time()
+    time.sleep(pause)
+    return start, time.time(), os.environ.get("TF_NUM_INTRAOP_THREADS")
+
+
+def test_isolated_workers_run_side_by_side_with_the_threads_asked_for():
+    pulled = []
+
+    def tasks():  # the executor takes a task only when a worker is free
+        for i in range(3):
+            pulled.append(i)
+            yield (1.0,)
+
+    it = run(_probe, tasks(), "isolated", workers=2, threads=1)
+    first = next(it)
+    assert pulled == [0, 1, 2]  # two started, the third taken when one finished
+    out = dict([first, *it])
+    assert sorted(out) == [0, 1, 2] and {t for _, _, t in out.values()} == {"1"}
+    (s0, e0, _), (s1, e1, _) = out[0], out[1]
+    assert s1 < e0 and s0 < e1  # 0 and 1 overlapped
+    one = dict(run(_probe, [(0.5,), (0.5,)], "isolated"))
+    assert one[1][0] >= one[0][1] and one[0][2] is None  # one at a time, TF's own threads
+    with pytest.raises(UserError, match="workers must be at least 1"):
+        list(run(_probe, [(0.0,)], "isolated", workers=0))
 
 
 def test_unknown_executor_is_refused():

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def _run_tasks(tasks, out_path, executor, executor_options, deadline, source, bar) -> int:
+    """Run ``tasks`` (``executor_options`` may hold ``workers`` and ``threads``, see
+    :func:`aixcell_automl.training.executors.run`), appending each row as it comes."""
     from aixcell_automl.training import executors
 
     if deadline and executor in ("local", "isolated"):  # these pull tasks one at a time

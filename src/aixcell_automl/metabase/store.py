@@ -97,7 +97,7 @@ def state_row(state: dict) -> dict:
     """The meta-base row fields a trial's state gives (configuration, score, curve, work done,
     timings, speed, provenance); the one row schema of the meta-base and of learn-from-use."""
     from aixcell_automl.core.search_space import hyperparameters
-    from aixcell_automl.training.hardware import cpu_model, hardware
+    from aixcell_automl.training.hardware import cpu_model, hardware, threads
     from aixcell_automl.training.machine import machine_factor
 
     hist = state["history"]
@@ -122,6 +122,7 @@ def state_row(state: dict) -> dict:
         "patches_seen": state.get("patches_seen"), "pixels_seen": state.get("pixels_seen"),
         "sampling_factors": (state.get("sampling") or {}).get("factors"),
         "seed": state.get("seed"), "hardware": hardware(), "cpu_model": cpu_model(),
+        "threads": threads(),
         "precision": state.get("precision", "float32"),
         "precision_fallback": state.get("precision_fallback"),
         "machine_factor": (machine_factor(measure_if_missing=False) or {}).get(

@@ -18,6 +18,17 @@ def hardware() -> str:
     return f"cpu:{os.cpu_count()}x{platform.processor() or platform.machine()}"
 
 
+def threads() -> int:
+    """TensorFlow's intra-op threads in this process: its configuration's, else
+    ``TF_NUM_INTRAOP_THREADS`` (a worker's cap, :mod:`aixcell_automl.training.executors`), else
+    one per core. Training results depend on it (the order of floating-point sums)."""
+    from aixcell_automl._env import tensorflow
+
+    tf, _, _ = tensorflow()
+    return int(tf.config.threading.get_intra_op_parallelism_threads()
+               or os.environ.get("TF_NUM_INTRAOP_THREADS") or os.cpu_count() or 1)
+
+
 def cpu_model() -> str:
     """The CPU's model name and widest vector extension (``/proc/cpuinfo`` on Linux), recorded
     beside :func:`hardware`: two CPUs of one ``hardware`` string can differ several-fold in

@@ -30,7 +30,7 @@ def collect_rows(datasets_root: Path, out: Path, checkpoints: Path, params: dict
         written = collect_dense([str(root / d) for d in params["v3_datasets"]], out,
                                 params["candidates"], checkpoints,
                                 seed=int(params["seed"]), executor=params["executor"],
-                                executor_options=params["executor_options"] or {},
+                                executor_options=executor_options(params),
                                 max_trials=params["max_trials"],
                                 precision=params["precision"])
     else:
@@ -38,9 +38,15 @@ def collect_rows(datasets_root: Path, out: Path, checkpoints: Path, params: dict
         written = collect(paths, out, enumerate_configs(build_space(space_params)),
                           checkpoints=checkpoints, seed=int(params["seed"]),
                           executor=params["executor"],
-                          executor_options=params["executor_options"] or {},
+                          executor_options=executor_options(params),
                           max_trials=params["max_trials"])
     return {"rows_written": written, "out": str(out)}, pd.DataFrame(read_rows(out))
+
+
+def executor_options(params: dict) -> dict:
+    """``metabase.executor_options`` with ``metabase.workers`` and ``metabase.threads``."""
+    return {"workers": params.get("workers"), "threads": params.get("threads"),
+            **(params["executor_options"] or {})}
 
 
 def summarise(metabase: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
