@@ -4,6 +4,7 @@ import pytest
 
 from aixcell_automl.search.halving import (
     n_steps,
+    screen_schedule,
     slice_seconds,
     successive_halving,
     suggest_k,
@@ -52,6 +53,17 @@ def test_best_survives_and_resumes_with_accumulated_budget():
     assert [len(r["trials"]) for r in trace["rungs"]] == [8, 4, 2, 1]
     assert trainer.seconds["c7"] == pytest.approx(800 * winner_share(8))
     assert [c for c, _ in trainer.calls].count("c7") == 4  # one continuing trial, four calls
+
+
+def test_screening_then_training_gives_the_best_three_quarters_plus_its_screen():
+    assert screen_schedule(800, 4) == ([50.0, 600.0], [4, 1]) and screen_schedule(800, 1) == (
+        [800], [1])
+    rates = {"c0": 0.0002, "c1": 0.0005, "c2": 0.0001, "c3": 0.0003}
+    trainer = FakeTrainer(rates)
+    trace = successive_halving(_cands(4), 800, trainer, schedule=screen_schedule(800, 4))
+    assert trace["winner"] == "c1" and [len(r["trials"]) for r in trace["rungs"]] == [4, 1]
+    assert trainer.calls == [("c0", 50), ("c1", 50), ("c2", 50), ("c3", 50), ("c1", 600)]
+    assert trainer.seconds["c1"] == 650  # 3/4 of the budget + its quarter of the screen
 
 
 def test_failed_trials_are_dropped_first_and_ties_go_to_the_higher_rank():

@@ -82,6 +82,14 @@ def test_halving_over_the_plan_and_the_steps_rule(table):
     assert out["winner_share"] == pytest.approx(2 / 3) and out["plan_won"]
 
 
+def test_screen_then_train_continues_the_best_of_a_short_look(table):
+    # each of p, x, y gets B/4/3 = 2^20.415 px, w = .2075 from 2^20 to 2^22: p .3415,
+    # x .4104, y .1208 -> x trains on for 3/4 B, to 2^23.737: .45 + .05 x .8685 = .4934
+    out = rp.replay(table, "A", "screen_then_train:plan+steps:3", 16 * M)
+    assert out["winner"] == "x" and out["score"] == pytest.approx(.49342, abs=1e-4)
+    assert out["winner_share"] == pytest.approx(.75 + .25 / 3) and not out["plan_won"]
+
+
 def test_equal_split_is_best_of_k(table):
     # each of p, x, y gets B/3 = 2^22.415 px, w = .2075 from 2^22 to 2^24: p .5 + .1w,
     # x .45 + .05w, y .2 + .5w -> p

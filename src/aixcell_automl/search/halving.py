@@ -42,6 +42,19 @@ def winner_share(k: int) -> float:
     return sum(slice_seconds(1.0, k))
 
 
+SCREEN_SHARE = 0.25  # screen_schedule: the budget's part the screening rung takes
+
+
+def screen_schedule(budget: float, k: int, screen: float = SCREEN_SHARE
+                    ) -> tuple[list[float], list[int]]:
+    """``(seconds per trial per rung, trials per rung)`` of screening then training: every
+    candidate trains for ``screen x budget / k``, then the best one alone for the rest (its
+    share ``1 - screen + screen / k``); k = 1 trains for the whole budget."""
+    if k <= 1:
+        return [budget], [1]
+    return [screen * budget / k, (1 - screen) * budget], [k, 1]
+
+
 def score_of(state: dict) -> float:
     if state.get("status") == "failed" or state.get("best_score") is None:
         return -1.0
@@ -77,8 +90,8 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
                        run_rung: Callable[[list[tuple[dict, float]]], list[dict]],
                        trace: dict | None = None,
                        on_trial: Callable[[dict], None] | None = None,
-                       rank: Callable[[list[dict], dict, int, float], list[dict]] | None = None
-                       ) -> dict:
+                       rank: Callable[[list[dict], dict, int, float], list[dict]] | None = None,
+                       schedule: tuple[list[float], list[int]] | None = None) -> dict:
     """Run successive halving; return the trace ``{"rungs": [...], "winner": config_id}``.
 
     ``candidates`` are configurations (with ``config_id``) in predicted-rank order.
@@ -87,7 +100,8 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
     ``on_trial(record)`` is called after each recorded trial (to persist the trace).
     ``rank(alive, records, keep, growth)`` orders a rung's trials for promotion (default: by
     score, ties to the higher rank); ``growth`` is how many times its training so far a trial
-    would have trained if it won.
+    would have trained if it won. ``schedule``: ``(seconds per trial, trials)`` per rung instead
+    of halving's (e.g. :func:`screen_schedule`).
 
     Budget a trial does not need (it converged or failed within its slice) is not lost: it is
     shared out over the later rungs' trials (:func:`unused_seconds`).
@@ -96,8 +110,8 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
     done = {(r["rung"], r["config_id"]): r for rung in trace["rungs"] for r in rung["trials"]}
     order = {c["config_id"]: i for i, c in enumerate(candidates)}
     alive = list(candidates)
-    slices = slice_seconds(budget_seconds, len(candidates))
-    survivors = survivors_per_rung(len(candidates))
+    slices, survivors = schedule or (slice_seconds(budget_seconds, len(candidates)),
+                                     survivors_per_rung(len(candidates)))
     rungs, spare, before = [], 0.0, {}
     for i, base in enumerate(slices):
         share = spare / (len(slices) - i)  # this rung's part of the budget earlier ones left
@@ -118,7 +132,7 @@ def successive_halving(candidates: Sequence[dict], budget_seconds: float,
                               for r in records)
         before.update({r["config_id"]: r["train_seconds"] for r in records
                        if r.get("train_seconds") is not None})
-        keep = survivors_per_rung(len(candidates))[i + 1] if i + 1 < len(slices) else 1
+        keep = survivors[i + 1] if i + 1 < len(slices) else 1
         if rank is not None and i + 1 < len(slices):
             ranked = rank(alive, {c["config_id"]: done[(i, c["config_id"])] for c in alive},
                           keep, sum(slices) / sum(slices[:i + 1]))

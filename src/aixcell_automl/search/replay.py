@@ -443,7 +443,8 @@ CANDIDATE_ORDERINGS = {"ranking": "plan+metamodel", "portfolio": "plan+portfolio
 # the built-in strategies: seed-free, and run by the search as the replay runs them
 # (forecast_halving: both learn the forecast's prior from the other datasets' v3 curves,
 # search.forecast.prior_from_metabase)
-BUILTIN_STRATEGIES = ("plan_only", "equal_split", "successive_halving", "forecast_halving")
+BUILTIN_STRATEGIES = ("plan_only", "equal_split", "successive_halving", "forecast_halving",
+                      "screen_then_train")
 
 
 def search_defaults(summary) -> dict:

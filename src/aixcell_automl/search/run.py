@@ -130,7 +130,8 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     n = k or len(candidates)
     halving = sum(survivors_per_rung(n))
     trials = {"successive_halving": halving, "random_halving": halving,  # the built-ins'
-              "forecast_halving": halving, "equal_split": n, "plan_only": 1}.get(strategy)
+              "forecast_halving": halving, "equal_split": n, "plan_only": 1,
+              "screen_then_train": n + 1 if n > 1 else 1}.get(strategy)
     bar = tqdm(total=None if trials is None else trials + replayed_leftover, initial=replayed,
                desc=strategy, unit="trial")  # a resumed search counts replayed trials
     # each trial's train_seconds after its last slice in the trace (None: the record does not say)
