@@ -144,17 +144,11 @@ def test_a_budget_in_seconds_gives_equal_seconds_at_each_candidates_speed(table)
     out = rp.replay(table, "A", "equal_split:plan+steps:2", 16 * M, unit="seconds")
     assert out["winner"] == "p" and out["score"] == pytest.approx(.55)
     assert out["winner_share"] == pytest.approx(.5)  # of the seconds, not of the pixels (1/3)
-    # 10 s to build each model on this machine, 20 s on the nominal one, in each first slice:
-    # the plan alone trains 147.8 s = 2^23.82 px, .5908; p and x: 63.9 s each, p 2^22.61 px,
-    # .530; x 2^23.61, .490
+    # building and tracing are not charged to a slice (as in the search): only training
     slow = rp.build_table([{**r, "overhead_seconds": 10.0, "train_seconds": r["train_seconds"]
                             + 10.0} for r in _rows()], {"A": HP["p"]})
-    assert slow.startup == pytest.approx({"p": 20.0, "x": 20.0, "y": 20.0})
-    assert slow.speeds == pytest.approx(table.speeds)  # the start-up is not training
-    out = rp.replay(slow, "A", "plan_only:plan:1", 16 * M, unit="seconds")
-    assert out["score"] == pytest.approx(.5908, abs=1e-4) and out["winner_share"] == 1.0
-    out = rp.replay(slow, "A", "equal_split:plan+steps:2", 16 * M, unit="seconds")
-    assert out["winner"] == "p" and out["score"] == pytest.approx(.5304, abs=1e-4)
+    assert slow.speeds == pytest.approx(table.speeds)  # pure training speed
+    assert rp.replay(slow, "A", "equal_split:plan+steps:2", 16 * M, unit="seconds") == out
     blind = rp.build_table([{k: v for k, v in r.items() if k != "hardware"} for r in _rows()],
                            {"A": HP["p"]})
     with pytest.raises(UserError, match="no meta-base row records a training speed"):

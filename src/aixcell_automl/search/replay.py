@@ -20,9 +20,9 @@ trial. In the unit ``seconds`` the replay spends it as the search does: the budg
 choose_split` reads its ``search.split`` row at ``log2(seconds x`` the median speed of its
 configurations)), every slice is the same seconds for each trial, and a trial trains its slice
 at its configuration's speed on the nominal machine (:func:`~aixcell_automl.search.budget.
-config_speeds`: the median over trusted rows with its backbone, patch and batch size), less,
-in its first slice, the seconds a trial spends building and tracing its model (the median
-``overhead_seconds`` of such rows' first trainings, on the nominal machine).
+config_speeds`: the median over trusted rows with its backbone, patch and batch size). As in
+the search, building and tracing a model are not charged to its slice (a trial's clock starts
+after its first step, :mod:`aixcell_automl.training.loop`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ class Table:
     hyperparameters: dict[str, dict]
     plans: dict[str, str] = field(default_factory=dict)
     speeds: dict[str, float] = field(default_factory=dict)  # candidate -> nominal px/s
-    startup: dict[str, float] = field(default_factory=dict)  # candidate -> nominal s to build
     median_speed: float | None = None  # px/s that turns a budget in pixels into seconds
     learned: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # ordering -> dataset
     memo: dict = field(default_factory=dict, repr=False)  # orderings and priors, once each
@@ -120,48 +119,27 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
         if ds in plan_configs:
             want = candidate_key(plan_configs[ds])
             plans[ds] = next((c for c in curves[ds] if candidate_key(hps[c]) == want), None)
-    speeds, startup = candidate_costs(all_rows, hps)
+    speeds = candidate_speeds(all_rows, hps)
     if median_speed is None and speeds:
         median_speed = float(np.median(list(speeds.values())))
-    return Table(curves, hps, {d: p for d, p in plans.items() if p}, speeds, startup,
-                 median_speed)
+    return Table(curves, hps, {d: p for d, p in plans.items() if p}, speeds, median_speed)
 
 
-def candidate_costs(rows: Sequence[Mapping], hyperparameters: Mapping[str, Mapping]
-                    ) -> tuple[dict[str, float], dict[str, float]]:
+def candidate_speeds(rows: Sequence[Mapping], hyperparameters: Mapping[str, Mapping]
+                     ) -> dict[str, float]:
     """Each candidate's training speed (px/s) on the nominal machine, as the search estimates
-    it (:func:`~aixcell_automl.search.budget.config_speeds` over the CPU rows), and its
-    start-up seconds there: the median ``overhead_seconds x machine_factor`` of the trusted
-    first trainings (to at most 2**24 pixels) with its backbone, patch and batch size, else its
-    backbone, else 0. ({}, {}) without rows that record a speed."""
+    it (:func:`~aixcell_automl.search.budget.config_speeds` over the CPU rows); {} without
+    rows that record a speed."""
     import pandas as pd
 
-    from aixcell_automl.metabase.dense import FIRST
     from aixcell_automl.search.budget import config_speeds
-    from aixcell_automl.training.speed import trusted
 
     frame = pd.DataFrame(list(rows))
     if frame.empty or not {"hardware", "pixels_seen", "train_seconds"} <= set(frame):
-        return {}, {}
+        return {}
     names = sorted(hyperparameters)
     speeds = config_speeds([hyperparameters[n] for n in names], frame, "cpu", machine_factor=1.0)
-    if speeds is None:
-        return {}, {}
-    first = frame[(frame["status"] == "ok") & (frame["fidelity_pixels"] <= FIRST)
-                  & frame["hardware"].fillna("").str.startswith("cpu:")]
-    first = first[trusted(first)]
-    nominal = (first["overhead_seconds"] * first["machine_factor"]).dropna() if (
-        "overhead_seconds" in first) else first["machine_factor"].iloc[:0]
-    startup = {}
-    for n in names:
-        hp = hyperparameters[n]
-        rows_of = first.loc[nominal.index]
-        same_bb = rows_of["hp_backbone"] == hp["backbone"]
-        exact = same_bb & (rows_of["hp_patch_size"] == hp["patch_size"]) & (
-            rows_of["hp_batch_size"] == hp["batch_size"])
-        pick = nominal[exact] if exact.any() else nominal[same_bb]
-        startup[n] = float(pick.median()) if len(pick) else 0.0
-    return dict(zip(names, map(float, speeds), strict=True)), startup
+    return {} if speeds is None else dict(zip(names, map(float, speeds), strict=True))
 
 
 def complete_datasets(table: Table, pixels: float | None = None) -> list[str]:
@@ -204,15 +182,13 @@ class ReplayTrials:
         self.past: dict[str, float] = {}
 
     def _to_pixels(self, candidate: str, amount: float) -> float:
-        """The pixels a slice of ``amount`` trains (in seconds: less the start-up in the first)."""
+        """The pixels a slice of ``amount`` (pixels or seconds) trains."""
         if self.unit == "pixels":
             return amount
         speed = self.table.speeds.get(candidate)
         if not speed:
             raise UserError(f"replay: candidate {candidate} has no recorded training speed, so "
                             f"a budget in seconds cannot be replayed (replay.unit: pixels)")
-        if candidate not in self.pixels:
-            amount = max(0.0, amount - self.table.startup.get(candidate, 0.0))
         return amount * speed
 
     def run_rung(self, jobs: list[tuple[dict, float]]) -> list[dict]:
