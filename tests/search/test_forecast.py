@@ -9,7 +9,7 @@ import pytest
 
 from aixcell_automl.search import forecast as fc
 from aixcell_automl.search import replay as rp
-from tests.search.test_replay import table  # noqa: F401 - fixture
+from tests.search.test_replay import HP, _rows
 
 M = 2**20
 PRIOR = fc.CurvePrior(slope=0.03, slope_sd=0.04, noise=0.03)
@@ -54,13 +54,20 @@ def test_the_plan_continues_unless_clearly_behind():
     assert [c["config_id"] for c in failed] == ["b", "plan", "a"]
 
 
-def test_forecast_halving_keeps_the_slow_starting_plan(table):  # noqa: F811
-    # rung 0 (2.8 Mpx each): p .3, x .4, y .1; growth to the winner's 11.2 Mpx: 3.4 doublings,
-    # forecast p .40, x .50, error .14 each (default prior: B's curves are single points), so
-    # the plan goes on and reads .5 at 11.2 Mpx (score-based halving picked x: .45)
-    out = rp.replay(table, "A", "forecast_halving:plan+steps:3", 16 * M)
-    assert out["winner"] == "p" and out["score"] == .5 and out["plan_won"]
-    assert rp.replay(table, "A", "successive_halving:plan+steps:3", 16 * M)["score"] == .45
+def test_forecast_halving_keeps_the_slow_starting_plan():
+    # A's plan p starts slower than on the shared table (.3, .4 at 2^22, .7 at 2^24). Rung 0
+    # (2^21.415 px each, w = .7075 of the way from 2^20 to 2^22): p .3708, x .4354, y .1708;
+    # the forecasts to the winner's 2^23.415 px (3.4 doublings, default prior: B's curves are
+    # single points) from each one's recorded points: p .40, x .50, error .14 each, so the plan
+    # goes on and reads .4 + .3 x .7075 = .6123 (score-based halving picks x: .4854)
+    rows = [{**r, "curve": [(M, .3), (4 * M, .4), (16 * M, .7)]}
+            if (r["dataset"], r["candidate"]) == ("A", "p") else r for r in _rows()]
+    slow = rp.build_table(rows, dict.fromkeys("AB", {**HP["p"], "flip": 0.5}))
+    out = rp.replay(slow, "A", "forecast_halving:plan+steps:3", 16 * M)
+    assert out["winner"] == "p" and out["plan_won"]
+    assert out["score"] == pytest.approx(.61226, abs=1e-4)
+    halving = rp.replay(slow, "A", "successive_halving:plan+steps:3", 16 * M)
+    assert halving["winner"] == "x" and halving["score"] == pytest.approx(.48538, abs=1e-4)
 
 
 def test_the_search_learns_its_prior_from_the_other_datasets_v3_curves():

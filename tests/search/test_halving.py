@@ -64,6 +64,11 @@ def test_screening_then_training_gives_the_best_three_quarters_plus_its_screen()
     assert trace["winner"] == "c1" and [len(r["trials"]) for r in trace["rungs"]] == [4, 1]
     assert trainer.calls == [("c0", 50), ("c1", 50), ("c2", 50), ("c3", 50), ("c1", 600)]
     assert trainer.seconds["c1"] == 650  # 3/4 of the budget + its quarter of the screen
+    assert winner_share(4, "screen_then_train") == .8125 and winner_share(4) == pytest.approx(
+        7 / 12)
+    assert winner_share(4, "equal_split") == .25 and winner_share(4, "plan_only") == 1.0
+    assert suggest_k(800, 50, 8, "screen_then_train") == 4  # 200 / k >= 50
+    assert suggest_k(800, 50, 8) == 5  # halving: 800 / 3 rungs / k >= 50
 
 
 def test_failed_trials_are_dropped_first_and_ties_go_to_the_higher_rank():

@@ -134,15 +134,17 @@ def test_the_metamodel_ordering_skips_near_copies_as_the_search_does():
 
 
 def test_a_budget_in_seconds_gives_equal_seconds_at_each_candidates_speed(table):
-    # 2^24 px at the median speed 1e5 px/s = 167.8 s; x trains at 2e5 px/s: 2^25 px, .525
-    # (halfway from 2^24 to 2^26) where equal pixels give it 2^24, .5
+    # 2^24 px at the median speed 1e5 px/s = 167.8 s; x trains at 2e5 px/s: 2^25 px = 1024
+    # steps of 2^15 px, and one more (the first, before its clock starts): 2^25.0014 px, .52504
+    # (just past halfway from 2^24 to 2^26) where equal pixels give it 2^24, .5
     out = rp.replay(table, "A", "plan_only:steps:1", 16 * M, unit="seconds")
-    assert out["winner"] == "x" and out["score"] == pytest.approx(.525)
+    assert out["winner"] == "x" and out["score"] == pytest.approx(.52504, abs=1e-5)
     assert out["winner_share"] == 1.0
     assert rp.replay(table, "A", "plan_only:steps:1", 16 * M)["score"] == .5
-    # p and x get 83.9 s each: p 2^23 px, .55; x 2^24, .5 -> p, with half the seconds
+    # p and x get 83.9 s each: p 64 + 1 steps of 2^17 px = 2^23.022, .5511; x 2^24.003, .5001
+    # -> p, with half the seconds
     out = rp.replay(table, "A", "equal_split:plan+steps:2", 16 * M, unit="seconds")
-    assert out["winner"] == "p" and out["score"] == pytest.approx(.55)
+    assert out["winner"] == "p" and out["score"] == pytest.approx(.55112, abs=1e-5)
     assert out["winner_share"] == pytest.approx(.5)  # of the seconds, not of the pixels (1/3)
     # building and tracing are not charged to a slice (as in the search): only training
     slow = rp.build_table([{**r, "overhead_seconds": 10.0, "train_seconds": r["train_seconds"]

@@ -50,6 +50,24 @@ def test_isolated_workers_run_side_by_side_with_the_threads_asked_for():
         list(run(_probe, [(0.0,)], "isolated", workers=0))
 
 
+def _fail_first(i: int, pause: float) -> int:
+    import time
+
+    time.sleep(pause)
+    if i == 0:
+        raise ValueError("task 0 is bad")
+    return i
+
+
+def test_a_failed_task_hands_over_the_running_ones_results_then_raises():
+    got = []
+    with pytest.raises(ValueError, match="task 0 is bad"):
+        for i, result in run(_fail_first, [(0, 0.2), (1, 1.5), (2, 0.0)], "isolated",
+                             workers=2):
+            got.append((i, result))
+    assert got == [(1, 1)]  # task 1's row is not lost; task 2 never started
+
+
 def test_unknown_executor_is_refused():
     with pytest.raises(ValueError, match="unknown executor"):
         list(run(_square, [(1,)], "dask"))

@@ -175,11 +175,12 @@ def rank_for_target(target: dict, metabase: pd.DataFrame, meta_features: pd.Data
     strategy, k, k_reason = choose_split(budget, speeds, params)
     fidelity = None
     if fitted.fidelity_aware and speeds is not None:
-        fidelity = np.clip(winner_fidelity(speeds, budget, k), min(fitted.fidelities),
+        fidelity = np.clip(winner_fidelity(speeds, budget, k, strategy), min(fitted.fidelities),
                            max(fitted.fidelities))
     ranking = rank_configurations(fitted, configs, target["dataset"], mf, fidelity)
     top = ranking.iloc[0]
-    suggestion = suggest_budget(top_k(ranking, k), metabase, target, FIRST_FIDELITY, hardware())
+    suggestion = suggest_budget(top_k(ranking, k), metabase, target, FIRST_FIDELITY, hardware(),
+                                strategy)
     info = {"strategy": strategy, "k": k, "k_reason": k_reason, "fidelities": fitted.fidelities,
             "expected_winner_pixels": float(top["fidelity_pixels"]) if fidelity is not None
             else None,

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from aixcell_automl.search.halving import slice_seconds, suggest_k, winner_share
+from aixcell_automl.search.halving import strategy_schedule, suggest_k, winner_share
 from aixcell_automl.training.speed import (
     normalised_speeds,
     pixels_per_second,
@@ -23,12 +23,14 @@ __all__ = ["budget_note", "check_budget", "choose_k", "choose_split", "config_sp
 log = logging.getLogger(__name__)
 
 
-def check_budget(budget_seconds: float, k: int, min_slice_seconds: float) -> dict:
-    """Warn (and suggest a k) when the first rung's slice is too short to train anything."""
-    first = slice_seconds(budget_seconds, k)[0]
+def check_budget(budget_seconds: float, k: int, min_slice_seconds: float,
+                 strategy: str = "successive_halving") -> dict:
+    """Warn (and suggest a k) when the first rung's slice of ``strategy`` is too short to train
+    anything."""
+    first = strategy_schedule(strategy, budget_seconds, k)[0][0]
     ok = first >= min_slice_seconds
     advice = {"first_slice_seconds": first, "min_slice_seconds": min_slice_seconds, "ok": ok,
-              "suggested_k": suggest_k(budget_seconds, min_slice_seconds, max(k, 1))}
+              "suggested_k": suggest_k(budget_seconds, min_slice_seconds, max(k, 1), strategy)}
     if not ok:
         log.warning("budget %.0f s is too small for k=%d: the first rung gives each configuration "
                     "%.1f s (< %.0f s needed to build, train and evaluate once). Use k=%d or a "
@@ -73,7 +75,8 @@ def config_speeds(configs: list[dict], metabase: pd.DataFrame, hardware: str,
 
 
 def suggest_budget(configs: list[dict], metabase: pd.DataFrame, target: dict,
-                   fidelity_pixels: int, hardware: str) -> dict | None:
+                   fidelity_pixels: int, hardware: str, strategy: str = "successive_halving"
+                   ) -> dict | None:
     """A budget (s) for successive halving over ``configs``: enough for the winner to see the
     meta-base fidelity or one pass over the target dataset's pixels (from its meta-features),
     whichever is more, at the median speed of :func:`config_speeds`. None without rows."""
@@ -86,7 +89,7 @@ def suggest_budget(configs: list[dict], metabase: pd.DataFrame, target: dict,
     kind = hardware.split(":")[0]
     same_kind = metabase[metabase["hardware"].fillna("").str.startswith(kind + ":")
                          & (metabase["status"] == "ok")]
-    return {"budget_seconds": float(winner_pixels / pps / winner_share(len(configs))),
+    return {"budget_seconds": float(winner_pixels / pps / winner_share(len(configs), strategy)),
             "k": len(configs), "winner_pixels": float(winner_pixels), "pixels_per_second": pps,
             "measured_on": ", ".join(sorted(same_kind["hardware"].unique())),
             "rows": len(same_kind)}
@@ -96,14 +99,15 @@ MIN_FIRST_RUNG_PIXELS = 2**21
 
 
 def choose_k(budget_seconds: float, speeds: np.ndarray | None, k_max: int = 50,
-             min_pixels: int = MIN_FIRST_RUNG_PIXELS) -> tuple[int, str]:
+             min_pixels: int = MIN_FIRST_RUNG_PIXELS, strategy: str = "successive_halving"
+             ) -> tuple[int, str]:
     """The largest k <= ``k_max`` whose first rung gives a configuration of median speed at
     least ``min_pixels`` training pixels, and the reason in words."""
     if speeds is None or not len(speeds):
         return 1, "no measured speed on this kind of device: k = 1 (the plan alone)"
     pps = float(np.median(speeds))
-    k = suggest_k(budget_seconds, min_pixels / pps, k_max)
-    first = slice_seconds(budget_seconds, k)[0] * pps
+    k = suggest_k(budget_seconds, min_pixels / pps, k_max, strategy)
+    first = strategy_schedule(strategy, budget_seconds, k)[0][0] * pps
     return k, (f"k = {k}: the largest k (at most {k_max}) whose first rung gives each "
                f"configuration at least 2^{int(np.log2(min_pixels))} training pixels "
                f"({first / 2**20:.1f} Mpx at the median measured speed "
@@ -136,7 +140,7 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
     elif params["k"] or row["k"]:
         k, k_from = int(params["k"] or row["k"]), "search.k" if params["k"] else "search.split"
     else:
-        k, k_from = choose_k(budget_seconds, speeds, int(params["k_max"]))
+        k, k_from = choose_k(budget_seconds, speeds, int(params["k_max"]), strategy=strategy)
     s_from = "search.strategy" if params["strategy"] else "search.split"
     return strategy, k, f"{strategy} over k = {k} (strategy: {s_from}; k: {k_from}); {where}"
 
@@ -163,10 +167,11 @@ def check_split(rows) -> list[dict]:
     return rows
 
 
-def winner_fidelity(speeds: np.ndarray, budget_seconds: float, k: int) -> np.ndarray:
-    """Training pixels each configuration would see if it won a search of ``k`` candidates
-    within ``budget_seconds`` (its speed times its share of the budget)."""
-    return np.asarray(speeds, float) * budget_seconds * winner_share(k)
+def winner_fidelity(speeds: np.ndarray, budget_seconds: float, k: int,
+                    strategy: str = "successive_halving") -> np.ndarray:
+    """Training pixels each configuration would see if it won a search of ``strategy`` over
+    ``k`` candidates within ``budget_seconds`` (its speed times its share of the budget)."""
+    return np.asarray(speeds, float) * budget_seconds * winner_share(k, strategy)
 
 
 def budget_note(suggestion: dict | None) -> str:

@@ -37,9 +37,10 @@ def slice_seconds(budget: float, k: int) -> list[float]:
     return [budget / steps / n for n in survivors_per_rung(k)]
 
 
-def winner_share(k: int) -> float:
-    """Fraction of the total budget the winner trains for (0.2738 for k = 50)."""
-    return sum(slice_seconds(1.0, k))
+def winner_share(k: int, strategy: str = "successive_halving") -> float:
+    """Fraction of the total budget the winner of ``strategy`` over ``k`` trains for (0.2738
+    for successive halving over k = 50)."""
+    return sum(strategy_schedule(strategy, 1.0, k)[0])
 
 
 SCREEN_SHARE = 0.25  # screen_schedule: the budget's part the screening rung takes
@@ -53,6 +54,19 @@ def screen_schedule(budget: float, k: int, screen: float = SCREEN_SHARE
     if k <= 1:
         return [budget], [1]
     return [screen * budget / k, (1 - screen) * budget], [k, 1]
+
+
+def strategy_schedule(strategy: str, budget: float, k: int) -> tuple[list[float], list[int]]:
+    """``(seconds per trial, trials)`` per rung of a built-in strategy over ``k`` candidates
+    (``plan_only``, ``equal_split``, ``screen_then_train``; successive halving's for any other,
+    the halving variants and plugins)."""
+    if strategy == "plan_only" or k <= 1:
+        return [budget], [1]
+    if strategy == "equal_split":
+        return [budget / k], [k]
+    if strategy == "screen_then_train":
+        return screen_schedule(budget, k)
+    return slice_seconds(budget, k), survivors_per_rung(k)
 
 
 def score_of(state: dict) -> float:
@@ -212,9 +226,10 @@ def spend_leftover(trace: dict, reserve: Sequence[dict], budget_seconds: float,
     return trace
 
 
-def suggest_k(budget_seconds: float, min_slice_seconds: float, k_max: int = 50) -> int:
+def suggest_k(budget_seconds: float, min_slice_seconds: float, k_max: int = 50,
+              strategy: str = "successive_halving") -> int:
     """Largest k <= k_max whose first-rung slice is at least ``min_slice_seconds``."""
     for k in range(k_max, 0, -1):
-        if slice_seconds(budget_seconds, k)[0] >= min_slice_seconds:
+        if strategy_schedule(strategy, budget_seconds, k)[0][0] >= min_slice_seconds:
             return k
     return 1

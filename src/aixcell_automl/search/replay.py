@@ -19,6 +19,7 @@ trial. In the unit ``seconds`` the replay spends it as the search does: the budg
 ``pixels / median_speed`` seconds (the search's :func:`~aixcell_automl.search.budget.
 choose_split` reads its ``search.split`` row at ``log2(seconds x`` the median speed of its
 configurations)), every slice is the same seconds for each trial, and a trial trains its slice
+in whole steps (one more than the slice holds: a trial's clock starts after its first step)
 at its configuration's speed on the nominal machine (:func:`~aixcell_automl.search.budget.
 config_speeds`: the median over trusted rows with its backbone, patch and batch size). As in
 the search, building and tracing a model are not charged to its slice (a trial's clock starts
@@ -27,6 +28,7 @@ after its first step, :mod:`aixcell_automl.training.loop`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -56,6 +58,8 @@ class Curve:
         if not at or pixels < at[0] - 0.5:
             return None
         i = int(np.searchsorted(at, pixels + 0.5)) - 1  # the last point at or below
+        if i < 0:
+            return None
         if i + 1 >= len(at) or pixels <= at[i] + 0.5:
             return float(best[i])
         w = (np.log2(pixels) - np.log2(at[i])) / (np.log2(at[i + 1]) - np.log2(at[i]))
@@ -182,14 +186,18 @@ class ReplayTrials:
         self.past: dict[str, float] = {}
 
     def _to_pixels(self, candidate: str, amount: float) -> float:
-        """The pixels a slice of ``amount`` (pixels or seconds) trains."""
+        """The pixels a slice of ``amount`` (pixels or seconds) trains. In seconds, whole steps
+        as a trial takes them: its first step is free (its clock starts after it) and it steps
+        while its clock is below the slice."""
         if self.unit == "pixels":
             return amount
         speed = self.table.speeds.get(candidate)
         if not speed:
             raise UserError(f"replay: candidate {candidate} has no recorded training speed, so "
                             f"a budget in seconds cannot be replayed (replay.unit: pixels)")
-        return amount * speed
+        hp = self.table.hyperparameters[candidate]
+        step = hp["patch_size"] ** 2 * hp["batch_size"]
+        return (1 + math.ceil(amount * speed / step - 1e-9)) * step if amount > 0 else 0.0
 
     def run_rung(self, jobs: list[tuple[dict, float]]) -> list[dict]:
         states = []

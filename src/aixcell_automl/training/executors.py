@@ -12,6 +12,7 @@ operating system; Ray workers are likewise restarted after each trial.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from aixcell_automl.core.errors import UserError
@@ -74,13 +75,19 @@ def run_isolated(fn: Callable, tasks: Iterable[tuple], workers: int = 1,
                     return
                 running[pool.submit(fn, *nxt[1])] = nxt[0]
 
+        error = None
         fill()
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             finished = [(running.pop(future), future) for future in done]
-            fill()  # before handing results over: no worker waits on the caller
-            for i, future in finished:
-                yield i, future.result()
+            error = error or next((f.exception() for _, f in finished if f.exception()), None)
+            if error is None:
+                fill()  # before handing results over: no worker waits on the caller
+            for i, future in finished:  # after a failure: the running ones' results, then it
+                if future.exception() is None:
+                    yield i, future.result()
+        if error is not None:
+            raise error
 
 
 def run_ray(fn: Callable, tasks: Sequence[tuple], address: str | None = None,
@@ -96,7 +103,7 @@ def run_ray(fn: Callable, tasks: Sequence[tuple], address: str | None = None,
     import ray
 
     if not ray.is_initialized():
-        local = max_cpus or (int(workers * num_cpus) if workers else None)
+        local = max_cpus or (math.ceil(workers * num_cpus) if workers else None)
         kwargs = {"address": address} if address else {"num_cpus": local}
         ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING, **kwargs)

@@ -61,7 +61,7 @@ def run_strategy(dataset: SegmentationDataset, split: dict, ranking: pd.DataFram
 
     k = int(rank_info["k"])
     budget = float(params["budget_minutes"]) * 60
-    advice = check_budget(budget, k, float(params["min_slice_seconds"]))
+    advice = check_budget(budget, k, float(params["min_slice_seconds"]), rank_info["strategy"])
     candidates, reserve, why = candidates_and_reserve(ranking, plan, k, int(params["reserve"]),
                                                       metabase, meta_features, target, params)
     data = make_trial_data(dataset, split, seed=split["seed"], plan=plan)

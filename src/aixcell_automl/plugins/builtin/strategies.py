@@ -25,8 +25,8 @@ from aixcell_automl.plugins.specs import SearchStrategy
 from aixcell_automl.search.halving import (
     equal_split,
     score_of,
-    screen_schedule,
     slice_seconds,
+    strategy_schedule,
     successive_halving,
     trial_record,
     winner_share,
@@ -81,8 +81,8 @@ def equal_split_over_candidates(ctx) -> dict:
 
 def screen_then_train(ctx) -> dict:
     return successive_halving(ctx.candidates, ctx.budget_seconds, ctx.run_rung, ctx.trace,
-                              ctx.on_trial, schedule=screen_schedule(ctx.budget_seconds,
-                                                                     len(ctx.candidates)))
+                              ctx.on_trial, schedule=strategy_schedule(
+                                  "screen_then_train", ctx.budget_seconds, len(ctx.candidates)))
 
 
 def optuna_tpe(ctx) -> dict:
