@@ -67,7 +67,8 @@ def _provenance(facts: dict, info: dict) -> str:
             f"representation {s['representation']}) trained on a meta-base of "
             f"{s['metabase_rows']} evaluated configurations from {s['metabase_datasets']} other "
             f"datasets ranked all {s['n_configs']} configurations of the search space; "
-            f"successive halving trained the top {s['k']} within a budget of "
+            f"{s.get('strategy', 'successive_halving')} trained the top {s['k']} within a "
+            f"budget of "
             f"{s['budget_seconds'] / 60:.1f} min ({s['wall_seconds'] / 60:.1f} min wall time on "
             f"{s['hardware']}). This configuration was ranked {s['winner_rank']}.")
     elif facts["source"] == "search":

@@ -38,7 +38,8 @@ def halving_figure(trace: dict):
                         for r in trace["rungs"]])
     ax.set_ylabel(f"best validation {get('metric', trace['metric']).label} so far")
     ax.set_ylim(0, 1)
-    ax.set_title("Successive halving: configurations per rung (grey = dropped later)")
+    ax.set_title(f"{trace.get('strategy', 'successive_halving')}: configurations per rung "
+                 f"(grey = dropped later)")
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig

@@ -67,7 +67,7 @@ The model is saved in <code>{e(summary['model_path'])}</code>; apply it with
 <h2>Per-class test {e(label)}</h2>{_table(per_class)}
 <h2>Test images: image | ground truth | prediction</h2>
 <img src="data:image/png;base64,{_png(overlay_fig)}" style="max-width:100%">
-<h2>Successive halving</h2>
+<h2>The search's rungs ({e(trace['strategy'])})</h2>
 <img src="data:image/png;base64,{_png(halving_fig)}" style="max-width:100%">
 <h2>The {len(top)} candidates trained (the reserve's included), in predicted rank order</h2>
 {_table(top[['rank', 'plan', 'config_id', 'backbone', 'patch_size', 'batch_size', 'learning_rate',

@@ -28,6 +28,7 @@ def search_facts(metrics: dict, rank_info: dict, trace: dict, split: dict) -> di
                      "per_class_iou": metrics["per_class_iou"]},
             "search": {"budget_seconds": trace["budget_seconds"],
                        "wall_seconds": trace["wall_seconds"], "k": trace["k"],
+                       "strategy": trace.get("strategy", "successive_halving"),
                        "n_configs": rank_info["n_configs"], "meta_model": rank_info["meta_model"],
                        "representation": rank_info["representation"],
                        "metabase_rows": rank_info["metabase_rows"],
