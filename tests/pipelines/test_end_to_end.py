@@ -37,6 +37,7 @@ def test_search_then_predict_then_train(project, demo_path, monkeypatch, fake_cl
     (project / "data" / "03_primary").mkdir(parents=True)
     shutil.copy(project / "metabase.jsonl", project / "data" / "03_primary" / "metabase.jsonl")
     _run(project, "search", {"dataset.path": str(demo_path), "search.budget_minutes": 0.3,
+                             "search.strategy": "successive_halving",  # whatever search.split
                              "search.k": 2, "search.run_name": "e2e",
                              "search.export": True, "export.check": False})
     out = project / "data" / "08_reporting" / "search" / "e2e"
