@@ -68,6 +68,17 @@ def test_a_failed_task_hands_over_the_running_ones_results_then_raises():
     assert got == [(1, 1)]  # task 1's row is not lost; task 2 never started
 
 
+def test_the_collector_runs_one_trial_at_a_time_on_a_gpu(monkeypatch):
+    from aixcell_automl.pipelines.metabase import nodes
+    from aixcell_automl.training import hardware
+
+    params = {"workers": 2, "threads": 1, "executor_options": {"max_cpus": 4}}
+    monkeypatch.setattr(hardware, "hardware", lambda: "cpu:2xx86_64")
+    assert nodes.executor_options(params) == {"workers": 2, "threads": 1, "max_cpus": 4}
+    monkeypatch.setattr(hardware, "hardware", lambda: "gpu:1xNVIDIA H100")
+    assert nodes.executor_options(params)["workers"] == 1
+
+
 def test_unknown_executor_is_refused():
     with pytest.raises(ValueError, match="unknown executor"):
         list(run(_square, [(1,)], "dask"))

@@ -44,8 +44,15 @@ def collect_rows(datasets_root: Path, out: Path, checkpoints: Path, params: dict
 
 
 def executor_options(params: dict) -> dict:
-    """``metabase.executor_options`` with ``metabase.workers`` and ``metabase.threads``."""
-    return {"workers": params.get("workers"), "threads": params.get("threads"),
+    """``metabase.executor_options`` with ``metabase.workers`` and ``metabase.threads``; one
+    worker where this machine trains on a GPU (each TensorFlow process would claim it whole)."""
+    from aixcell_automl.training.hardware import hardware
+
+    workers = params.get("workers")
+    if (workers or 1) > 1 and hardware().startswith("gpu:"):
+        log.warning("metabase.workers %s: one trial at a time on a GPU", workers)
+        workers = 1
+    return {"workers": workers, "threads": params.get("threads"),
             **(params["executor_options"] or {})}
 
 
