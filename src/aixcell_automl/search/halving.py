@@ -56,10 +56,15 @@ def screen_schedule(budget: float, k: int, screen: float = SCREEN_SHARE
     return [screen * budget / k, (1 - screen) * budget], [k, 1]
 
 
+# the built-in strategies whose rungs follow strategy_schedule (optuna_tpe and plugins: their own)
+SCHEDULED = ("successive_halving", "random_halving", "forecast_halving", "plan_only",
+             "equal_split", "screen_then_train")
+
+
 def strategy_schedule(strategy: str, budget: float, k: int) -> tuple[list[float], list[int]]:
     """``(seconds per trial, trials)`` per rung of a built-in strategy over ``k`` candidates
     (``plan_only``, ``equal_split``, ``screen_then_train``; successive halving's for any other,
-    the halving variants and plugins)."""
+    the halving variants and, as an estimate, plugins)."""
     if strategy == "plan_only" or k <= 1:
         return [budget], [1]
     if strategy == "equal_split":

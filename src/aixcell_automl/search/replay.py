@@ -21,9 +21,9 @@ choose_split` reads its ``search.split`` row at ``log2(seconds x`` the median sp
 configurations)), every slice is the same seconds for each trial, and a trial trains its slice
 in whole steps (one more than the slice holds: a trial's clock starts after its first step)
 at its configuration's speed on the nominal machine (:func:`~aixcell_automl.search.budget.
-config_speeds`: the median over trusted rows with its backbone, patch and batch size). As in
-the search, building and tracing a model are not charged to its slice (a trial's clock starts
-after its first step, :mod:`aixcell_automl.training.loop`).
+config_speeds`: the median over trusted rows with its backbone, patch and batch size), so,
+as in the search (:mod:`aixcell_automl.training.loop`), building and tracing a model are not
+charged to its slice.
 """
 
 from __future__ import annotations
@@ -55,8 +55,6 @@ class Curve:
         points, held at the last (None before the first evaluation)."""
         best = np.maximum.accumulate([s for _, s in self.points]) if self.points else []
         at = [p for p, _ in self.points]
-        if not at or pixels < at[0] - 0.5:
-            return None
         i = int(np.searchsorted(at, pixels + 0.5)) - 1  # the last point at or below
         if i < 0:
             return None
@@ -100,7 +98,9 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
     Each candidate's speed on the nominal machine is the search's (:func:`~aixcell_automl.
     search.budget.config_speeds`, from all ``rows`` on a CPU); ``median_speed`` (default: the
     candidates' median) turns a budget in pixels into seconds."""
-    all_rows = rows
+    import pandas as pd
+
+    frame = pd.DataFrame(list(rows))  # every protocol's rows: the search's speed estimates
     rows = [r for r in rows if r.get("protocol") == protocol and r.get("source") != "named"]
     points: dict[tuple[str, str], dict[int, float]] = {}
     rows_to: dict[tuple[str, str], int] = {}
@@ -123,22 +123,18 @@ def build_table(rows: Sequence[Mapping], plan_configs: Mapping[str, Mapping],
         if ds in plan_configs:
             want = candidate_key(plan_configs[ds])
             plans[ds] = next((c for c in curves[ds] if candidate_key(hps[c]) == want), None)
-    speeds = candidate_speeds(all_rows, hps)
+    speeds = candidate_speeds(frame, hps)
     if median_speed is None and speeds:
         median_speed = float(np.median(list(speeds.values())))
     return Table(curves, hps, {d: p for d, p in plans.items() if p}, speeds, median_speed)
 
 
-def candidate_speeds(rows: Sequence[Mapping], hyperparameters: Mapping[str, Mapping]
-                     ) -> dict[str, float]:
-    """Each candidate's training speed (px/s) on the nominal machine, as the search estimates
-    it (:func:`~aixcell_automl.search.budget.config_speeds` over the CPU rows); {} without
-    rows that record a speed."""
-    import pandas as pd
-
+def candidate_speeds(frame, hyperparameters: Mapping[str, Mapping]) -> dict[str, float]:
+    """Each named configuration's training speed (px/s) on the nominal machine, as the search
+    estimates it (:func:`~aixcell_automl.search.budget.config_speeds` over the CPU rows of the
+    meta-base ``frame``); {} without rows that record a speed."""
     from aixcell_automl.search.budget import config_speeds
 
-    frame = pd.DataFrame(list(rows))
     if frame.empty or not {"hardware", "pixels_seen", "train_seconds"} <= set(frame):
         return {}
     names = sorted(hyperparameters)

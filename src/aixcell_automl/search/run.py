@@ -14,7 +14,12 @@ from tqdm.auto import tqdm
 
 from aixcell_automl.core.atomic import atomic_write_json
 from aixcell_automl.plugins.specs import SearchContext  # re-exported: its home before the API
-from aixcell_automl.search.halving import slice_spent, spend_leftover, survivors_per_rung
+from aixcell_automl.search.halving import (
+    SCHEDULED,
+    slice_spent,
+    spend_leftover,
+    strategy_schedule,
+)
 from aixcell_automl.training.loop import (
     Budget,
     Settings,
@@ -127,11 +132,8 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     replayed = sum(len(r["trials"]) for r in trace["rungs"]) if trace else 0
     replayed_leftover = sum(len(r["trials"]) for r in trace["rungs"]
                             if r.get("leftover")) if trace else 0
-    n = k or len(candidates)
-    halving = sum(survivors_per_rung(n))
-    trials = {"successive_halving": halving, "random_halving": halving,  # the built-ins'
-              "forecast_halving": halving, "equal_split": n, "plan_only": 1,
-              "screen_then_train": n + 1 if n > 1 else 1}.get(strategy)
+    trials = (sum(strategy_schedule(strategy, 1.0, k or len(candidates))[1])
+              if strategy in SCHEDULED else None)  # a plugin's count is unknown
     bar = tqdm(total=None if trials is None else trials + replayed_leftover, initial=replayed,
                desc=strategy, unit="trial")  # a resumed search counts replayed trials
     # each trial's train_seconds after its last slice in the trace (None: the record does not say)

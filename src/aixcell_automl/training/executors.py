@@ -60,16 +60,17 @@ def run_isolated(fn: Callable, tasks: Iterable[tuple], workers: int = 1,
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    if int(workers) < 1:
+    workers = int(workers)
+    if workers < 1:
         raise UserError(f"executor isolated: workers must be at least 1, got {workers}")
     todo = iter(enumerate(tasks))
-    with ProcessPoolExecutor(max_workers=int(workers), mp_context=mp.get_context("spawn"),
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                              max_tasks_per_child=1, initializer=_start_worker,
                              initargs=(threads,)) as pool:
         running: dict = {}
 
         def fill() -> None:
-            while len(running) < int(workers):
+            while len(running) < workers:
                 nxt = next(todo, None)
                 if nxt is None:
                     return

@@ -13,6 +13,7 @@ from aixcell_automl.metalearning.ranking import metamodel_orders
 from aixcell_automl.search.replay import (
     BUILTIN_STRATEGIES,
     Table,
+    candidate_speeds,
     complete_datasets,
     parse_method,
     replay,
@@ -31,13 +32,11 @@ def replay_table(metabase: pd.DataFrame, meta_features: pd.DataFrame, params: di
     them; where a method orders by ``metamodel``, the search's meta-model (``search``
     parameters) fitted for each held-out dataset without it."""
     from aixcell_automl.core.search_space import build_space, enumerate_configs
-    from aixcell_automl.search.budget import config_speeds
 
-    configs = enumerate_configs(build_space(search_space))
-    speeds = (config_speeds(configs, metabase, "cpu", machine_factor=1.0)
-              if len(metabase) and {"hardware", "pixels_seen"} <= set(metabase) else None)
+    space = candidate_speeds(metabase, dict(enumerate(enumerate_configs(build_space(
+        search_space)))))
     table = table_of(metabase, meta_features, params["protocol"],
-                     None if speeds is None else float(np.median(speeds)))
+                     float(np.median(list(space.values()))) if space else None)
     if not table.curves:
         raise UserError(f"replay: the meta-base holds no protocol-{params['protocol']} rows "
                         f"with candidates (collect them: kedro run --pipeline=metabase)")
