@@ -40,6 +40,11 @@ def test_the_reserve_follows_the_k_candidates_and_never_displaces_the_plan():
     assert [c["config_id"] for c in reserve] == ["c2", "c3", "c4", "c5"]  # the next, not the plan
     assert candidates_and_reserve(ranking, plan, 3, 0, pd.DataFrame(), pd.DataFrame(), {},
                                   {"candidates": "ranking"})[:2] == (chosen, [])
+    alone, reserve, why = candidates_and_reserve(ranking, plan, 1, 2, pd.DataFrame(),
+                                                 pd.DataFrame(), {}, {"candidates": "ranking"})
+    assert [c["config_id"] for c in alone] == ["plan"]  # k = 1: the plan alone, the reserve next
+    assert [c["config_id"] for c in reserve] == ["c0", "c1"]
+    assert why == "the plan alone; the reserve: the ranking's top k - 1"
 
 
 # a dense (v3) meta-base: candidates p (every dataset's plan), a, b, c; scores at 2^24

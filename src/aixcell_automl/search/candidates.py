@@ -122,10 +122,12 @@ def candidates_and_reserve(ranking: pd.DataFrame, plan: dict, k: int, n_reserve:
     :func:`aixcell_automl.search.halving.spend_leftover`), and where they came from."""
     chosen, why = choose_candidates(ranking, plan, k, metabase, meta_features, target, params)
     if n_reserve <= 0:
-        return chosen, [], why
-    longer, _ = choose_candidates(ranking, plan, k + n_reserve, metabase, meta_features, target,
-                                  params)
+        return chosen, [], ("the plan alone" if k <= 1 else why)
+    longer, longer_why = choose_candidates(ranking, plan, k + n_reserve, metabase, meta_features,
+                                           target, params)
     taken = {c["config_id"] for c in chosen}
+    if k <= 1:  # "the plan and the portfolio (none)" would say nothing; the reserve's source does
+        why = f"the plan alone; the reserve: {longer_why.removeprefix('the plan and ')}"
     return chosen, [c for c in longer if c["config_id"] not in taken][:n_reserve], why
 
 
