@@ -87,8 +87,8 @@ def portfolio_candidates(metabase: pd.DataFrame, meta_features: pd.DataFrame, pl
             seen.add(key(hp))
             chosen.append(name)
             out.append(on_dataset({d: hp[d] for d in DIMENSIONS}, plan["configuration"]))
-    return out, (f"the plan and the portfolio {', '.join(chosen) or '(none)'}, learned on "
-                 f"{len(complete)} datasets")
+    return out, (f"the portfolio {', '.join(chosen) or '(none)'}, learned on {len(complete)} "
+                 "datasets")
 
 
 CANDIDATE_SOURCES = ("ranking", "portfolio")
@@ -97,7 +97,8 @@ CANDIDATE_SOURCES = ("ranking", "portfolio")
 def choose_candidates(ranking: pd.DataFrame, plan: dict, k: int, metabase: pd.DataFrame,
                       meta_features: pd.DataFrame, target: dict, params: dict
                       ) -> tuple[list[dict], str]:
-    """The search's k candidates as ``search.candidates`` says, with where they came from:
+    """The search's k candidates as ``search.candidates`` says, with where the others than the
+    plan came from:
     ``ranking`` (:func:`candidates_with_plan`) or ``portfolio`` (:func:`portfolio_candidates`;
     the ranking's, with the reason, where the meta-base cannot teach a portfolio yet)."""
     how = params["candidates"]
@@ -111,7 +112,7 @@ def choose_candidates(ranking: pd.DataFrame, plan: dict, k: int, metabase: pd.Da
             return out, why
         log.warning("search.candidates=portfolio: %s; the ranking's candidates instead", why)
         return candidates_with_plan(ranking, plan, k), f"the ranking's top k - 1 ({why})"
-    return candidates_with_plan(ranking, plan, k), "the plan and the ranking's top k - 1"
+    return candidates_with_plan(ranking, plan, k), "the ranking's top k - 1"
 
 
 def candidates_and_reserve(ranking: pd.DataFrame, plan: dict, k: int, n_reserve: int,
@@ -120,15 +121,16 @@ def candidates_and_reserve(ranking: pd.DataFrame, plan: dict, k: int, n_reserve:
     """The k candidates (:func:`choose_candidates`, the plan among them), the next
     ``n_reserve`` of the same choice for budget the trials leave unused (see
     :func:`aixcell_automl.search.halving.spend_leftover`), and where they came from."""
-    chosen, why = choose_candidates(ranking, plan, k, metabase, meta_features, target, params)
-    if n_reserve <= 0:
-        return chosen, [], ("the plan alone" if k <= 1 else why)
-    longer, longer_why = choose_candidates(ranking, plan, k + n_reserve, metabase, meta_features,
+    chosen, source = choose_candidates(ranking, plan, k, metabase, meta_features, target, params)
+    reserve = []
+    if n_reserve > 0:
+        longer, source = choose_candidates(ranking, plan, k + n_reserve, metabase, meta_features,
                                            target, params)
-    taken = {c["config_id"] for c in chosen}
-    if k <= 1:  # "the plan and the portfolio (none)" would say nothing; the reserve's source does
-        why = f"the plan alone; the reserve: {longer_why.removeprefix('the plan and ')}"
-    return chosen, [c for c in longer if c["config_id"] not in taken][:n_reserve], why
+        taken = {c["config_id"] for c in chosen}
+        reserve = [c for c in longer if c["config_id"] not in taken][:n_reserve]
+    if len(chosen) > 1:
+        return chosen, reserve, f"the plan and {source}"
+    return chosen, reserve, "the plan alone" + (f"; the reserve: {source}" if reserve else "")
 
 
 def metabase_position(metabase: pd.DataFrame, dataset: str, config_id: str) -> dict | None:

@@ -33,10 +33,10 @@ def replay_table(metabase: pd.DataFrame, meta_features: pd.DataFrame, params: di
     parameters) fitted for each held-out dataset without it."""
     from aixcell_automl.core.search_space import build_space, enumerate_configs
 
-    space = candidate_speeds(metabase, dict(enumerate(enumerate_configs(build_space(
-        search_space)))))
+    speeds = candidate_speeds(metabase, dict(enumerate(enumerate_configs(build_space(
+        search_space)))))  # the search space's, as choose_split reads a budget
     table = table_of(metabase, meta_features, params["protocol"],
-                     float(np.median(list(space.values()))) if space else None)
+                     float(np.median(list(speeds.values()))) if speeds else None)
     if not table.curves:
         raise UserError(f"replay: the meta-base holds no protocol-{params['protocol']} rows "
                         f"with candidates (collect them: kedro run --pipeline=metabase)")
