@@ -97,6 +97,13 @@ def test_portfolio_is_learned_on_the_other_complete_datasets_with_their_plans_in
     with_t = portfolio_candidates(metabase, mf, PLAN, 3, {**TARGET, "dataset": "U",
                                                           "dataset_hash": "hU"}, 3)[0]
     assert with_t[1]["patch_size"] == 128  # learned from T too, b comes first
+    params = {"candidates": "portfolio", "portfolio_min_datasets": 3}
+    chosen, reserve, why = candidates_and_reserve(pd.DataFrame(), PLAN, 2, 1, metabase, mf,
+                                                  TARGET, params)
+    assert [c["backbone"] for c in chosen + reserve] == ["resnet18", "resnet50", "resnet18"]
+    assert why == "the plan and the portfolio a, learned on 3 datasets"  # not the reserve's c
+    assert candidates_and_reserve(pd.DataFrame(), PLAN, 1, 2, metabase, mf, TARGET, params)[2] \
+        == "the plan alone; the reserve: the portfolio a, c, learned on 3 datasets"
 
 
 def test_too_few_complete_datasets_fall_back_to_the_ranking_and_say_why():

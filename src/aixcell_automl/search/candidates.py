@@ -122,15 +122,16 @@ def candidates_and_reserve(ranking: pd.DataFrame, plan: dict, k: int, n_reserve:
     ``n_reserve`` of the same choice for budget the trials leave unused (see
     :func:`aixcell_automl.search.halving.spend_leftover`), and where they came from."""
     chosen, source = choose_candidates(ranking, plan, k, metabase, meta_features, target, params)
-    reserve = []
+    reserve, reserve_source = [], ""
     if n_reserve > 0:
-        longer, source = choose_candidates(ranking, plan, k + n_reserve, metabase, meta_features,
-                                           target, params)
+        longer, reserve_source = choose_candidates(ranking, plan, k + n_reserve, metabase,
+                                                   meta_features, target, params)
         taken = {c["config_id"] for c in chosen}
         reserve = [c for c in longer if c["config_id"] not in taken][:n_reserve]
     if len(chosen) > 1:
         return chosen, reserve, f"the plan and {source}"
-    return chosen, reserve, "the plan alone" + (f"; the reserve: {source}" if reserve else "")
+    return chosen, reserve, "the plan alone" + (f"; the reserve: {reserve_source}"
+                                                if reserve else "")
 
 
 def metabase_position(metabase: pd.DataFrame, dataset: str, config_id: str) -> dict | None:
