@@ -64,8 +64,9 @@ def test_plan_outcome_says_who_won_and_by_how_much():
     lost = {"winner": "m", "plan_config_id": "p", "rungs": [
         {"rung": 0, "trials": [{"config_id": "p", "score": 0.5}, {"config_id": "m", "score": 0.6}]},
         {"rung": 1, "trials": [{"config_id": "m", "score": 0.65}]}]}
-    assert "in rung 1, where the plan's configuration stopped, it scored 0.600 against the " \
-           "plan's 0.500 (+0.100)" in plan_outcome(lost)
+    assert plan_outcome(lost) == ("Another candidate won: in rung 1, where the plan's "
+                                  "configuration stopped, it scored 0.600 against the plan's "
+                                  "0.500 (+0.100).")
     final = {"winner": "p", "plan_config_id": "p", "rungs": [rung]}
     assert plan_outcome(final).endswith("against 0.600 for the runner-up (+0.100).")
     # forecast_halving: the protected plan trained on alone and ended below the leader

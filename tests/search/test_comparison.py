@@ -116,6 +116,11 @@ def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
     assert runs["finished_utc"].iloc[0] == first["finished_utc"].iloc[0]
     assert runs["test_iou"].between(0, 1).all() and (runs["budget_seconds"] == 12).all()
     assert list(runs["trials"]) == [1, 2] and runs["winner_is_plan"].iloc[0]
+    kept = sorted(p.relative_to(tmp_path / "traces").as_posix()
+                  for p in (tmp_path / "traces").rglob("*.json"))  # beside runs.jsonl
+    assert kept == [f"{demo_path.name}/random_halving/12s_random_halving_k2/seed0.json",
+                    f"{demo_path.name}/rule_default/12s_plan_only_k2/seed0.json"]
+    assert json.loads((tmp_path / "traces" / kept[0]).read_text())["k"] == 2
     again = compare_methods(*args)  # everything done: nothing retrained, same rows
     pd.testing.assert_frame_equal(runs, again)
     table, text = summarise(runs)

@@ -84,7 +84,7 @@ def _plan_outcome(trace: dict) -> str:
         return (f"Another candidate won with its best validation score {best[win]:.3f}; the "
                 f"plan's configuration trained on to rung {last + 1} and reached "
                 f"{best[pid]:.3f} ({best[win] - best[pid]:+.3f}).")
-    return (f"A configuration of the meta-model's ranking won: in rung {last + 1}, where the "
+    return (f"Another candidate won: in rung {last + 1}, where the "
             f"plan's configuration {'stopped' if last + 1 < len(scores) else 'finished'}, it "
             f"scored {rung[win]:.3f} against the plan's {rung[pid]:.3f} "
             f"({rung[win] - rung[pid]:+.3f}).")
