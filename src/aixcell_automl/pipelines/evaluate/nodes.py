@@ -36,10 +36,10 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     appended to ``log_path`` (``evaluation_log``, runs.jsonl); runs already there are skipped,
     so an interrupted evaluation resumes. A run's trials are in ``<run_folders>/<dataset>/
     <method>/<budget>s_<strategy>_k<k>/seed<seed>`` (``evaluation_run_folders``), its trace
-    also under ``traces/`` beside ``log_path`` (:func:`keep_trace`); meta-features are cached
-    in ``cache`` (``meta_feature_cache``, unless ``meta_features.cache`` is false). Each run
-    trains in a fresh process with ``params['executor']`` ``isolated`` (see :mod:`.executors`);
-    at most
+    also in ``traces/`` beside ``log_path``, on the same path (:func:`keep_trace`);
+    meta-features are cached in ``cache`` (``meta_feature_cache``, unless
+    ``meta_features.cache`` is false). Each run trains in a fresh process with
+    ``params['executor']`` ``isolated`` (see :mod:`.executors`); at most
     ``params['max_runs']`` new runs are made (null: all; 0 only summarises). Each dataset is
     split as conf's ``dataset`` parameters say (``dataset_params``). ``automl`` (and any
     other registered strategy) runs as the search would with ``search_params`` (its strategy
@@ -64,6 +64,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     settings = settings_from(train_params)
     settings.keep_in_memory = int(search_params["keep_in_memory"])
     out, root = Path(log_path), Path(datasets_root)
+    traces = out.parent / "traces"
     cache_dir = cache if mf_params["cache"] else None
     done = {run_key(r) for r in read_rows(out)}
     keys, left = set(), params["max_runs"]
@@ -88,11 +89,11 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                     mk = searched_k
                 key = (ds.content_hash(), method, strategy, seed, budget, mk)
                 keys.add(key)
-                run_root = (Path(run_folders) / name / method
-                            / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}")
-                if key in done:
+                run = Path(name) / method / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}"
+                run_root = Path(run_folders) / run
+                if key in done:  # its trace copied too (runs made before traces were kept)
                     log.info("%s / %s / seed %d: done, skipped", name, method, seed)
-                    keep_trace(run_root, out.parent / "traces", Path(run_folders))
+                    keep_trace(run_root, traces / f"{run}.json")
                     continue
                 if left is not None and left <= 0:
                     log.info("%s / %s / seed %d: not run (max_runs reached)", name, method, seed)
@@ -117,20 +118,19 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                 for _, row in executors.run(run_once_from_path, [task],
                                             params["executor"]):
                     append_row(out, row)
-                keep_trace(run_root, out.parent / "traces", Path(run_folders))
+                keep_trace(run_root, traces / f"{run}.json")
                 left = None if left is None else left - 1
     return pd.DataFrame([r for r in read_rows(out) if run_key(r) in keys])
 
 
-def keep_trace(run_root: Path, traces: Path, run_folders: Path) -> None:
-    """A finished run's trace (its rungs, trials and winner) copied beside runs.jsonl, as
-    ``traces/<dataset>/<method>/<budget>s_<strategy>_k<k>/seed<seed>.json``: the run folders
-    hold models and stay out of version control, the traces are small and explain the rows."""
+def keep_trace(run_root: Path, target: Path) -> None:
+    """A finished run's trace (its rungs, trials and winner) copied to ``target`` beside
+    runs.jsonl: the run folders hold models and stay out of version control, the traces are
+    small and explain the rows."""
     import shutil
 
     trace = run_root / "trace.json"
     if trace.exists():
-        target = traces / run_root.relative_to(run_folders).with_suffix(".json")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(trace, target)
 
