@@ -133,6 +133,8 @@ def test_collect_dense_writes_v3_rows_and_resumes_without_duplicates(demo_path, 
     rows = read_rows(out)
     assert [(r["protocol"], r["fidelity_pixels"], r["candidate"]) for r in rows] == [
         ("v3", 2**16, "t1"), ("v3", 2**17, "t1")]
-    assert rows[0]["precision"] == "float32" and "machine_factor" in rows[0]
+    from aixcell_automl.training.precision import resolve
+
+    assert rows[0]["precision"] == resolve("auto")[0] and "machine_factor" in rows[0]
     assert rows[0]["curve"][-1][0] == 2**16 and rows[0]["eval_at"] == []
     assert rows[1]["steps"] == 2**17 // (4 * 64 * 64)  # continued, not restarted

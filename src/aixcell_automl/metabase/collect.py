@@ -90,14 +90,16 @@ def collect_dense(dataset_paths: list[str], out_path: Path | str, candidates: li
                   executor_options: dict | None = None, max_trials: int | None = None,
                   precision: str = "auto") -> int:
     """Run protocol v3 (:mod:`.dense`): every candidate on every dataset, then the continuations;
-    return the rows written. Measures the machine factor first (once per machine, see
-    :mod:`aixcell_automl.training.machine`). Safe to kill at any point and run again."""
+    return the rows written. Measures the machine factor in the trials' precision first (once
+    per machine, see :mod:`aixcell_automl.training.machine`). Safe to kill at any point and run
+    again."""
     from aixcell_automl.metabase import dense
     from aixcell_automl.metabase.candidates import dataset_plans
     from aixcell_automl.metabase.trial import VAL_PIXELS
     from aixcell_automl.training.machine import machine_factor
+    from aixcell_automl.training.precision import resolve
 
-    machine_factor()
+    machine_factor(precision=resolve(precision, "metabase.precision")[0])
     datasets = [(path, h, plan) for path, (_, h, plan) in
                 zip(dataset_paths, dataset_plans(dataset_paths), strict=True)]
 

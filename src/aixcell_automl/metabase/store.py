@@ -125,7 +125,7 @@ def state_row(state: dict) -> dict:
         "threads": threads(),
         "precision": state.get("precision", "float32"),
         "precision_fallback": state.get("precision_fallback"),
-        "machine_factor": (machine_factor(measure_if_missing=False) or {}).get(
+        "machine_factor": (machine_factor(False, state.get("precision", "float32")) or {}).get(
             "machine_factor"),
         "versions": library_versions(),
     }

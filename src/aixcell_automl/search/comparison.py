@@ -95,8 +95,9 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
            "winner_config_id": cfg["config_id"], "winner_is_plan": cfg["config_id"] == plan[
                "config_id"], **{f"hp_{n}": v for n, v in hyperparameters(cfg).items()},
            "trials": n_trials, "wall_seconds": round(wall, 1), "hardware": hardware(),
-           "cpu_model": cpu_model(), "machine_factor": (machine_factor(
-               measure_if_missing=False) or {}).get("machine_factor"),
+           "cpu_model": cpu_model(), "precision": settings.precision,
+           "machine_factor": (machine_factor(False, settings.precision) or {}).get(
+               "machine_factor"),
            "versions": library_versions(),
            "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     log.info("%s / %s / seed %d: test IoU %.3f (winner %s, %d trials, %.0f s)", dataset.name,

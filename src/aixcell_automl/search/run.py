@@ -201,7 +201,7 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
                                 replayed=trace, on_trial=persist)
     result = result | setting | {
         "precision": settings.precision,
-        "machine_factor": (machine_factor(measure_if_missing=False) or {}).get(
+        "machine_factor": (machine_factor(False, settings.precision) or {}).get(
             "machine_factor")}
     bar.close()
     release_models()

@@ -3,11 +3,14 @@
 Rows and traces from CPUs several-fold apart (docs/metabase.md, Speed) are only comparable once
 their speeds are divided by the speed of the machine that made them. :func:`measure` times a short,
 fixed reference workload (a ResNet-18 U-Net, 128-px patches, batch 8, 3 channels, 2 classes,
-float32, Adam, ``STEPS`` steps after ``WARMUP``); the factor is its pixels per second over
-``NOMINAL_PX_S``. A normalised speed is ``pixels_per_second / machine_factor``: the speed the
-configuration would have on the nominal machine.
+Adam, ``STEPS`` steps after ``WARMUP``) in a precision; the factor is its pixels per second over
+``NOMINAL_PX_S`` (float32 on the nominal machine). A normalised speed is ``pixels_per_second /
+machine_factor`` with the factor of the precision the row trained in: the speed the configuration
+would have on the nominal machine in float32. So a bfloat16 row and a float32 row of the same
+configuration normalise to about the same speed, and a search that trains bfloat16 converts its
+budget with the bfloat16 factor (1.5-1.8x the float32 one where bf16 pays, docs/performance.md).
 
-The result is cached per machine (CPU model, device, threads, TensorFlow version) in
+The result is cached per machine (CPU model, device, threads, TensorFlow version) and precision in
 ``$AIXCELL_AUTOML_MACHINE_CACHE`` (default ``~/.cache/aixcell-automl/machine.json``), so it is
 measured once; :func:`cached` reads it without measuring. Measure on an otherwise idle machine.
 ``$AIXCELL_AUTOML_MACHINE_FACTOR`` sets the factor instead (the tests set it, so that a loaded
@@ -35,38 +38,52 @@ def cache_path() -> Path:
     return Path(os.environ.get("AIXCELL_AUTOML_MACHINE_CACHE", default))
 
 
-def signature() -> str:
-    """What identifies a machine for the cache."""
+def signature(precision: str = "float32") -> str:
+    """What identifies a machine (and a 16-bit precision) for the cache."""
     from aixcell_automl._env import tensorflow
     from aixcell_automl.training.hardware import cpu_model, hardware
 
     tf, _, _ = tensorflow()
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-    return f"{hardware()} | {cpu_model()} | threads {threads} | tf {tf.__version__}"
+    sig = f"{hardware()} | {cpu_model()} | threads {threads} | tf {tf.__version__}"
+    return sig if precision == "float32" else f"{sig} | {precision}"
 
 
-def cached() -> dict | None:
-    """This machine's cached measurement (``{"machine_factor", "reference_px_s", ...}``), or
-    None if it was never measured here."""
+def default_precision() -> str:
+    """The precision ``auto`` trains in on this machine (:mod:`.precision`)."""
+    from aixcell_automl.training.precision import resolve
+
+    return resolve("auto")[0]
+
+
+def cached(precision: str = "float32") -> dict | None:
+    """This machine's cached measurement in ``precision`` (``{"machine_factor",
+    "reference_px_s", ...}``), or None if it was never measured here."""
     path = cache_path()
     try:
-        entry = json.loads(path.read_text()).get(signature())
+        entry = json.loads(path.read_text()).get(signature(precision))
     except (OSError, ValueError, AttributeError):
         return None
     return entry
 
 
-def reference_speed() -> float:
-    """Pixels per second of the reference workload on this machine (see module doc)."""
+def reference_speed(precision: str = "float32") -> float:
+    """Pixels per second of the reference workload on this machine in ``precision`` (see
+    module doc)."""
     import numpy as np
 
     from aixcell_automl._env import tensorflow
     from aixcell_automl.training.loop import make_train_step
     from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
+    from aixcell_automl.training.precision import float32_output, set_policy
 
     tf, keras, _ = tensorflow()
     keras.utils.set_random_seed(0)
-    model = build_model("resnet18", 3, 2)
+    set_policy(precision)
+    try:
+        model = float32_output(build_model("resnet18", 3, 2))
+    finally:
+        set_policy("float32")
     step = make_train_step(model, make_optimizer(1e-3), focal_loss())
     rng = np.random.default_rng(0)
     x = tf.constant(rng.random((BATCH, PATCH, PATCH, 3), np.float32))
@@ -81,20 +98,24 @@ def reference_speed() -> float:
     return STEPS * BATCH * PATCH * PATCH / seconds
 
 
-def machine_factor(measure_if_missing: bool = True) -> dict | None:
-    """This machine's ``{"machine_factor", "reference_px_s", "signature", "measured_utc"}``,
-    from the cache, else measured (and cached) when ``measure_if_missing``."""
+def machine_factor(measure_if_missing: bool = True, precision: str | None = None
+                   ) -> dict | None:
+    """This machine's ``{"machine_factor", "reference_px_s", "signature", "measured_utc"}`` in
+    ``precision`` (None: :func:`default_precision`), from the cache, else measured (and
+    cached) when ``measure_if_missing``."""
     if os.environ.get("AIXCELL_AUTOML_MACHINE_FACTOR"):
         return {"machine_factor": float(os.environ["AIXCELL_AUTOML_MACHINE_FACTOR"]),
                 "reference_px_s": None, "signature": "set by AIXCELL_AUTOML_MACHINE_FACTOR"}
-    entry = cached()
+    precision = precision or default_precision()
+    entry = cached(precision)
     if entry is not None or not measure_if_missing:
         return entry
     import datetime as dt
 
-    sig = signature()
-    log.info("measuring this machine's speed on the reference workload (once per machine)")
-    px_s = reference_speed()
+    sig = signature(precision)
+    log.info("measuring this machine's speed on the reference workload in %s (once per "
+             "machine)", precision)
+    px_s = reference_speed(precision)
     entry = {"machine_factor": round(px_s / NOMINAL_PX_S, 4), "reference_px_s": round(px_s, 1),
              "signature": sig,
              "measured_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
@@ -105,6 +126,6 @@ def machine_factor(measure_if_missing: bool = True) -> dict | None:
         table = {}
     table[sig] = entry
     atomic_write_json(path, table)
-    log.info("machine factor %.3f (%.0f px/s on the reference workload)",
-             entry["machine_factor"], px_s)
+    log.info("machine factor %.3f in %s (%.0f px/s on the reference workload)",
+             entry["machine_factor"], precision, px_s)
     return entry

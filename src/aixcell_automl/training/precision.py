@@ -2,10 +2,11 @@
 
 ``auto`` picks, per device:
 
-* a CPU with AMX-BF16 (Intel Sapphire Rapids and later): mixed bfloat16 (about 2x at patch 256,
-  measured in issue #36);
-* a CPU with only AVX512-BF16, or neither: float32 (no measured gain; see the benchmark,
-  ``benchmarks/train_throughput.py``);
+* a CPU with AMX-BF16 (Intel Sapphire Rapids and later) or AVX512-BF16 (e.g. AMD Zen 4):
+  mixed bfloat16 (about 2x at patch 256 with AMX, measured in issue #36; 1.3-1.8x on a
+  2-core AMD EPYC with AVX512-BF16, with test IoU within the seeds' spread:
+  docs/performance.md, ``benchmarks/train_throughput.py``, ``benchmarks/precision_parity.py``);
+* a CPU with neither: float32 (TensorFlow emulates bfloat16 there, 5-10x slower);
 * an NVIDIA GPU of compute capability 7.x: mixed float16 with dynamic loss scaling; 8.0 and
   newer: mixed bfloat16; older: float32.
 
@@ -84,10 +85,9 @@ def choose(requested: str, flags: Iterable[str], capability: tuple[int, int] | N
         return "float32", "bfloat16 asked for, but the CPU has no bf16 support"
     if requested == "float32":
         return "float32", "float32 asked for"
-    if "amx_bf16" in flags:
-        return "bfloat16", "the CPU has AMX-BF16"
-    return "float32", ("the CPU has AVX512-BF16 but no AMX: no measured gain" if bf16
-                       else "the CPU has no bf16 support")
+    if bf16:
+        return "bfloat16", "the CPU has " + ("AMX-BF16" if "amx_bf16" in flags else "AVX512-BF16")
+    return "float32", "the CPU has no bf16 support"
 
 
 def resolve(requested: str, parameter: str = "train.precision") -> tuple[str, str]:
