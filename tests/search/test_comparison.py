@@ -143,6 +143,27 @@ def test_one_seed_verdicts_compare_means_and_are_counted_apart():
     assert "| a         | optuna   |       1 |        nan |       0.800 |" in text
 
 
+def test_an_automl_run_under_another_split_stands_in_where_this_machine_has_none():
+    from aixcell_automl.search.comparison import run_key, runs_for
+
+    def row(ds, method, strategy, seed, k=4):
+        return {"dataset_hash": ds, "method": method, "strategy": strategy, "seed": seed,
+                "budget_seconds": 600.0, "k": k, "test_iou": 0.5}
+
+    slow = [row("a", "automl", "plan_only", 0), row("a", "rule_default", "plan_only", 0),
+            row("a", "automl", "plan_only", 1)]
+    fast = [row("a", "automl", "successive_halving", 1), row("b", "automl", "plan_only", 0)]
+    keys = {run_key(row(d, "automl", "successive_halving", s)) for d in "ab" for s in (0, 1)}
+    keys.add(run_key(row("a", "rule_default", "plan_only", 0)))
+    got = runs_for(slow + fast, keys)
+    # this machine's own runs first; seed 0 of "a" and of "b" from the other split; seed 1 of
+    # "a" has its own run, so the slower machine's is left out; "b" seed 1 was never run
+    assert [(r["dataset_hash"], r["method"], r["strategy"], r["seed"]) for r in got] == [
+        ("a", "rule_default", "plan_only", 0), ("a", "automl", "successive_halving", 1),
+        ("a", "automl", "plan_only", 0), ("b", "automl", "plan_only", 0)]
+    assert runs_for(slow, {run_key(row("a", "optuna", "optuna", 0))}) == []
+
+
 def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, monkeypatch):
     """The automl branch of the evaluate node, its training faked: strategy and k from
     search.split, its own run folder and key; a stale unfinished trace is cleared."""

@@ -46,6 +46,20 @@ def run_key(row: dict) -> tuple:
     return tuple(row[k] for k in RUN_KEY)
 
 
+def runs_for(rows: list[dict], keys: set[tuple]) -> list[dict]:
+    """The rows of ``keys`` (run keys), and for an ``automl`` key without a row, the latest
+    automl row of the same dataset, seed and budget under another strategy or k: the split
+    follows the machine's speed (``search.split``), so a run made on a slower or faster
+    machine stands for the search there."""
+    picked = [r for r in rows if run_key(r) in keys]
+    loose = {(k[0], k[3], k[4]) for k in keys if k[1] == "automl"} - {
+        (r["dataset_hash"], r["seed"], r["budget_seconds"]) for r in picked
+        if r["method"] == "automl"}
+    stand_in = {(r["dataset_hash"], r["seed"], r["budget_seconds"]): r for r in rows
+                if r["method"] == "automl"}  # the latest per dataset, seed and budget wins
+    return picked + [stand_in[k] for k in sorted(loose) if k in stand_in]
+
+
 def check_methods(methods: list[str]) -> None:
     """Every method is one of :data:`METHODS` or a registered strategy."""
     from aixcell_automl.core.errors import UserError

@@ -17,6 +17,7 @@ from aixcell_automl.search.comparison import (
     paired_differences,
     run_key,
     run_once_from_path,
+    runs_for,
     summary_table,
     wins_ties_losses,
 )
@@ -120,7 +121,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                     append_row(out, row)
                 keep_trace(run_root, traces / f"{run}.json")
                 left = None if left is None else left - 1
-    return pd.DataFrame([r for r in read_rows(out) if run_key(r) in keys])
+    return pd.DataFrame(runs_for(read_rows(out), keys))
 
 
 def keep_trace(run_root: Path, target: Path) -> None:
