@@ -8,7 +8,8 @@ Adam, ``STEPS`` steps after ``WARMUP``) in a precision; the factor is its pixels
 machine_factor`` with the factor of the precision the row trained in: the speed the configuration
 would have on the nominal machine in float32. So a bfloat16 row and a float32 row of the same
 configuration normalise to about the same speed, and a search that trains bfloat16 converts its
-budget with the bfloat16 factor (1.5-1.8x the float32 one where bf16 pays, docs/performance.md).
+budget with the bfloat16 factor (1.47x the float32 one on a 2-core AMD EPYC with AVX512-BF16,
+docs/performance.md).
 
 The result is cached per machine (CPU model, device, threads, TensorFlow version) and precision in
 ``$AIXCELL_AUTOML_MACHINE_CACHE`` (default ``~/.cache/aixcell-automl/machine.json``), so it is
