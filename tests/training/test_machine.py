@@ -31,6 +31,7 @@ def test_the_factor_is_measured_once_per_precision(fake_machine):
     assert machine.cached("bfloat16")["signature"].endswith(" | bfloat16")
     assert machine.cached("float16") is None
     assert machine.machine_factor(False, "float16") is None  # not measured when told not to
+    assert machine.recorded_factor("bfloat16") == 3.4 and machine.recorded_factor("float16") is None
     assert fake_machine == ["float32", "bfloat16"]
 
 

@@ -98,7 +98,7 @@ def state_row(state: dict) -> dict:
     timings, speed, provenance); the one row schema of the meta-base and of learn-from-use."""
     from aixcell_automl.core.search_space import hyperparameters
     from aixcell_automl.training.hardware import cpu_model, hardware, threads
-    from aixcell_automl.training.machine import machine_factor
+    from aixcell_automl.training.machine import recorded_factor
 
     hist = state["history"]
     best = hist[state["best_eval"] - 1] if state.get("best_eval") else None
@@ -125,8 +125,7 @@ def state_row(state: dict) -> dict:
         "threads": threads(),
         "precision": state.get("precision", "float32"),
         "precision_fallback": state.get("precision_fallback"),
-        "machine_factor": (machine_factor(False, state.get("precision", "float32")) or {}).get(
-            "machine_factor"),
+        "machine_factor": recorded_factor(state.get("precision", "float32")),
         "versions": library_versions(),
     }
 

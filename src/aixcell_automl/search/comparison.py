@@ -84,7 +84,7 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
     from aixcell_automl.search.run import run_search, winner_config
     from aixcell_automl.training.hardware import cpu_model, hardware
     from aixcell_automl.training.loop import best_model
-    from aixcell_automl.training.machine import machine_factor
+    from aixcell_automl.training.machine import recorded_factor
     from aixcell_automl.training.predict import evaluate_on_test
 
     strategy = strategy or STRATEGY_OF.get(method, method)
@@ -110,8 +110,7 @@ def run_once(method: str, dataset: SegmentationDataset, split: dict, data: Trial
                "config_id"], **{f"hp_{n}": v for n, v in hyperparameters(cfg).items()},
            "trials": n_trials, "wall_seconds": round(wall, 1), "hardware": hardware(),
            "cpu_model": cpu_model(), "precision": settings.precision,
-           "machine_factor": (machine_factor(False, settings.precision) or {}).get(
-               "machine_factor"),
+           "machine_factor": recorded_factor(settings.precision),
            "versions": library_versions(),
            "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     log.info("%s / %s / seed %d: test IoU %.3f (winner %s, %d trials, %.0f s)", dataset.name,

@@ -187,7 +187,7 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
     ctx = SearchContext(candidates, plan or candidates[0], dict(space),
                         budget_seconds, k or len(candidates), seed, run_rung, trace, persist,
                         curve_prior)
-    from aixcell_automl.training.machine import machine_factor
+    from aixcell_automl.training.machine import recorded_factor
 
     result = get("strategy", strategy).run(ctx)
     if reserve:
@@ -201,8 +201,7 @@ def run_search(candidates: list[dict], data: TrialData, run_root: Path, budget_s
                                 replayed=trace, on_trial=persist)
     result = result | setting | {
         "precision": settings.precision,
-        "machine_factor": (machine_factor(False, settings.precision) or {}).get(
-            "machine_factor")}
+        "machine_factor": recorded_factor(settings.precision)}
     bar.close()
     release_models()
     for cid in {t["config_id"] for r in result["rungs"] for t in r["trials"]}:

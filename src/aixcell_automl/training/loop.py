@@ -59,7 +59,7 @@ from aixcell_automl.plugins.registry import get
 from aixcell_automl.training.clock import clock
 from aixcell_automl.training.data_pipeline import PatchStream
 from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
-from aixcell_automl.training.precision import float32_output, set_policy
+from aixcell_automl.training.precision import built_in
 from aixcell_automl.training.predict import predict_probabilities
 from aixcell_automl.training.transfer import (
     FINETUNE_LR,
@@ -232,12 +232,8 @@ def _open(config, data, run_dir: Path, settings: Settings, seed: int, state: dic
         return live
     keras.utils.set_random_seed(seed)
     precision = state.get("precision", "float32")
-    set_policy(precision)
-    try:
-        model = float32_output(build_model(config["backbone"], data.train.channels,
-                                           data.num_classes))
-    finally:
-        set_policy("float32")  # models built elsewhere (saving, export) stay float32
+    model = built_in(precision, lambda: build_model(config["backbone"], data.train.channels,
+                                                    data.num_classes))
     if settings.init_weights and not state["history"] and state.get("phase") is None:
         new = load_matching(model, settings.init_weights)
         state.update(init_weights=str(settings.init_weights), new_layers=new,

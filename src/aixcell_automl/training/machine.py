@@ -76,15 +76,11 @@ def reference_speed(precision: str = "float32") -> float:
     from aixcell_automl._env import tensorflow
     from aixcell_automl.training.loop import make_train_step
     from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
-    from aixcell_automl.training.precision import float32_output, set_policy
+    from aixcell_automl.training.precision import built_in
 
     tf, keras, _ = tensorflow()
     keras.utils.set_random_seed(0)
-    set_policy(precision)
-    try:
-        model = float32_output(build_model("resnet18", 3, 2))
-    finally:
-        set_policy("float32")
+    model = built_in(precision, lambda: build_model("resnet18", 3, 2))
     step = make_train_step(model, make_optimizer(1e-3), focal_loss())
     rng = np.random.default_rng(0)
     x = tf.constant(rng.random((BATCH, PATCH, PATCH, 3), np.float32))
@@ -97,6 +93,13 @@ def reference_speed(precision: str = "float32") -> float:
     seconds = time.perf_counter() - t0
     keras.backend.clear_session()
     return STEPS * BATCH * PATCH * PATCH / seconds
+
+
+def recorded_factor(precision: str) -> float | None:
+    """The factor a row, trace or evaluation run records: this machine's in ``precision``
+    from the cache, never measured here (None where it never was)."""
+    entry = machine_factor(False, precision)
+    return entry["machine_factor"] if entry else None
 
 
 def machine_factor(measure_if_missing: bool = True, precision: str | None = None

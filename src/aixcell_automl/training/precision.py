@@ -103,6 +103,17 @@ def set_policy(precision: str) -> None:
     keras.mixed_precision.set_global_policy(POLICY[precision])
 
 
+def built_in(precision: str, build):
+    """The model ``build()`` makes, computing in ``precision`` with a float32 softmax
+    (:func:`float32_output`); the policy is float32 again afterwards, so models built
+    elsewhere (saving, export) stay float32."""
+    set_policy(precision)
+    try:
+        return float32_output(build())
+    finally:
+        set_policy("float32")
+
+
 def float32_output(model):
     """``model`` with a float32 softmax: a final softmax ``Activation`` layer is redone in
     float32 on its input; a softmax fused into the last layer is cast to float32 after it.
