@@ -179,7 +179,8 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
     def fake_run(fn, tasks, executor, **kw):
         for i, t in enumerate(tasks):
             method, path, _, candidates, _, _, budget, k, _, seed, run_root, strategy, _ = t[:13]
-            made.append((method, strategy, k, len(candidates), run_root, len(t[13])))
+            made.append((method, strategy, k, len(candidates), run_root, len(t[13]),
+                         [c["config_id"] for c in candidates]))
             yield i, {"dataset": demo_path.name, "method": method, "strategy": strategy,
                       "dataset_hash": load_dataset(path).content_hash(), "seed": seed,
                       "budget_seconds": budget, "k": k, "test_iou": 0.5}
@@ -213,5 +214,8 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
     assert made[0][4] == str(stale) and not stale.exists()  # the stale trace was cleared
     assert [m[5] for m in made] == [3, 0]  # search.reserve for automl, none for the baseline
     assert list(runs["strategy"]) == ["equal_split", "plan_only"]
+    # each row records what it chose among and how many meta-base rows it learned from
+    assert list(runs["candidates"]) == [m[6] for m in made] and made[0][6] == ["c0", "c1"]
+    assert list(runs["metabase_rows"]) == [0, 0] and list(runs["reserve"].map(len)) == [3, 0]
     made.clear()
     assert len(compare_methods(*args)) == 2 and made == []  # both done: nothing re-run

@@ -117,8 +117,10 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                         settings, seed, str(run_root), strategy, prior, reserve,
                         float(search_params["min_slice_seconds"]))
                 for _, row in executors.run(run_once_from_path, [task],
-                                            params["executor"]):
-                    append_row(out, row)
+                                            params["executor"]):  # what it chose among
+                    append_row(out, {**row, "metabase_rows": len(metabase),
+                                     "candidates": [c["config_id"] for c in candidates],
+                                     "reserve": [c["config_id"] for c in reserve]})
                 keep_trace(run_root, traces / f"{run}.json")
                 left = None if left is None else left - 1
     return pd.DataFrame(runs_for(read_rows(out), keys))
