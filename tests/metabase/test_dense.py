@@ -84,7 +84,7 @@ def test_reuse_only_where_every_protocol_setting_matches():
     assert not dense.reusable(_row("a", 2**24, seed=1), 0, 2**20)
 
 
-def test_tasks_finish_the_dataset_furthest_along_then_continue_six(tmp_path):
+def test_tasks_finish_the_dataset_furthest_along_then_continue_six_then_the_next(tmp_path):
     cands = _conf()["candidates"]
     plans = {"A": PLAN, "B": {**PLAN, "patch_size": 64, "batch_size": 16}}
     datasets = [("pA", "0000000a", plans["A"]), ("pB", "0000000b", plans["B"])]
@@ -101,8 +101,9 @@ def test_tasks_finish_the_dataset_furthest_along_then_continue_six(tmp_path):
     for c in configs_b:
         (tmp_path / "0000000b" / c["config_id"]).mkdir(parents=True)
     todo, _ = dense.tasks(datasets, cands, rows, tmp_path, 0, 2**20)
-    assert len(todo) == 6 and {t[2] for t in todo} == {dense.TOP}
-    ids = [t[1]["config_id"] for t in todo]
+    # B's six continuations first, then A's first trials for a worker the continuations leave idle
+    assert [(t[0], t[2]) for t in todo] == [("pB", dense.TOP)] * 6 + [("pA", dense.FIRST)] * 16
+    ids = [t[1]["config_id"] for t in todo[:6]]
     plan_b = next(c["config_id"] for c in configs_b if key(c) == key(plans["B"]))
     assert {c["config_id"] for c in configs_b[-4:]} | {plan_b} < set(ids)  # scores rise with i
     kept = {d.name for d in (tmp_path / "0000000b").iterdir()}

@@ -6,8 +6,10 @@ regions, ``VAL_PIXELS``), early stopping off. When all of them have a row, six c
 checkpoints to ``TOP`` (2**26): the best four at 2**24, the plan (else the fifth best) and one
 drawn (seeded) from the rest (:func:`promote`). One dataset is worked on at a time (the one
 furthest along), so that the replay gets datasets complete at every budget soonest (its
-budgets 2**25 and 2**26 read the continuations) and checkpoints exist for one dataset only:
-once its 16 are done, those of the ten that do not continue go, the rest when it is complete.
+budgets 2**25 and 2**26 read the continuations) and checkpoints exist for two datasets at
+most: once its 16 are done, those of the ten that do not continue go, the rest when it is
+complete. Its continuations are queued before the next dataset's first trials, so that a
+worker left without a continuation starts those instead of waiting for the last one.
 
 A row of another protocol is reused (:func:`reusable`) only where the configuration, the seed and
 every protocol setting match: split seed, validation pixels, early stopping off and the
@@ -99,7 +101,8 @@ def _prune(run_dir: Path, keep: set[str]) -> None:
 def tasks(datasets: Sequence[tuple[str, str, Mapping]], candidates: Sequence[Mapping],
           rows: Sequence[Mapping], checkpoints: Path, seed: int, val_pixels: int,
           precision: str = "auto") -> tuple[list[tuple], int]:
-    """The next trials (of one dataset) and the number left over all datasets.
+    """The next trials (of one dataset; after its continuations, the next dataset's first
+    trials) and the number left over all datasets.
 
     ``datasets`` is ``[(path, content hash, plan configuration)]``. A task is the arguments of
     :func:`aixcell_automl.metabase.trial.run_trial`: ``(path, config, fidelity, seed, run_dir,
@@ -110,7 +113,7 @@ def tasks(datasets: Sequence[tuple[str, str, Mapping]], candidates: Sequence[Map
         if reusable(r, seed, val_pixels):
             mine.setdefault(r["dataset_hash"], {})[(r["config_id"], int(r["fidelity_pixels"]))] = r
     slots = len(candidates) + N_BEST + 2
-    left, choice = 0, None
+    left, choices = 0, []
     for order, (path, h, plan_config) in enumerate(datasets):
         configs = dataset_configs(candidates, plan_config)
         plan_id = next((c["config_id"] for c in configs
@@ -123,12 +126,13 @@ def tasks(datasets: Sequence[tuple[str, str, Mapping]], candidates: Sequence[Map
         if fidelity == TOP:
             _prune(checkpoints / h, {c["config_id"] for c in todo})
         left += max(len(todo), slots - len(done))
-        rank = (not done, -len(done), order)
-        if choice is None or rank < choice[0]:
-            choice = (rank, path, h, todo, fidelity)
-    if choice is None:
+        choices.append(((not done, -len(done), order), path, h, todo, fidelity))
+    if not choices:
         return [], 0
-    _, path, h, todo, fidelity = choice
+    choices.sort(key=lambda c: c[0])
+    if choices[0][4] == FIRST or len(choices) == 1 or choices[1][4] != FIRST:
+        choices = choices[:1]  # else the next dataset's first trials fill the continuations' tail
     names = {candidate_key(c): c["name"] for c in candidates}
     return [(path, c, fidelity, seed, str(checkpoints / h / c["config_id"]), PROTOCOL,
-             {"candidate": names[candidate_key(c)]}, precision) for c in todo], left
+             {"candidate": names[candidate_key(c)]}, precision)
+            for _, path, h, todo, fidelity in choices[:2] for c in todo], left
