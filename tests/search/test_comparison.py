@@ -215,7 +215,7 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
     assert [m[5] for m in made] == [3, 0]  # search.reserve for automl, none for the baseline
     assert list(runs["strategy"]) == ["equal_split", "plan_only"]
     # each row records what it chose among and how many meta-base rows it learned from
-    assert list(runs["candidates"]) == [m[6] for m in made] and made[0][6] == ["c0", "c1"]
-    assert list(runs["metabase_rows"]) == [0, 0] and list(runs["reserve"].map(len)) == [3, 0]
+    assert list(runs["candidate_ids"]) == [m[6] for m in made] and made[0][6] == ["c0", "c1"]
+    assert list(runs["metabase_rows"]) == [0, 0] and list(runs["reserve_ids"].map(len)) == [3, 0]
     made.clear()
     assert len(compare_methods(*args)) == 2 and made == []  # both done: nothing re-run

@@ -129,10 +129,9 @@ def tasks(datasets: Sequence[tuple[str, str, Mapping]], candidates: Sequence[Map
         choices.append(((not done, -len(done), order), path, h, todo, fidelity))
     if not choices:
         return [], 0
-    choices.sort(key=lambda c: c[0])
-    if choices[0][4] == FIRST or len(choices) == 1 or choices[1][4] != FIRST:
-        choices = choices[:1]  # else the next dataset's first trials fill the continuations' tail
+    first, *rest = sorted(choices, key=lambda c: c[0])
+    batch = [first] + [c for c in rest[:1] if first[4] == TOP and c[4] == FIRST]  # the tail
     names = {candidate_key(c): c["name"] for c in candidates}
     return [(path, c, fidelity, seed, str(checkpoints / h / c["config_id"]), PROTOCOL,
              {"candidate": names[candidate_key(c)]}, precision)
-            for _, path, h, todo, fidelity in choices[:2] for c in todo], left
+            for _, path, h, todo, fidelity in batch for c in todo], left

@@ -111,16 +111,16 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                             ranking, {"configuration": plan}, mk, int(search_params["reserve"]),
                             metabase, meta_features, target, search_params)[:2]
                     candidates, reserve = searched
-                restart_if_changed(run_root, run_setting(candidates, budget, strategy, mk,
-                                                         reserve))
+                setting = run_setting(candidates, budget, strategy, mk, reserve)
+                restart_if_changed(run_root, setting)
                 task = (method, str(ds.root), split, candidates, plan, space, budget, mk,
                         settings, seed, str(run_root), strategy, prior, reserve,
                         float(search_params["min_slice_seconds"]))
                 for _, row in executors.run(run_once_from_path, [task],
                                             params["executor"]):  # what it chose among
                     append_row(out, {**row, "metabase_rows": len(metabase),
-                                     "candidates": [c["config_id"] for c in candidates],
-                                     "reserve": [c["config_id"] for c in reserve]})
+                                     "candidate_ids": setting["candidate_ids"],
+                                     "reserve_ids": setting["reserve_ids"]})
                 keep_trace(run_root, traces / f"{run}.json")
                 left = None if left is None else left - 1
     return pd.DataFrame(runs_for(read_rows(out), keys))
