@@ -5,12 +5,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aixcell_automl.metabase.store import read_rows
 from aixcell_automl.search.comparison import (
+    machine_folder,
     paired_differences,
     run_once,
     summary_table,
     wins_ties_losses,
 )
+from aixcell_automl.training import hardware
+from aixcell_automl.training.hardware import cpu_model
 from aixcell_automl.training.loop import Settings
 
 BASE = {"patch_size": 64, "batch_size": 4, "backbone": "resnet18", "flip": 0.0,
@@ -118,8 +122,9 @@ def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
     assert list(runs["trials"]) == [1, 2] and runs["winner_is_plan"].iloc[0]
     kept = sorted(p.relative_to(tmp_path / "traces").as_posix()
                   for p in (tmp_path / "traces").rglob("*.json"))  # beside runs.jsonl
-    assert kept == [f"{demo_path.name}/random_halving/12s_random_halving_k2/seed0.json",
-                    f"{demo_path.name}/rule_default/12s_plan_only_k2/seed0.json"]
+    here = machine_folder(cpu_model())
+    assert kept == [f"{demo_path.name}/random_halving/12s_random_halving_k2/{here}/seed0.json",
+                    f"{demo_path.name}/rule_default/12s_plan_only_k2/{here}/seed0.json"]
     assert json.loads((tmp_path / "traces" / kept[0]).read_text())["k"] == 2
     again = compare_methods(*args)  # everything done: nothing retrained, same rows
     pd.testing.assert_frame_equal(runs, again)
@@ -162,6 +167,16 @@ def test_an_automl_run_under_another_split_stands_in_where_this_machine_has_none
         ("a", "rule_default", "plan_only", 0), ("a", "automl", "successive_halving", 1),
         ("a", "automl", "plan_only", 0), ("b", "automl", "plan_only", 0)]
     assert runs_for(slow, {run_key(row("a", "optuna", "optuna", 0))}) == []
+    # one key run on two machines, one stand-in too: this machine's rows, else the latest
+    on = [{**r, "cpu_model": cpu, "test_iou": iou} for r, cpu, iou in [
+        (row("a", "rule_default", "plan_only", 0), "here", 0.1),
+        (row("a", "rule_default", "plan_only", 0), "there", 0.2),
+        (row("b", "automl", "plan_only", 0), "there", 0.3),
+        (row("b", "automl", "plan_only", 0), "elsewhere", 0.4)]]
+    got = runs_for(on, keys, "here")
+    assert [(r["dataset_hash"], r["cpu_model"], r["test_iou"]) for r in got] == [
+        ("a", "here", 0.1), ("b", "elsewhere", 0.4)]
+    assert [r["test_iou"] for r in runs_for(on, keys, "there")] == [0.2, 0.3]
 
 
 def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, monkeypatch):
@@ -183,7 +198,8 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
                          [c["config_id"] for c in candidates]))
             yield i, {"dataset": demo_path.name, "method": method, "strategy": strategy,
                       "dataset_hash": load_dataset(path).content_hash(), "seed": seed,
-                      "budget_seconds": budget, "k": k, "test_iou": 0.5}
+                      "budget_seconds": budget, "k": k, "test_iou": 0.5,
+                      "cpu_model": hardware.cpu_model()}
 
     monkeypatch.setattr(executors, "run", fake_run)
     monkeypatch.setattr(mf_table, "extract_dataset_features",
@@ -199,7 +215,8 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
     params = {"datasets": [demo_path.name], "methods": ["automl", "rule_default"],
               "seeds": [0], "budget_minutes": 1, "k": 4, "max_runs": None,
               "executor": "local"}
-    stale = tmp_path / "runs" / demo_path.name / "automl" / "60s_equal_split_k2" / "seed0"
+    here = machine_folder(hardware.cpu_model())
+    stale = tmp_path / "runs" / demo_path.name / "automl" / "60s_equal_split_k2" / here / "seed0"
     stale.mkdir(parents=True)
     (stale / "trace.json").write_text(json.dumps({"rungs": [], "candidate_ids": ["old"]}))
     args = (demo_path.parent, tmp_path / "runs.jsonl", tmp_path / "runs", None, params,
@@ -219,3 +236,9 @@ def test_evaluate_runs_automl_as_the_search_is_configured(demo_path, tmp_path, m
     assert list(runs["metabase_rows"]) == [0, 0] and list(runs["reserve_ids"].map(len)) == [3, 0]
     made.clear()
     assert len(compare_methods(*args)) == 2 and made == []  # both done: nothing re-run
+    # on another CPU model both are made again, in folders of their own, and returned
+    monkeypatch.setattr(hardware, "cpu_model", lambda: "Other CPU, avx2")
+    again = compare_methods(*args)
+    assert [m[4].split("/")[-2] for m in made] == ["other-cpu-avx2"] * 2
+    assert list(again["cpu_model"]) == ["Other CPU, avx2"] * 2
+    assert len(read_rows(tmp_path / "runs.jsonl")) == 4

@@ -16,7 +16,8 @@ Any other registered strategy name is a method too; it gets the automl candidate
 has the same ``budget_seconds`` of training time (building and tracing models is overhead and
 shows in the wall time each run records) and ends with a winner (best validation score) whose
 kept weights are scored on the test split. Runs are appended to a JSON-lines file as they
-finish and skipped when re-run.
+finish and skipped when re-run on the same CPU model; on another one they are made again (a
+wall-clock budget buys different training there, and methods are compared on one machine).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import time
 from pathlib import Path
 
@@ -46,18 +48,35 @@ def run_key(row: dict) -> tuple:
     return tuple(row[k] for k in RUN_KEY)
 
 
-def runs_for(rows: list[dict], keys: set[tuple]) -> list[dict]:
+def runs_for(rows: list[dict], keys: set[tuple], machine: str | None = None) -> list[dict]:
     """The rows of ``keys`` (run keys), and for an ``automl`` key without a row, the latest
     automl row of the same dataset, seed and budget under another strategy or k: the split
     follows the machine's speed (``search.split``), so a run made on a slower or faster
-    machine stands for the search there."""
-    picked = [r for r in rows if run_key(r) in keys]
+    machine stands for the search there. Where a key or a stand-in was run on several
+    machines, the row made on ``machine`` (a :func:`~aixcell_automl.training.hardware.
+    cpu_model`) is taken, else the latest."""
+    def pick(found: dict, key, row: dict) -> None:
+        if key not in found or found[key].get("cpu_model") != machine:
+            found[key] = row
+
+    chosen: dict = {}
+    for r in rows:
+        if run_key(r) in keys:
+            pick(chosen, run_key(r), r)
+    picked = list(chosen.values())
     loose = {(k[0], k[3], k[4]) for k in keys if k[1] == "automl"} - {
         (r["dataset_hash"], r["seed"], r["budget_seconds"]) for r in picked
         if r["method"] == "automl"}
-    stand_in = {(r["dataset_hash"], r["seed"], r["budget_seconds"]): r for r in rows
-                if r["method"] == "automl"}  # the latest per dataset, seed and budget wins
+    stand_in: dict = {}
+    for r in rows:
+        if r["method"] == "automl":
+            pick(stand_in, (r["dataset_hash"], r["seed"], r["budget_seconds"]), r)
     return picked + [stand_in[k] for k in sorted(loose) if k in stand_in]
+
+
+def machine_folder(cpu: str) -> str:
+    """A CPU model as a folder name: ``"AMD EPYC, avx512"`` -> ``"amd-epyc-avx512"``."""
+    return re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-") or "unknown"
 
 
 def check_methods(methods: list[str]) -> None:

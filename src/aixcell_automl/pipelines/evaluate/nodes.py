@@ -14,6 +14,7 @@ from aixcell_automl.search.comparison import (
     METHODS,
     STRATEGY_OF,
     check_methods,
+    machine_folder,
     paired_differences,
     run_key,
     run_once_from_path,
@@ -35,8 +36,10 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     """Every method x dataset x seed at ``params['budget_minutes']``, on the datasets (folders
     of ``datasets_root``, the catalog's ``shared_datasets``). Each finished run is a row
     appended to ``log_path`` (``evaluation_log``, runs.jsonl); runs already there are skipped,
-    so an interrupted evaluation resumes. A run's trials are in ``<run_folders>/<dataset>/
-    <method>/<budget>s_<strategy>_k<k>/seed<seed>`` (``evaluation_run_folders``), its trace
+    so an interrupted evaluation resumes; on another CPU model (:func:`~aixcell_automl.
+    training.hardware.cpu_model`) they are made again, and the rows returned are this
+    machine's where it has them. A run's trials are in ``<run_folders>/<dataset>/<method>/
+    <budget>s_<strategy>_k<k>/<machine>/seed<seed>`` (``evaluation_run_folders``), its trace
     also in ``traces/`` beside ``log_path``, on the same path (:func:`keep_trace`);
     meta-features are cached in ``cache`` (``meta_feature_cache``, unless
     ``meta_features.cache`` is false). Each run trains in a fresh process with
@@ -54,7 +57,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     from aixcell_automl.search.candidates import candidates_and_reserve
     from aixcell_automl.search.forecast import prior_from_metabase
     from aixcell_automl.search.plan import dataset_fingerprint, plan_dataset
-    from aixcell_automl.training.hardware import hardware
+    from aixcell_automl.training.hardware import cpu_model, hardware
     from aixcell_automl.training.loop import settings_from
 
     methods = list(params["methods"] or METHODS)
@@ -67,7 +70,8 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
     out, root = Path(log_path), Path(datasets_root)
     traces = out.parent / "traces"
     cache_dir = cache if mf_params["cache"] else None
-    done = {run_key(r) for r in read_rows(out)}
+    machine = cpu_model()
+    done = {(run_key(r), r.get("cpu_model")) for r in read_rows(out)}
     keys, left = set(), params["max_runs"]
     if set(methods) - BASELINES:  # the search's strategy and k at this budget, known before
         searched_as, searched_k, _ = choose_split(  # any ranking (search.split)
@@ -90,9 +94,10 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                     mk = searched_k
                 key = (ds.content_hash(), method, strategy, seed, budget, mk)
                 keys.add(key)
-                run = Path(name) / method / f"{budget:g}s_{strategy}_k{mk}" / f"seed{seed}"
+                run = (Path(name) / method / f"{budget:g}s_{strategy}_k{mk}"
+                       / machine_folder(machine) / f"seed{seed}")
                 run_root = Path(run_folders) / run
-                if key in done:  # its trace copied too (runs made before traces were kept)
+                if (key, machine) in done:  # its trace copied too (made before traces were kept)
                     log.info("%s / %s / seed %d: done, skipped", name, method, seed)
                     keep_trace(run_root, traces / f"{run}.json")
                     continue
@@ -123,7 +128,7 @@ def compare_methods(datasets_root: Path, log_path: Path, run_folders: Path, cach
                                      "reserve_ids": setting["reserve_ids"]})
                 keep_trace(run_root, traces / f"{run}.json")
                 left = None if left is None else left - 1
-    return pd.DataFrame(runs_for(read_rows(out), keys))
+    return pd.DataFrame(runs_for(read_rows(out), keys, machine))
 
 
 def keep_trace(run_root: Path, target: Path) -> None:
