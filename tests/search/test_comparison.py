@@ -14,7 +14,6 @@ from aixcell_automl.search.comparison import (
     wins_ties_losses,
 )
 from aixcell_automl.training import hardware
-from aixcell_automl.training.hardware import cpu_model
 from aixcell_automl.training.loop import Settings
 
 BASE = {"patch_size": 64, "batch_size": 4, "backbone": "resnet18", "flip": 0.0,
@@ -122,7 +121,7 @@ def test_evaluate_node_runs_in_fresh_processes_and_resumes(demo_path, tmp_path):
     assert list(runs["trials"]) == [1, 2] and runs["winner_is_plan"].iloc[0]
     kept = sorted(p.relative_to(tmp_path / "traces").as_posix()
                   for p in (tmp_path / "traces").rglob("*.json"))  # beside runs.jsonl
-    here = machine_folder(cpu_model())
+    here = machine_folder(hardware.cpu_model())
     assert kept == [f"{demo_path.name}/random_halving/12s_random_halving_k2/{here}/seed0.json",
                     f"{demo_path.name}/rule_default/12s_plan_only_k2/{here}/seed0.json"]
     assert json.loads((tmp_path / "traces" / kept[0]).read_text())["k"] == 2
