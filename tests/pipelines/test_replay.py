@@ -44,8 +44,8 @@ def test_replay_nodes_leave_one_dataset_out_and_summarise():
     assert "| 2^24 | `plan_only:plan:1` | 2 | 0.400 | 0.700 | 1.00 | 1.00 | 0.00 | 0.00 |" in md
     # equal_split:portfolio:3 is none of the search's options: the plan alone; the split is
     # read off a replay in seconds only (as the search spends a budget)
-    (row,) = suggest_search_defaults(summary, {**PARAMS, "unit": "seconds"})["split"]
-    assert "note" in suggest_search_defaults(summary, PARAMS)
+    (row,) = suggest_search_defaults(summary, results, {**PARAMS, "unit": "seconds"})["split"]
+    assert "note" in suggest_search_defaults(summary, results, PARAMS)
     assert (row["up_to_log2"], row["strategy"], row["k"]) == (None, "plan_only", 1)
 
 

@@ -203,39 +203,51 @@ def test_metamodel_ordering_is_learned_without_the_held_out_dataset():
     assert rp.candidates(table, "A", "plan+metamodel", 2, 0) == ["p", "y"]
 
 
-def test_search_defaults_are_read_off_the_summary_by_a_fixed_rule():
+def test_search_defaults_are_read_off_the_replay_by_a_fixed_rule():
     import pandas as pd
 
-    regrets = {  # method: (mean regret at 2^24, 2^25, 2^26), worst = mean + the last value
-        "plan_only:plan:1": ((.30, .10, .05), .10),
-        "successive_halving:plan+portfolio:4": ((.20, .12, .03), .10),
-        "equal_split:plan+portfolio:2": ((.25, .10, .04), .20),  # ties the plan at 2^25
-        "successive_halving:plan+metamodel:4": ((.28, .15, .06), .10),
-        "hyperband:plan+portfolio:4": ((.0, .0, .0), .0),  # a strategy the rule leaves out
-        "equal_split:portfolio:3": ((.01, .01, .01), .0),  # not one of the search's options
+    from aixcell_automl.pipelines.replay.nodes import summarise_replay
+
+    regrets = {  # method: regret on datasets D1, D2, D3 at 2^24, 2^25, 2^26
+        "plan_only:plan:1": ((.10, .10, .10), (.10, .10, .10), (.05, .05, .05)),
+        "equal_split:plan+portfolio:2": ((.05, .30, .25), (.06, .15, .10), (.01, .04, .07)),
+        "successive_halving:plan+portfolio:4": ((.2, .2, .2), (.12, .12, .12), (0, .03, .06)),
+        "successive_halving:plan+portfolio:8": ((.3, .3, .3), (.3, .3, .3), (.02, .02, .02)),
+        "successive_halving:plan+metamodel:4": ((.28,) * 3, (.15,) * 3, (.06,) * 3),
+        "hyperband:plan+portfolio:4": ((0,) * 3,) * 3,  # a strategy the rule leaves out
+        "equal_split:portfolio:3": ((.01,) * 3,) * 3,  # not one of the search's options
     }
-    summary = pd.DataFrame([
-        {"method": m, "log2_budget": b, "budget": 2.0 ** b, "datasets": 5, "mean_regret": r,
-         "worst_regret": r + w} for m, (rs, w) in regrets.items()
-        for b, r in zip((24, 25, 26), rs, strict=True)])
-    out = rp.search_defaults(summary)
-    # portfolio: .20, .10 (plan: lower worst regret than equal_split), .03 -> mean .110;
-    # ranking (plan+metamodel): .28, .10, .05 -> .143
-    assert out["candidates"] == "portfolio"
+    results = pd.DataFrame([
+        {"method": m, "budget": 2.0 ** b, "dataset": f"D{i}", "regret": r, "winner_share": 1.0,
+         "plan_won": False, "past_recorded": False, "winner_past_recorded": False}
+        for m, per_budget in regrets.items() for b, rs in zip((24, 25, 26), per_budget, strict=True)
+        for i, r in enumerate(rs, start=1)])
+    summary, _ = summarise_replay(results)
+    out = rp.search_defaults(summary, results)
+    # 2^24: every split is worse than the plan beyond noise: the plan alone. 2^25: equal_split
+    # over 2 is level with the plan (mean .103, paired differences -.04, .05, 0: mean .003 <=
+    # one standard error .026): a split is taken where one is level. 2^26: the lowest is
+    # k = 8 (.02); k = 4 is level with it (differences -.02, .01, .04: mean .01 <= one
+    # standard error .017), equal_split over 2 (mean .02 > .017) and the plan (.03, no
+    # spread) are not: the fewest candidates, k = 4
     assert [{k: v for k, v in r.items() if k != "why"} for r in out["split"]] == [
-        {"up_to_log2": 24.5, "strategy": "successive_halving", "k": 4},
-        {"up_to_log2": 25.5, "strategy": "plan_only", "k": 1},
+        {"up_to_log2": 24.5, "strategy": "plan_only", "k": 1},
+        {"up_to_log2": 25.5, "strategy": "equal_split", "k": 2},
         {"up_to_log2": None, "strategy": "successive_halving", "k": 4}]
-    assert out["split"][1]["why"] == ("replay: 2^25: plan_only:plan:1 (mean regret 0.100, "
-                                      "worst 0.200, 5 datasets)")
-    assert "portfolio 0.110" in out["why"][0] and "ranking 0.143" in out["why"][0]
+    assert out["split"][1]["why"] == (
+        "replay: 2^25: equal_split:plan+portfolio:2 (mean regret 0.103, worst 0.150, 3 datasets; "
+        "level with the lowest, plan_only:plan:1 0.100, within one standard error)")
+    # portfolio: .10, .103, .03 -> .078; ranking (plan+metamodel): the plan at every budget
+    # (.06 at 2^26 is .01 above it with no spread) -> .083
+    assert out["candidates"] == "portfolio"
+    assert "portfolio 0.078" in out["why"][0] and "ranking 0.083" in out["why"][0]
     only_plan = summary[summary["method"] == "plan_only:plan:1"]
-    out = rp.search_defaults(only_plan)  # rows merged; no option's own methods: ranking
+    out = rp.search_defaults(only_plan, results)  # rows merged; no option's methods: ranking
     assert out["candidates"] == "ranking" and len(out["split"]) == 1
     assert out["split"][0]["why"].count("plan_only:plan:1") == 3
     assert "portfolio" not in out["why"][0]
     no_portfolio = summary[~summary["method"].str.contains("portfolio")]
-    assert rp.search_defaults(no_portfolio)["candidates"] == "ranking"
-    assert "hyperband" not in str(rp.search_defaults(summary))
+    assert rp.search_defaults(no_portfolio, results)["candidates"] == "ranking"
+    assert "hyperband" not in str(rp.search_defaults(summary, results))
     with pytest.raises(UserError, match="no method over the search's candidate options"):
-        rp.search_defaults(summary[summary["method"] == "equal_split:portfolio:3"])
+        rp.search_defaults(summary[summary["method"] == "equal_split:portfolio:3"], results)

@@ -427,29 +427,51 @@ BUILTIN_STRATEGIES = ("plan_only", "equal_split", "successive_halving", "forecas
                       "screen_then_train")
 
 
-def search_defaults(summary) -> dict:
-    """The search's defaults read off a replay summary (:func:`~aixcell_automl.pipelines.
-    replay.nodes.summarise_replay`) by a fixed rule, so that they are decided, not tuned:
+def search_defaults(summary, results) -> dict:
+    """The search's defaults read off a replay (its summary, :func:`~aixcell_automl.pipelines.
+    replay.nodes.summarise_replay`, and its per-run ``results``) by a fixed rule, so that they
+    are decided, not tuned:
 
+    * ``split``: per budget, among ``plan_only:plan:1`` and the methods over a candidate
+      option, those within noise of the lowest mean regret (their mean regret above it by at
+      most one standard error of the paired differences over datasets) are level; of these
+      the one with the fewest candidates, the plan alone only where no split is level (ties:
+      the lower mean regret, then the lower worst regret); as ``search.split`` rows, each
+      reaching halfway (in log2) to the next budget;
     * ``candidates``: of the options (:data:`CANDIDATE_ORDERINGS`) the summary has methods for,
-      the one whose best method (the plan alone counting for each) has the lower mean regret,
-      averaged over the budgets (ties, or no such method: ``ranking``);
-    * ``split``: per budget, among ``plan_only:plan:1`` and the methods over that option's
-      candidates, the lowest mean regret (ties: the lower worst regret, then the smaller k);
-      as ``search.split`` rows, each reaching halfway (in log2) to the next budget.
+      the one whose chosen methods have the lower mean regret averaged over the budgets (ties,
+      or no such method: ``ranking``).
 
     Only the strategies of :data:`BUILTIN_STRATEGIES` count.
     """
-    df = summary.assign(strategy=summary["method"].str.split(":").str[0],
-                        ordering=summary["method"].str.split(":").str[1],
-                        k=summary["method"].str.split(":").str[2].astype(int))
+    import pandas as pd
+
+    def parts(frame):
+        method = frame["method"].str.split(":")
+        return frame.assign(strategy=method.str[0], ordering=method.str[1],
+                            k=method.str[2].astype(int))
+
+    df = parts(summary)
     df = df[df["strategy"].isin(BUILTIN_STRATEGIES)]
     plan = df["method"] == "plan_only:plan:1"
+    per_dataset = (results.assign(log2_budget=np.log2(results["budget"]).round(2))
+                   .groupby(["log2_budget", "dataset", "method"])["regret"].mean()
+                   .unstack("method"))
+
+    def choose(budget, rows):
+        rows = rows.sort_values(["mean_regret", "worst_regret", "k", "method"])
+        regret = per_dataset.loc[budget, rows["method"].tolist()]
+        diff = regret.sub(regret[rows["method"].iloc[0]], axis=0)
+        noise = (diff.std(ddof=1) / np.sqrt(diff.count())).fillna(0.0)
+        level = rows[(diff.mean() <= noise + 1e-12).to_numpy()]
+        pick = level.sort_values(["k"], key=lambda k: k.where(k > 1, np.inf),
+                                 kind="stable").iloc[0]
+        return {**pick.to_dict(), "lowest": rows["method"].iloc[0],
+                "lowest_regret": rows["mean_regret"].iloc[0]}
 
     def best_per_budget(ordering: str):
         mine = df[plan | (df["ordering"] == ordering)]
-        return (mine.sort_values(["mean_regret", "worst_regret", "k", "method"])
-                .groupby("log2_budget", sort=True).head(1).sort_values("log2_budget"))
+        return pd.DataFrame([choose(b, rows) for b, rows in mine.groupby("log2_budget")])
 
     if not plan.any() and not df["ordering"].isin(CANDIDATE_ORDERINGS.values()).any():
         raise UserError("replay: the summary has no method over the search's candidate options "
@@ -466,8 +488,10 @@ def search_defaults(summary) -> dict:
         up_to = (budgets[i] + budgets[i + 1]) / 2 if i + 1 < len(budgets) else None
         held = f", a trial held past its record in {r.held:.0%} of runs" if getattr(
             r, "held", 0) else ""
+        lowest = ("" if r.lowest == r.method else f"; level with the lowest, {r.lowest} "
+                  f"{r.lowest_regret:.3f}, within one standard error")
         why.append(f"2^{r.log2_budget:g}: {r.method} (mean regret {r.mean_regret:.3f}, worst "
-                   f"{r.worst_regret:.3f}, {r.datasets} datasets{held})")
+                   f"{r.worst_regret:.3f}, {r.datasets} datasets{held}{lowest})")
         if split and (split[-1]["strategy"], split[-1]["k"]) == (strategy, r.k):
             split[-1]["up_to_log2"] = up_to
             split[-1]["why"] += "; " + why[-1]
@@ -475,6 +499,6 @@ def search_defaults(summary) -> dict:
             split.append({"up_to_log2": up_to, "strategy": strategy, "k": int(r.k),
                           "why": f"replay: {why[-1]}"})
     return {"candidates": option, "split": split,
-            "why": [f"candidates: {option} (" + ("mean regret of the best method per budget: "
+            "why": [f"candidates: {option} (" + ("mean regret of the chosen method per budget: "
                     + ", ".join(f"{o} {v:.3f}" for o, v in sorted(regret.items())) if regret
                     else "no method over either option's candidates: the default") + ")"] + why}

@@ -159,7 +159,7 @@ def summarise_replay(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return summary, "\n".join(lines) + "\n"
 
 
-def suggest_search_defaults(summary: pd.DataFrame, params: dict) -> dict:
+def suggest_search_defaults(summary: pd.DataFrame, results: pd.DataFrame, params: dict) -> dict:
     """``search.candidates`` and ``search.split`` as the replay decides them
     (:func:`aixcell_automl.search.replay.search_defaults`), for conf/base/parameters_search.yml;
     only from a replay in seconds, which spends the budget as the search does."""
@@ -168,7 +168,7 @@ def suggest_search_defaults(summary: pd.DataFrame, params: dict) -> dict:
                 f"equal seconds); this one is in {params['unit']} (replay.unit)")
         log.info("search defaults: none, %s", note)
         return {"note": note}
-    out = search_defaults(summary)
+    out = search_defaults(summary, results)
     for line in out["why"]:
         log.info("search defaults: %s", line)
     return out

@@ -21,6 +21,6 @@ def create_pipeline(**kwargs) -> Pipeline:
              name="forecast_accuracy"),
         node(summarise_replay, "replay_results", ["replay_summary", "replay_markdown"],
              name="summarise_replay"),
-        node(suggest_search_defaults, ["replay_summary", "params:replay"], "replay_search_defaults",
-             name="suggest_search_defaults"),
+        node(suggest_search_defaults, ["replay_summary", "replay_results", "params:replay"],
+             "replay_search_defaults", name="suggest_search_defaults"),
     ])
