@@ -446,12 +446,9 @@ def search_defaults(summary, results) -> dict:
     """
     import pandas as pd
 
-    def parts(frame):
-        method = frame["method"].str.split(":")
-        return frame.assign(strategy=method.str[0], ordering=method.str[1],
-                            k=method.str[2].astype(int))
-
-    df = parts(summary)
+    method = summary["method"].str.split(":")
+    df = summary.assign(strategy=method.str[0], ordering=method.str[1],
+                        k=method.str[2].astype(int))
     df = df[df["strategy"].isin(BUILTIN_STRATEGIES)]
     plan = df["method"] == "plan_only:plan:1"
     per_dataset = (results.assign(log2_budget=np.log2(results["budget"]).round(2))
