@@ -213,6 +213,8 @@ def test_search_defaults_are_read_off_the_replay_by_a_fixed_rule():
         "equal_split:plan+portfolio:2": ((.05, .30, .25), (.06, .15, .10), (.01, .04, .07)),
         "successive_halving:plan+portfolio:4": ((.2, .2, .2), (.12, .12, .12), (0, .03, .06)),
         "successive_halving:plan+portfolio:8": ((.3, .3, .3), (.3, .3, .3), (.02, .02, .02)),
+        "forecast_halving:plan+portfolio:4": ((.5,) * 3, (.5,) * 3, (0, .04, .06)),
+        "equal_split:plan+portfolio:8": ((0, 0, None),) * 3,  # two datasets of three
         "successive_halving:plan+metamodel:4": ((.28,) * 3, (.15,) * 3, (.06,) * 3),
         "hyperband:plan+portfolio:4": ((0,) * 3,) * 3,  # a strategy the rule leaves out
         "equal_split:portfolio:3": ((.01,) * 3,) * 3,  # not one of the search's options
@@ -221,7 +223,7 @@ def test_search_defaults_are_read_off_the_replay_by_a_fixed_rule():
         {"method": m, "budget": 2.0 ** b, "dataset": f"D{i}", "regret": r, "winner_share": 1.0,
          "plan_won": False, "past_recorded": False, "winner_past_recorded": False}
         for m, per_budget in regrets.items() for b, rs in zip((24, 25, 26), per_budget, strict=True)
-        for i, r in enumerate(rs, start=1)])
+        for i, r in enumerate(rs, start=1) if r is not None])
     summary, _ = summarise_replay(results)
     out = rp.search_defaults(summary, results)
     # 2^24: every split is worse than the plan beyond noise: the plan alone. 2^25: equal_split
@@ -229,7 +231,9 @@ def test_search_defaults_are_read_off_the_replay_by_a_fixed_rule():
     # one standard error .026): a split is taken where one is level. 2^26: the lowest is
     # k = 8 (.02); k = 4 is level with it (differences -.02, .01, .04: mean .01 <= one
     # standard error .017), equal_split over 2 (mean .02 > .017) and the plan (.03, no
-    # spread) are not: the fewest candidates, k = 4
+    # spread) are not: the fewest candidates, k = 4; forecast_halving over 4 is level too
+    # (mean .033: differences -.02, .02, .04, mean .013 <= .018), but its mean is higher.
+    # equal_split over 8, replayed on two datasets of three, never counts
     assert [{k: v for k, v in r.items() if k != "why"} for r in out["split"]] == [
         {"up_to_log2": 24.5, "strategy": "plan_only", "k": 1},
         {"up_to_log2": 25.5, "strategy": "equal_split", "k": 2},

@@ -434,10 +434,11 @@ def search_defaults(summary, results) -> dict:
 
     * ``split``: per budget, among ``plan_only:plan:1`` and the methods over a candidate
       option, those within noise of the lowest mean regret (their mean regret above it by at
-      most one standard error of the paired differences over datasets) are level; of these
-      the one with the fewest candidates, the plan alone only where no split is level (ties:
-      the lower mean regret, then the lower worst regret); as ``search.split`` rows, each
-      reaching halfway (in log2) to the next budget;
+      most one standard error of the paired differences over datasets; with one dataset only
+      exact ties) are level; of these the one with the fewest candidates, the plan alone only
+      where no split is level (ties: the lower mean regret, then the lower worst regret);
+      methods replayed on fewer datasets than the most at a budget do not count; as
+      ``search.split`` rows, each reaching halfway (in log2) to the next budget;
     * ``candidates``: of the options (:data:`CANDIDATE_ORDERINGS`) the summary has methods for,
       the one whose chosen methods have the lower mean regret averaged over the budgets (ties,
       or no such method: ``ranking``).
@@ -456,7 +457,12 @@ def search_defaults(summary, results) -> dict:
                    .unstack("method"))
 
     def choose(budget, rows):
+        rows = rows[rows["datasets"] == rows["datasets"].max()]  # comparable: the same datasets
         rows = rows.sort_values(["mean_regret", "worst_regret", "k", "method"])
+        missing = set(rows["method"]) - set(per_dataset.columns)
+        if missing:
+            raise UserError(f"replay: the summary's methods {sorted(missing)} have no rows in "
+                            "the results; summarise the same results")
         regret = per_dataset.loc[budget, rows["method"].tolist()]
         diff = regret.sub(regret[rows["method"].iloc[0]], axis=0)
         noise = (diff.std(ddof=1) / np.sqrt(diff.count())).fillna(0.0)
