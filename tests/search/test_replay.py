@@ -255,3 +255,5 @@ def test_search_defaults_are_read_off_the_replay_by_a_fixed_rule():
     assert "hyperband" not in str(rp.search_defaults(summary, results))
     with pytest.raises(UserError, match="no method over the search's candidate options"):
         rp.search_defaults(summary[summary["method"] == "equal_split:portfolio:3"], results)
+    with pytest.raises(UserError, match=r"\['plan_only:plan:1'\] have no rows in the results"):
+        rp.search_defaults(summary, results[results["method"] != "plan_only:plan:1"])
