@@ -452,18 +452,16 @@ def search_defaults(summary, results) -> dict:
                         k=method.str[2].astype(int))
     df = df[df["strategy"].isin(BUILTIN_STRATEGIES)]
     plan = df["method"] == "plan_only:plan:1"
-    per_dataset = (results.assign(log2_budget=np.log2(results["budget"]).round(2))
-                   .groupby(["log2_budget", "dataset", "method"])["regret"].mean()
-                   .unstack("method"))
+    per_dataset = results.groupby(["budget", "dataset", "method"])["regret"].mean().unstack()
 
-    def choose(budget, rows):
+    def choose(rows):
         rows = rows[rows["datasets"] == rows["datasets"].max()]  # comparable: the same datasets
         rows = rows.sort_values(["mean_regret", "worst_regret", "k", "method"])
         missing = set(rows["method"]) - set(per_dataset.columns)
         if missing:
             raise UserError(f"replay: the summary's methods {sorted(missing)} have no rows in "
                             "the results; summarise the same results")
-        regret = per_dataset.loc[budget, rows["method"].tolist()]
+        regret = per_dataset.loc[rows["budget"].iloc[0], rows["method"].tolist()]
         diff = regret.sub(regret[rows["method"].iloc[0]], axis=0)
         noise = (diff.std(ddof=1) / np.sqrt(diff.count())).fillna(0.0)
         level = rows[(diff.mean() <= noise + 1e-12).to_numpy()]
@@ -474,7 +472,7 @@ def search_defaults(summary, results) -> dict:
 
     def best_per_budget(ordering: str):
         mine = df[plan | (df["ordering"] == ordering)]
-        return pd.DataFrame([choose(b, rows) for b, rows in mine.groupby("log2_budget")])
+        return pd.DataFrame([choose(rows) for _, rows in mine.groupby("log2_budget")])
 
     if not plan.any() and not df["ordering"].isin(CANDIDATE_ORDERINGS.values()).any():
         raise UserError("replay: the summary has no method over the search's candidate options "
