@@ -6,12 +6,16 @@ precision, the project's own step (``make_train_step``, the model built as ``tra
 builds it) is fed by the project's ``PatchStream`` for ``--steps`` steps after two warm-up
 steps; float32 is today's path, the others are compared with it. Utilisation is the achieved
 training FLOP/s (3 x the forward FLOPs that TensorFlow's profiler counts) over the peak of a
-4096 x 4096 matmul in the same precision. The dispatch share compares ``--chunk`` steps run one
-``tf.function`` call each with the same steps run inside one call, on constant tensors; the
-data-pipeline share times the ``PatchStream`` batches (every augmentation on) against that step.
+4096 x 4096 matmul in the same precision. ``--optimizers keras,fused`` (the default) runs
+every cell with Keras's Adam (the path before the fused update, the first row of a cell) and
+with the project's fused Adam, and times each optimizer's update alone. The dispatch share
+compares ``--chunk`` steps run one ``tf.function`` call each with the same steps run inside one
+call, on constant tensors; the data-pipeline share times the ``PatchStream`` batches (every
+augmentation on) against that step.
 
     .venv/bin/python benchmarks/train_throughput.py --dataset ../shared/datasets/coelho_u2os
     .venv/bin/python benchmarks/train_throughput.py --precisions float32,bfloat16 --steps 8
+    .venv/bin/python benchmarks/train_throughput.py --optimizers fused   # today's path only
 """
 
 from __future__ import annotations
@@ -52,8 +56,17 @@ def forward_flops(tf, model, patch: int, channels: int) -> float:
     return float(tf.compat.v1.profiler.profile(graph=graph, options=opts).total_float_ops)
 
 
-def build(backbone: str, channels: int, classes: int, precision: str):
-    from aixcell_automl.training.model import build_model, focal_loss, make_optimizer
+def optimizer(name: str):
+    """The project's optimizer (``fused``) or the one it replaced (``keras``: Keras's Adam)."""
+    from aixcell_automl._env import tensorflow
+    from aixcell_automl.training.model import make_optimizer
+
+    _, keras, _ = tensorflow()
+    return make_optimizer(1e-3) if name == "fused" else keras.optimizers.Adam(learning_rate=1e-3)
+
+
+def build(backbone: str, channels: int, classes: int, precision: str, opt: str = "fused"):
+    from aixcell_automl.training.model import build_model, focal_loss
     from aixcell_automl.training.precision import float32_output, set_policy
 
     set_policy(precision)
@@ -61,7 +74,19 @@ def build(backbone: str, channels: int, classes: int, precision: str):
         model = float32_output(build_model(backbone, channels, classes))
     finally:
         set_policy("float32")
-    return model, make_optimizer(1e-3), focal_loss()
+    return model, optimizer(opt), focal_loss()
+
+
+def update_seconds(tf, model, opt, reps: int = 8) -> float:
+    """Seconds of one optimizer update of every trainable variable (constant gradients)."""
+    grads = [tf.ones_like(v) * 1e-3 for v in model.trainable_variables]
+    apply = tf.function(lambda: opt.apply_gradients(
+        zip(grads, model.trainable_variables, strict=True)))
+    apply()
+    t = time.perf_counter()
+    for _ in range(reps):
+        apply()
+    return (time.perf_counter() - t) / reps
 
 
 def dispatch_share(tf, model, opt, loss, x, y, chunk: int) -> tuple[float, float]:
@@ -100,6 +125,8 @@ def main() -> None:
     ap.add_argument("--patches", default="64,128,256")
     ap.add_argument("--precisions", default="float32,bfloat16")
     ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--optimizers", default="keras,fused",
+                    help="keras: Keras's Adam (the path before the fused update); fused: today's")
     ap.add_argument("--chunk", type=int, default=16, help="steps per call for the dispatch share")
     args = ap.parse_args()
 
@@ -125,20 +152,22 @@ def main() -> None:
     print(f"# precision auto here: {resolve('auto')[0]} ({resolve('auto')[1]})")
     print("# matmul peak (4096^2): " + ", ".join(f"{p} {v / 1e9:.0f} GFLOP/s"
                                                 for p, v in peaks.items()))
+    optimizers = args.optimizers.split(",")
     print(f"# dataset {ds.name}; {args.steps} timed steps after 2 warm-up steps, the project's "
-          f"PatchStream feeding the project's step")
-    print("| backbone | patch | batch | precision | kpx/s | vs float32 | train GFLOP/s | "
+          f"PatchStream feeding the project's step; 'vs first' is against the first row of the "
+          f"cell ({optimizers[0]} Adam, {precisions[0]})")
+    print("| backbone | patch | batch | Adam | precision | kpx/s | vs first | train GFLOP/s | "
           "of peak |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    print("|---|---:|---:|---|---|---:|---:|---:|---:|")
     for backbone in args.backbones.split(","):
         for patch in (int(p) for p in args.patches.split(",")):
             batch = 16 if patch == 64 else 8
             index, _, images = data.patches(patch)
             base = None
-            for precision in precisions:
+            for opt_name, precision in ((o, p) for o in optimizers for p in precisions):
                 keras.utils.set_random_seed(0)
                 model, opt, loss = build(backbone, data.train.channels, data.num_classes,
-                                         precision)
+                                         precision, opt_name)
                 fwd = forward_flops(tf, model, patch, data.train.channels) / patch**2
                 step = make_train_step(model, opt, loss)
                 it = PatchStream(images, index, batch, seed=0, augment={"flip": 0.5}).tensors(
@@ -151,10 +180,19 @@ def main() -> None:
                 pps = args.steps * batch * patch**2 / (time.perf_counter() - t)
                 base = base or pps
                 gflops = 3 * fwd * pps / 1e9
-                print(f"| {backbone} | {patch} | {batch} | {POLICY[precision]} | "
+                print(f"| {backbone} | {patch} | {batch} | {opt_name} | {POLICY[precision]} | "
                       f"{pps / 1e3:.0f} | {pps / base:.2f}x | {gflops:.0f} | "
                       f"{gflops * 1e9 / peaks[precision]:.0%} |", flush=True)
                 keras.backend.clear_session()
+    for backbone in args.backbones.split(","):
+        times = {}
+        for opt_name in optimizers:
+            model, opt, _ = build(backbone, data.train.channels, data.num_classes, "float32",
+                                  opt_name)
+            times[opt_name] = update_seconds(tf, model, opt)
+            keras.backend.clear_session()
+        print(f"# optimizer update alone ({backbone}, float32 variables): " + ", ".join(
+            f"{o} Adam {t * 1e3:.0f} ms" for o, t in times.items()) + " per step")
     keras.utils.set_random_seed(0)
     model, opt, loss = build("resnet18", data.train.channels, data.num_classes, "float32")
     index, _, images = data.patches(64)

@@ -29,6 +29,7 @@ def test_the_factor_is_measured_once_per_precision(fake_machine):
     assert machine.machine_factor(precision="float32")["machine_factor"] == 2.0
     assert fake_machine == ["float32", "bfloat16"]  # the second float32 call read the cache
     assert machine.cached("bfloat16")["signature"].endswith(" | bfloat16")
+    assert f" | step {machine.STEP_VERSION}" in machine.cached("float32")["signature"]
     assert machine.cached("float16") is None
     assert machine.machine_factor(False, "float16") is None  # not measured when told not to
     assert machine.recorded_factor("bfloat16") == 3.4 and machine.recorded_factor("float16") is None
@@ -39,3 +40,11 @@ def test_without_a_precision_the_factor_is_that_of_auto(fake_machine, monkeypatc
     monkeypatch.setattr(machine, "default_precision", lambda: "bfloat16")
     assert machine.machine_factor()["machine_factor"] == 3.4
     assert fake_machine == ["bfloat16"]
+
+
+def test_a_faster_training_step_is_measured_again(fake_machine, monkeypatch):
+    assert machine.machine_factor(precision="float32")["machine_factor"] == 2.0
+    monkeypatch.setattr(machine, "STEP_VERSION", machine.STEP_VERSION + 1)
+    assert machine.cached("float32") is None  # the old step's factor no longer describes it
+    machine.machine_factor(precision="float32")
+    assert fake_machine == ["float32", "float32"]

@@ -11,7 +11,8 @@ configuration normalise to about the same speed, and a search that trains bfloat
 budget with the bfloat16 factor (1.47x the float32 one on a 2-core AMD EPYC with AVX512-BF16,
 docs/performance.md).
 
-The result is cached per machine (CPU model, device, threads, TensorFlow version) and precision in
+The result is cached per machine (CPU model, device, threads, TensorFlow version, the training
+step's version) and precision in
 ``$AIXCELL_AUTOML_MACHINE_CACHE`` (default ``~/.cache/aixcell-automl/machine.json``), so it is
 measured once; :func:`cached` reads it without measuring. Measure on an otherwise idle machine.
 ``$AIXCELL_AUTOML_MACHINE_FACTOR`` sets the factor instead (the tests set it, so that a loaded
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 NOMINAL_PX_S = 100_000.0  # reference workload on the nominal machine (factor 1.0)
 PATCH, BATCH, WARMUP, STEPS = 128, 8, 2, 8
+# the training step's version: raised when the step itself gets faster (2: the fused Adam update),
+# so that a cached factor measured on the slower step is measured again
+STEP_VERSION = 2
 
 
 def cache_path() -> Path:
@@ -46,7 +50,8 @@ def signature(precision: str = "float32") -> str:
 
     tf, _, _ = tensorflow()
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-    sig = f"{hardware()} | {cpu_model()} | threads {threads} | tf {tf.__version__}"
+    sig = (f"{hardware()} | {cpu_model()} | threads {threads} | tf {tf.__version__} | "
+           f"step {STEP_VERSION}")
     return sig if precision == "float32" else f"{sig} | {precision}"
 
 
