@@ -75,7 +75,7 @@ def _fused_adam():
         Its variables and checkpoints are Adam's."""
 
         def update_step(self, gradient, variable):
-            if self.amsgrad or self.adaptive_epsilon or isinstance(gradient, tf.IndexedSlices):
+            if isinstance(gradient, tf.IndexedSlices):  # sparse: Keras's own update
                 return super().update_step(gradient, variable)
             dtype = variable.dtype
             index = self._index_dict[self._var_key(variable)]
