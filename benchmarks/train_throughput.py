@@ -8,7 +8,9 @@ steps; float32 is today's path, the others are compared with it. Utilisation is 
 training FLOP/s (3 x the forward FLOPs that TensorFlow's profiler counts) over the peak of a
 4096 x 4096 matmul in the same precision. ``--optimizers keras,fused`` (the default) runs
 every cell with Keras's Adam (the path before the fused update, the first row of a cell) and
-with the project's fused Adam, and times each optimizer's update alone. The dispatch share
+with the project's fused Adam, and times each optimizer's update alone; bfloat16 runs once more
+with the matmul weight gradients of short convolutions (``--short-wgrad 1``, the default: today's
+path on an AMX CPU; ``training/short_conv.py``). The dispatch share
 compares ``--chunk`` steps run one ``tf.function`` call each with the same steps run inside one
 call, on constant tensors; the data-pipeline share times the ``PatchStream`` batches (every
 augmentation on) against that step.
@@ -65,13 +67,20 @@ def optimizer(name: str):
     return make_optimizer(1e-3) if name == "fused" else keras.optimizers.Adam(learning_rate=1e-3)
 
 
-def build(backbone: str, channels: int, classes: int, precision: str, opt: str = "fused"):
+def build(backbone: str, channels: int, classes: int, precision: str, opt: str = "fused",
+          short: bool = False):
+    """A model as ``train_trial`` builds it; ``short``: with the matmul weight gradients of
+    :mod:`aixcell_automl.training.short_conv`, whatever the CPU."""
+    from aixcell_automl.training import short_conv
     from aixcell_automl.training.model import build_model, focal_loss
     from aixcell_automl.training.precision import float32_output, set_policy
 
     set_policy(precision)
     try:
-        model = float32_output(build_model(backbone, channels, classes))
+        model = build_model(backbone, channels, classes)
+        if short:
+            short_conv.install(model)
+        model = float32_output(model)
     finally:
         set_policy("float32")
     return model, optimizer(opt), focal_loss()
@@ -127,6 +136,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--optimizers", default="keras,fused",
                     help="keras: Keras's Adam (the path before the fused update); fused: today's")
+    ap.add_argument("--short-wgrad", type=int, default=1,
+                    help="1: also run bfloat16 with the matmul weight gradients of short "
+                         "convolutions (training/short_conv.py), the last row of a cell")
     ap.add_argument("--chunk", type=int, default=16, help="steps per call for the dispatch share")
     args = ap.parse_args()
 
@@ -153,21 +165,23 @@ def main() -> None:
     print("# matmul peak (4096^2): " + ", ".join(f"{p} {v / 1e9:.0f} GFLOP/s"
                                                 for p, v in peaks.items()))
     optimizers = args.optimizers.split(",")
+    cells = [(o, p, False) for o in optimizers for p in precisions] + [
+        (optimizers[-1], p, True) for p in precisions if p == "bfloat16" and args.short_wgrad]
     print(f"# dataset {ds.name}; {args.steps} timed steps after 2 warm-up steps, the project's "
           f"PatchStream feeding the project's step; 'vs first' is against the first row of the "
           f"cell ({optimizers[0]} Adam, {precisions[0]})")
-    print("| backbone | patch | batch | Adam | precision | kpx/s | vs first | train GFLOP/s | "
-          "of peak |")
-    print("|---|---:|---:|---|---|---:|---:|---:|---:|")
+    print("| backbone | patch | batch | Adam | short wgrad | precision | kpx/s | vs first | "
+          "train GFLOP/s | of peak |")
+    print("|---|---:|---:|---|---|---|---:|---:|---:|---:|")
     for backbone in args.backbones.split(","):
         for patch in (int(p) for p in args.patches.split(",")):
             batch = 16 if patch == 64 else 8
             index, _, images = data.patches(patch)
             base = None
-            for opt_name, precision in ((o, p) for o in optimizers for p in precisions):
+            for opt_name, precision, short in cells:
                 keras.utils.set_random_seed(0)
                 model, opt, loss = build(backbone, data.train.channels, data.num_classes,
-                                         precision, opt_name)
+                                         precision, opt_name, short)
                 fwd = forward_flops(tf, model, patch, data.train.channels) / patch**2
                 step = make_train_step(model, opt, loss)
                 it = PatchStream(images, index, batch, seed=0, augment={"flip": 0.5}).tensors(
@@ -180,7 +194,8 @@ def main() -> None:
                 pps = args.steps * batch * patch**2 / (time.perf_counter() - t)
                 base = base or pps
                 gflops = 3 * fwd * pps / 1e9
-                print(f"| {backbone} | {patch} | {batch} | {opt_name} | {POLICY[precision]} | "
+                print(f"| {backbone} | {patch} | {batch} | {opt_name} | "
+                      f"{'matmul' if short else 'Keras'} | {POLICY[precision]} | "
                       f"{pps / 1e3:.0f} | {pps / base:.2f}x | {gflops:.0f} | "
                       f"{gflops * 1e9 / peaks[precision]:.0%} |", flush=True)
                 keras.backend.clear_session()

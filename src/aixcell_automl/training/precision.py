@@ -106,10 +106,16 @@ def set_policy(precision: str) -> None:
 def built_in(precision: str, build):
     """The model ``build()`` makes, computing in ``precision`` with a float32 softmax
     (:func:`float32_output`); the policy is float32 again afterwards, so models built
-    elsewhere (saving, export) stay float32."""
+    elsewhere (saving, export) stay float32. In bfloat16 on an AMX CPU, short convolutions
+    get their weight gradient as one matmul (:mod:`.short_conv`)."""
     set_policy(precision)
     try:
-        return float32_output(build())
+        model = build()
+        if precision == "bfloat16" and "amx_bf16" in cpu_flags() and gpu_capability() is None:
+            from aixcell_automl.training.short_conv import install
+
+            install(model)
+        return float32_output(model)
     finally:
         set_policy("float32")
 
