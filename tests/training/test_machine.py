@@ -20,6 +20,7 @@ def fake_machine(monkeypatch, tmp_path):
         return {"float32": 2e5, "bfloat16": 3.4e5}[precision]
 
     monkeypatch.setattr(machine, "reference_speed", reference_speed)
+    monkeypatch.setattr(machine, "load_average", lambda: 0.3)  # idle
     return measured
 
 
@@ -47,4 +48,17 @@ def test_a_faster_training_step_is_measured_again(fake_machine, monkeypatch):
     monkeypatch.setattr(machine, "STEP_VERSION", machine.STEP_VERSION + 1)
     assert machine.cached("float32") is None  # the old step's factor no longer describes it
     machine.machine_factor(precision="float32")
+    assert fake_machine == ["float32", "float32"]
+
+
+def test_a_factor_measured_on_a_busy_machine_is_used_but_not_cached(fake_machine, monkeypatch,
+                                                                    caplog):
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(machine, "load_average", lambda: 3.1)  # another job on both cores
+    assert machine.machine_factor(precision="float32")["machine_factor"] == 2.0
+    assert machine.cached("float32") is None
+    assert "load average of 3.1 on 2 cores" in caplog.text
+    monkeypatch.setattr(machine, "load_average", lambda: 1.0)  # this process alone
+    machine.machine_factor(precision="float32")
+    assert machine.cached("float32")["machine_factor"] == 2.0
     assert fake_machine == ["float32", "float32"]

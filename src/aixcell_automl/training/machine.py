@@ -14,7 +14,8 @@ docs/performance.md).
 The result is cached per machine (CPU model, device, threads, TensorFlow version, the training
 step's version) and precision in
 ``$AIXCELL_AUTOML_MACHINE_CACHE`` (default ``~/.cache/aixcell-automl/machine.json``), so it is
-measured once; :func:`cached` reads it without measuring. Measure on an otherwise idle machine.
+measured once; :func:`cached` reads it without measuring. Measure on an otherwise idle machine: a
+factor measured while the load average exceeds the core count is used but not cached.
 ``$AIXCELL_AUTOML_MACHINE_FACTOR`` sets the factor instead (the tests set it, so that a loaded
 test run never measures, nor caches what it measured).
 """
@@ -101,6 +102,14 @@ def reference_speed(precision: str = "float32") -> float:
     return STEPS * BATCH * PATCH * PATCH / seconds
 
 
+def load_average() -> float:
+    """The 1-minute load average (0 where the OS has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
+
+
 def recorded_factor(precision: str) -> float | None:
     """The factor a row, trace or evaluation run records: this machine's in ``precision``
     from the cache, never measured here (None where it never was)."""
@@ -123,12 +132,18 @@ def machine_factor(measure_if_missing: bool = True, precision: str | None = None
     import datetime as dt
 
     sig = signature(precision)
+    load, cores = load_average(), os.cpu_count() or 1
     log.info("measuring this machine's speed on the reference workload in %s (once per "
              "machine)", precision)
     px_s = reference_speed(precision)
     entry = {"machine_factor": round(px_s / NOMINAL_PX_S, 4), "reference_px_s": round(px_s, 1),
              "signature": sig,
              "measured_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    if load > cores:  # other work on every core: a low factor, not to be kept
+        log.warning("machine factor %.3f in %s measured with a load average of %.1f on %d "
+                    "cores: used for this run, not cached (measured again next run)",
+                    entry["machine_factor"], precision, load, cores)
+        return entry
     path = cache_path()
     try:
         table = json.loads(path.read_text())
