@@ -3,7 +3,7 @@ step (``make_train_step``, the model as ``train_throughput.py`` builds it, const
 batch), summed per op type and, for the convolution weight gradients, per layer.
 
     .venv/bin/python benchmarks/step_profile.py --backbone resnet50 --patch 64 --batch 16 \\
-        --precision bfloat16
+        --precision bfloat16 [--short-wgrad 0]
 
 Op times are summed over TensorFlow's threads, so they add up to about threads x the step.
 """
@@ -52,6 +52,9 @@ def main() -> None:
     ap.add_argument("--precision", default="bfloat16")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--short-wgrad", type=int, default=1,
+                    help="1: short bfloat16 convolutions take the matmul weight gradient "
+                         "(training/short_conv.py, today's path on AMX); 0: Keras's")
     args = ap.parse_args()
 
     from aixcell_automl._env import tensorflow
@@ -60,7 +63,7 @@ def main() -> None:
 
     tf, keras, _ = tensorflow()
     keras.utils.set_random_seed(0)
-    model, opt, loss = build(args.backbone, 1, 2, args.precision)
+    model, opt, loss = build(args.backbone, 1, 2, args.precision, short=bool(args.short_wgrad))
     step = make_train_step(model, opt, loss)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.random((args.batch, args.patch, args.patch, 1), np.float32))
