@@ -3,7 +3,7 @@
 ``auto`` picks, per device:
 
 * a CPU with AMX-BF16 (Intel Sapphire Rapids and later) or AVX512-BF16 (e.g. AMD Zen 4):
-  mixed bfloat16 (about 2x at patch 256 with AMX, measured in issue #36; 1.3-1.8x on a
+  mixed bfloat16 (1.8-2.3x at patch 64-256 with AMX, measured in issue #36; 1.3-1.8x on a
   2-core AMD EPYC with AVX512-BF16, with test IoU within the seeds' spread:
   docs/performance.md, ``benchmarks/train_throughput.py``, ``benchmarks/precision_parity.py``);
 * a CPU with neither: float32 (TensorFlow emulates bfloat16 there, 5-10x slower);

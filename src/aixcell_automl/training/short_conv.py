@@ -15,7 +15,7 @@ from __future__ import annotations
 import types
 
 #: the most output positions (N x H x W) for which the matmul gradient is used, by kernel size;
-#: crossovers measured on a 2-core AMX Xeon (``benchmarks/step_profile.py``, docs/performance.md)
+#: crossovers measured on a 2-core AMX Xeon (``benchmarks/wgrad_crossover.py``, docs/performance.md)
 MAX_POSITIONS = {1: 4096, 3: 512}
 
 
