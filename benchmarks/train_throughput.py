@@ -71,18 +71,10 @@ def build(backbone: str, channels: int, classes: int, precision: str, opt: str =
           short: bool = False):
     """A model as ``train_trial`` builds it; ``short``: with the matmul weight gradients of
     :mod:`aixcell_automl.training.short_conv`, whatever the CPU."""
-    from aixcell_automl.training import short_conv
     from aixcell_automl.training.model import build_model, focal_loss
-    from aixcell_automl.training.precision import float32_output, set_policy
+    from aixcell_automl.training.precision import built_in
 
-    set_policy(precision)
-    try:
-        model = build_model(backbone, channels, classes)
-        if short:
-            short_conv.install(model)
-        model = float32_output(model)
-    finally:
-        set_policy("float32")
+    model = built_in(precision, lambda: build_model(backbone, channels, classes), short)
     return model, optimizer(opt), focal_loss()
 
 

@@ -1,6 +1,7 @@
 """Where the matmul weight gradient of ``training/short_conv.py`` pays: for each layer shape and
 number of batch x height x width positions, milliseconds of TensorFlow's
-``Conv2DBackpropFilter`` against ``extract_patches(x)^T @ dy``, in bfloat16 and float32.
+``Conv2DBackpropFilter`` against ``short_conv.weight_gradient`` (``extract_patches(x)^T @ dy``),
+in bfloat16 and float32.
 ``short_conv.MAX_POSITIONS`` holds the crossovers this measured on a 2-core AMX Xeon
 (docs/performance.md, "Short weight gradients").
 
@@ -30,6 +31,7 @@ def main() -> None:
 
     from aixcell_automl._env import tensorflow
     from aixcell_automl.training.hardware import cpu_model
+    from aixcell_automl.training.short_conv import weight_gradient
 
     tf, _, _ = tensorflow()
 
@@ -54,12 +56,8 @@ def main() -> None:
                 input=x, filter_sizes=[k, k, ci, co], out_backprop=dy, strides=[1, 1, 1, 1],
                 padding="SAME"))
 
-            @tf.function
-            def matmul(x, dy, ci=ci, co=co, k=k):
-                cols = x if k == 1 else tf.image.extract_patches(
-                    x, [1, k, k, 1], [1, 1, 1, 1], [1, 1, 1, 1], "SAME")
-                return tf.matmul(tf.reshape(cols, [-1, k * k * ci]), tf.reshape(dy, [-1, co]),
-                                 transpose_a=True)
+            matmul = tf.function(lambda x, dy, ci=ci, co=co, k=k: weight_gradient(
+                x, dy, (k, k, ci, co), "SAME"))
 
             cells = []
             for b, s in GRIDS:

@@ -17,6 +17,7 @@ support warns once and trains float32; ``float16`` on a CPU is an error.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 
@@ -103,21 +104,30 @@ def set_policy(precision: str) -> None:
     keras.mixed_precision.set_global_policy(POLICY[precision])
 
 
-def built_in(precision: str, build):
+def built_in(precision: str, build, matmul_wgrad: bool | None = None):
     """The model ``build()`` makes, computing in ``precision`` with a float32 softmax
     (:func:`float32_output`); the policy is float32 again afterwards, so models built
-    elsewhere (saving, export) stay float32. In bfloat16 on an AMX CPU, short convolutions
-    get their weight gradient as one matmul (:mod:`.short_conv`)."""
+    elsewhere (saving, export) stay float32. With ``matmul_wgrad`` (None: where
+    :func:`matmul_wgrad_pays`), short bfloat16 convolutions get their weight gradient as one
+    matmul (:mod:`.short_conv`)."""
     set_policy(precision)
     try:
         model = build()
-        if precision == "bfloat16" and "amx_bf16" in cpu_flags() and gpu_capability() is None:
+        if matmul_wgrad if matmul_wgrad is not None else (
+                precision == "bfloat16" and matmul_wgrad_pays()):
             from aixcell_automl.training.short_conv import install
 
             install(model)
         return float32_output(model)
     finally:
         set_policy("float32")
+
+
+@functools.cache
+def matmul_wgrad_pays() -> bool:
+    """Whether this machine is one where the matmul weight gradient was measured faster: a CPU
+    with AMX-BF16 and no GPU (docs/performance.md, "Short weight gradients")."""
+    return "amx_bf16" in cpu_flags() and gpu_capability() is None
 
 
 def float32_output(model):

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import types
 
-#: the most output positions (N x H x W) for which the matmul gradient is used, by kernel size;
-#: crossovers measured on a 2-core AMX Xeon (``benchmarks/wgrad_crossover.py``, docs/performance.md)
+#: the most input positions (N x H x W; the output's for "same" padding, a little more for
+#: "valid") for which the matmul gradient is used, by kernel size; crossovers measured on a
+#: 2-core AMX Xeon (``benchmarks/wgrad_crossover.py``, docs/performance.md)
 MAX_POSITIONS = {1: 4096, 3: 512}
 
 
@@ -29,26 +30,34 @@ def shortcut_applies(shape, kernel_size: int, dtype) -> bool:
     return shape[0] * shape[1] * shape[2] <= MAX_POSITIONS[kernel_size]
 
 
+def weight_gradient(x, dy, kernel_shape, padding: str):
+    """The gradient of a stride-1 NHWC convolution's kernel (``kernel_shape`` kh, kw, ci, co)
+    for input ``x`` and output gradient ``dy``, as ``extract_patches(x)^T @ dy``."""
+    from aixcell_automl._env import tensorflow
+
+    tf, _, _ = tensorflow()
+    kh, kw, ci, co = kernel_shape
+    cols = x if kh * kw == 1 else tf.image.extract_patches(
+        x, [1, kh, kw, 1], [1, 1, 1, 1], [1, 1, 1, 1], padding)
+    dk = tf.matmul(tf.reshape(cols, [-1, kh * kw * ci]), tf.reshape(dy, [-1, co]),
+                   transpose_a=True)
+    return tf.reshape(dk, kernel_shape)
+
+
 def conv2d(x, kernel, padding: str):
     """``tf.nn.conv2d(x, kernel, 1, padding)`` (stride 1, NHWC) whose kernel gradient is
-    ``extract_patches(x)^T @ dy``."""
+    :func:`weight_gradient`."""
     from aixcell_automl._env import tensorflow
 
     tf, _, _ = tensorflow()
 
     @tf.custom_gradient
     def conv(x, kernel):
-        kh, kw, ci, co = kernel.shape
-
         def grad(dy):
             dx = tf.raw_ops.Conv2DBackpropInput(
                 input_sizes=tf.shape(x), filter=kernel, out_backprop=dy,
                 strides=[1, 1, 1, 1], padding=padding)
-            cols = x if kh * kw == 1 else tf.image.extract_patches(
-                x, [1, kh, kw, 1], [1, 1, 1, 1], [1, 1, 1, 1], padding)
-            dk = tf.matmul(tf.reshape(cols, [-1, kh * kw * ci]), tf.reshape(dy, [-1, co]),
-                           transpose_a=True)
-            return dx, tf.reshape(dk, kernel.shape)
+            return dx, weight_gradient(x, dy, kernel.shape, padding)
 
         return tf.nn.conv2d(x, kernel, 1, padding), grad
 
