@@ -203,6 +203,15 @@ def test_the_split_follows_the_budget_and_the_plan_trains_alone_where_the_table_
     assert choose_split(600, speeds, {**params, "k": 4})[:2] == ("equal_split", 4)
     assert choose_split(300, speeds, {**params, "strategy": "random_halving"})[0] == \
         "random_halving"
+    # a row's k whose first slice is below search.min_slice_seconds is lowered; search.k is not
+    screen = [{"up_to_log2": None, "strategy": "screen_then_train", "k": 4, "why": "d"}]
+    short = {**params, "split": screen, "min_slice_seconds": 15}
+    strategy, k, reason = choose_split(150, speeds, short)  # 150 / 4 / 4 = 9.4 s; k = 2: 18.8
+    assert (strategy, k) == ("screen_then_train", 2)
+    assert "k = 4, lowered to 2" in reason and "min_slice_seconds = 15 s" in reason
+    assert choose_split(240, speeds, short)[1] == 4  # 240 / 4 / 4 = 15 s
+    assert choose_split(150, speeds, {**short, "k": 4})[1] == 4
+    assert choose_split(50, speeds, short)[1] == 1  # 50 / 4 / 2 < 15: the plan alone
     strategy, k, reason = choose_split(300, None, params)  # no speed: the last row
     assert (strategy, k) == ("successive_halving", 1) and "last row" in reason
     from aixcell_automl.core.errors import UserError

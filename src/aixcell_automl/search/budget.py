@@ -121,7 +121,8 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
     limit) covers the budget in training pixels, ``log2(budget_seconds x`` the median of
     ``speeds)``; without a measured speed, the last row. The rows are decided on the replay
     benchmark (docs/results/replay.md) and say why (``why``, quoted in the reason). A row's
-    ``k: null`` is :func:`choose_k`'s; ``plan_only`` has k = 1 whatever is set."""
+    ``k: null`` is :func:`choose_k`'s, a row's k is lowered where its first slice would be
+    shorter than ``params['min_slice_seconds']``; ``plan_only`` has k = 1 whatever is set."""
     rows = check_split(params["split"])
     if speeds is None or not len(speeds):
         row, where = rows[-1], "no measured speed on this kind of device: search.split's last row"
@@ -137,12 +138,28 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
     strategy = params["strategy"] or row["strategy"]
     if strategy == "plan_only":  # trains one candidate: the reserve starts at the 2nd
         k, k_from = 1, "plan_only trains the plan alone"
-    elif params["k"] or row["k"]:
-        k, k_from = int(params["k"] or row["k"]), "search.k" if params["k"] else "search.split"
+    elif params["k"]:
+        k, k_from = int(params["k"]), "search.k"
+    elif row["k"]:
+        k, k_from = _slices_long_enough(budget_seconds, int(row["k"]), strategy,
+                                        params.get("min_slice_seconds"))
     else:
         k, k_from = choose_k(budget_seconds, speeds, int(params["k_max"]), strategy=strategy)
     s_from = "search.strategy" if params["strategy"] else "search.split"
     return strategy, k, f"{strategy} over k = {k} (strategy: {s_from}; k: {k_from}); {where}"
+
+
+def _slices_long_enough(budget_seconds: float, k: int, strategy: str,
+                        min_slice_seconds: float | None) -> tuple[int, str]:
+    """A split row's k, lowered where its first slice would be shorter than
+    ``min_slice_seconds``: the replay charges a trial nothing for building and tracing its
+    model, a real one does, so a slice shorter than that trains next to nothing."""
+    fits = suggest_k(budget_seconds, float(min_slice_seconds), k, strategy) \
+        if min_slice_seconds else k
+    if fits >= k:
+        return k, "search.split"
+    return fits, (f"search.split's k = {k}, lowered to {fits} so that each first slice is at "
+                  f"least search.min_slice_seconds = {float(min_slice_seconds):g} s")
 
 
 SPLIT_ROW = {"up_to_log2", "strategy", "k", "why"}
