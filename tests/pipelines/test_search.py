@@ -188,7 +188,7 @@ def test_the_split_follows_the_budget_and_the_plan_trains_alone_where_the_table_
     split = [{"up_to_log2": 24, "strategy": "plan_only", "k": 1, "why": "no split pays"},
              {"up_to_log2": 25, "strategy": "equal_split", "k": 2, "why": "b"},
              {"up_to_log2": None, "strategy": "successive_halving", "k": None, "why": "c"}]
-    params = {"k": None, "strategy": None, "k_max": 50, "split": split}
+    params = {"k": None, "strategy": None, "k_max": 50, "split": split, "min_slice_seconds": 0}
     speeds = np.array([40e3, 50e3, 60e3])  # median 50 kpx/s
     # 300 s x 50 kpx/s = 1.5e7 px = 2^23.8; 600 s: 2^24.8; 1200 s: 2^25.8
     strategy, k, reason = choose_split(300, speeds, params)

@@ -142,7 +142,7 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
         k, k_from = int(params["k"]), "search.k"
     elif row["k"]:
         k, k_from = _slices_long_enough(budget_seconds, int(row["k"]), strategy,
-                                        params.get("min_slice_seconds"))
+                                        float(params["min_slice_seconds"]))
     else:
         k, k_from = choose_k(budget_seconds, speeds, int(params["k_max"]), strategy=strategy)
     s_from = "search.strategy" if params["strategy"] else "search.split"
@@ -150,16 +150,15 @@ def choose_split(budget_seconds: float, speeds: np.ndarray | None, params: dict
 
 
 def _slices_long_enough(budget_seconds: float, k: int, strategy: str,
-                        min_slice_seconds: float | None) -> tuple[int, str]:
+                        min_slice_seconds: float) -> tuple[int, str]:
     """A split row's k, lowered where its first slice would be shorter than
     ``min_slice_seconds``: the replay charges a trial nothing for building and tracing its
     model, a real one does, so a slice shorter than that trains next to nothing."""
-    fits = suggest_k(budget_seconds, float(min_slice_seconds), k, strategy) \
-        if min_slice_seconds else k
+    fits = suggest_k(budget_seconds, min_slice_seconds, k, strategy)
     if fits >= k:
         return k, "search.split"
     return fits, (f"search.split's k = {k}, lowered to {fits} so that each first slice is at "
-                  f"least search.min_slice_seconds = {float(min_slice_seconds):g} s")
+                  f"least search.min_slice_seconds = {min_slice_seconds:g} s")
 
 
 SPLIT_ROW = {"up_to_log2", "strategy", "k", "why"}

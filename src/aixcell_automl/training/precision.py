@@ -113,8 +113,9 @@ def built_in(precision: str, build, matmul_wgrad: bool | None = None):
     set_policy(precision)
     try:
         model = build()
-        if matmul_wgrad if matmul_wgrad is not None else (
-                precision == "bfloat16" and matmul_wgrad_pays()):
+        if matmul_wgrad is None:
+            matmul_wgrad = precision == "bfloat16" and matmul_wgrad_pays()
+        if matmul_wgrad:
             from aixcell_automl.training.short_conv import install
 
             install(model)
